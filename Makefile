@@ -1,0 +1,69 @@
+# The two commands of the README: `make demo` and `make test`. Everything else helps them.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+FLASK := $(BIN)/flask --app portal
+HOST ?= 127.0.0.1
+PORT ?= 5000
+# The shared sample registry when it sits beside the repo, else the copy shipped here.
+SAMPLE_SCHOOLS := $(firstword $(wildcard ../shared/schools-sample.csv) portal/data/schools-sample.csv)
+CATALOGS := $(wildcard portal/translations/*/LC_MESSAGES/messages.po)
+COMPILED := $(CATALOGS:.po=.mo)
+
+.PHONY: demo test install lint typecheck pytest bench messages system-deps clean
+
+$(BIN)/activate:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: $(BIN)/activate setup.cfg pyproject.toml
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed $(COMPILED)
+
+portal/translations/%/LC_MESSAGES/messages.mo: portal/translations/%/LC_MESSAGES/messages.po $(VENV)/.installed
+	$(BIN)/pybabel compile -i $< -o $@ -l $*
+
+demo: install
+	$(FLASK) db upgrade
+	$(FLASK) schools import $(SAMPLE_SCHOOLS)
+	@echo
+	@echo "QR 111 demo: school pages (any case of the code works, /s/ or /S/):"
+	@$(FLASK) schools list | head -n 5 | awk -F'\t' '{print "  " $$7 "   (" $$6 ", check word " $$3 ")"}'
+	@echo "Posters: $(FLASK) posters --out instance/posters"
+	@echo
+	$(FLASK) run --host $(HOST) --port $(PORT)
+
+test: install system-deps lint typecheck pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy
+
+pytest: install
+	$(BIN)/pytest
+
+bench: install
+	$(BIN)/python bench/posters.py
+
+# Debian's chromium drives the browser tests; installed here when we may (root with apt).
+system-deps:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else echo "browser tests need Debian's chromium: sudo apt-get install chromium"; exit 1; fi; \
+	fi
+
+messages: install
+	$(BIN)/pybabel extract -F portal/translations/babel.cfg -k _ -k lazy_gettext \
+	  --no-location --sort-output --omit-header -o portal/translations/messages.pot .
+	$(BIN)/pybabel update -i portal/translations/messages.pot -d portal/translations \
+	  --no-location --omit-header --ignore-obsolete
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache *.egg-info $(COMPILED)

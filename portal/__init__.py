@@ -1,0 +1,55 @@
+"""QR 111 school reporting portal: the Flask application factory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask, current_app
+
+from portal import cli, db, errors, i18n, logs, security
+from portal.config import Config, load_config
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# The largest request body accepted; the child's form is far smaller (later: a 413 page).
+MAX_CONTENT_LENGTH = 64 * 1024
+
+
+def create_app(config: Config | None = None) -> Flask:
+    """Build the app from its configuration (read from the environment when not given)."""
+    if config is None:
+        config = load_config()
+    app = Flask(
+        __name__,
+        instance_path=str(config.instance_path),
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+    )
+    app.config.update(
+        SECRET_KEY=config.secret_key,
+        TESTING=config.testing,
+        MAX_CONTENT_LENGTH=MAX_CONTENT_LENGTH,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SECURE=config.is_production,
+        SESSION_COOKIE_SAMESITE="Lax",
+        PREFERRED_URL_SCHEME="https" if config.is_production else "http",
+    )
+    app.extensions["portal.config"] = config
+    # Templates never see the configuration (secrets live there).
+    app.jinja_env.globals.pop("config", None)
+    logs.init_logging()
+    db.init_app(app, config.database_url)
+    i18n.init_app(app)
+    security.init_app(app, https=config.is_production)
+    errors.init_app(app)
+
+    from portal import child
+
+    app.register_blueprint(child.bp)
+    cli.init_app(app)
+    return app
+
+
+def get_config() -> Config:
+    """The configuration of the running app."""
+    config: Config = current_app.extensions["portal.config"]
+    return config

@@ -1,0 +1,149 @@
+"""Configuration: one frozen dataclass built from the environment at start-up."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from portal.crypto import PRODUCTION_KDF, KdfParams, WeakKdfParams
+
+
+class ConfigError(RuntimeError):
+    """The environment does not describe a configuration we can safely run with."""
+
+
+class Environment(StrEnum):
+    """Where the portal runs: a developer's machine or a real deployment."""
+
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+DEFAULT_BASE_URL = "http://127.0.0.1:5000"
+SECRET_KEY_FILE = "secret_key"  # noqa: S105 -- a file name, not a secret
+MIN_SECRET_KEY_LENGTH = 32
+# The Argon2id cost when the environment names none; tests swap in a cheap one (conftest).
+DEFAULT_KDF: KdfParams = PRODUCTION_KDF
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything the app needs to know; nothing else reads the environment."""
+
+    env: Environment
+    secret_key: str
+    database_url: str
+    base_url: str
+    instance_path: Path
+    kdf: KdfParams = PRODUCTION_KDF
+    testing: bool = False
+
+    @property
+    def is_production(self) -> bool:
+        """True when running as a real deployment."""
+        return self.env is Environment.PRODUCTION
+
+
+def load_config(env: Mapping[str, str] | None = None) -> Config:
+    """Build the configuration from environment variables (`os.environ` by default)."""
+    if env is None:
+        env = os.environ
+    environment = _parse_environment(env.get("PORTAL_ENV", Environment.DEVELOPMENT.value))
+    instance_path = Path(env.get("PORTAL_INSTANCE_PATH") or Path.cwd() / "instance").resolve()
+    return Config(
+        env=environment,
+        secret_key=_secret_key(env, environment, instance_path),
+        database_url=_database_url(env, environment, instance_path),
+        base_url=_base_url(env, environment),
+        instance_path=instance_path,
+        kdf=_kdf_params(env, environment),
+    )
+
+
+def _parse_environment(value: str) -> Environment:
+    try:
+        return Environment(value.strip().lower())
+    except ValueError:
+        allowed = ", ".join(e.value for e in Environment)
+        raise ConfigError(f"PORTAL_ENV={value!r} is not one of: {allowed}") from None
+
+
+def _secret_key(env: Mapping[str, str], environment: Environment, instance: Path) -> str:
+    key = env.get("PORTAL_SECRET_KEY", "")
+    if key:
+        if len(key) < MIN_SECRET_KEY_LENGTH:
+            raise ConfigError(
+                f"PORTAL_SECRET_KEY is too short: use at least {MIN_SECRET_KEY_LENGTH} characters"
+            )
+        return key
+    # Threat model: a default or guessable key would let anyone forge signed tokens.
+    if environment is Environment.PRODUCTION:
+        raise ConfigError("PORTAL_SECRET_KEY must be set in production")
+    return _development_secret_key(instance)
+
+
+def _development_secret_key(instance: Path) -> str:
+    """Create a random key in the instance folder once, and reuse it afterwards."""
+    path = instance / SECRET_KEY_FILE
+    try:
+        return path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        pass
+    instance.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(key + "\n")
+    return key
+
+
+def _database_url(env: Mapping[str, str], environment: Environment, instance: Path) -> str:
+    url = env.get("PORTAL_DATABASE_URL", "")
+    if url:
+        return url
+    if environment is Environment.PRODUCTION:
+        raise ConfigError("PORTAL_DATABASE_URL must be set in production")
+    instance.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{instance / 'portal.sqlite3'}"
+
+
+def _base_url(env: Mapping[str, str], environment: Environment) -> str:
+    url = env.get("PORTAL_BASE_URL", "")
+    if not url:
+        if environment is Environment.PRODUCTION:
+            raise ConfigError(
+                "PORTAL_BASE_URL must be set in production (it is printed on posters)"
+            )
+        return DEFAULT_BASE_URL
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise ConfigError(f"PORTAL_BASE_URL={url!r} must be an http(s) URL with no query")
+    if environment is Environment.PRODUCTION and parts.scheme != "https":
+        raise ConfigError("PORTAL_BASE_URL must use https in production")
+    return url.rstrip("/")
+
+
+def _kdf_params(env: Mapping[str, str], environment: Environment) -> KdfParams:
+    names = ("PORTAL_KDF_MEMORY_KIB", "PORTAL_KDF_ITERATIONS", "PORTAL_KDF_LANES")
+    if not any(env.get(name) for name in names):
+        return DEFAULT_KDF
+    values = []
+    for name, default in zip(
+        names, (DEFAULT_KDF.memory_kib, DEFAULT_KDF.iterations, DEFAULT_KDF.lanes), strict=True
+    ):
+        text = env.get(name) or str(default)
+        if not text.isdigit() or int(text) < 1:
+            raise ConfigError(f"{name}={text!r} must be a positive whole number")
+        values.append(int(text))
+    params = KdfParams(memory_kib=values[0], iterations=values[1], lanes=values[2])
+    if environment is Environment.PRODUCTION:
+        try:
+            params.check_production()
+        except WeakKdfParams as exc:
+            raise ConfigError(f"Argon2id parameters too weak for production: {exc}") from None
+    return params

@@ -1,0 +1,71 @@
+"""The closed vocabularies of the portal, parsed strictly (a bad value is an error)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Self
+
+
+class StrictEnum(StrEnum):
+    """A string enum whose `parse` accepts exactly its values and names nothing else."""
+
+    @classmethod
+    def parse(cls, text: str) -> Self:
+        """The member with this value; ValueError naming the allowed values otherwise."""
+        try:
+            return cls(text)
+        except ValueError:
+            allowed = ", ".join(member.value for member in cls)
+            raise ValueError(f"{text!r} is not one of: {allowed}") from None
+
+
+class Role(StrictEnum):
+    """What a staff account may do."""
+
+    ADMIN = "admin"  # schools, inboxes, staff, figures
+    TRIAGE = "triage"  # the reports of their inboxes
+    SCHOOL = "school"  # posters of their own schools, never reports
+
+
+class InboxKind(StrictEnum):
+    """Whose reports an inbox receives."""
+
+    NATIONAL = "national"
+    REGION = "region"
+
+
+class Priority(StrictEnum):
+    """Triage priority: P1 is life-safety."""
+
+    P1 = "p1"
+    P2 = "p2"
+    P3 = "p3"
+
+
+class Status(StrictEnum):
+    """Where a report stands in the triage workflow."""
+
+    NEW = "new"
+    IN_PROGRESS = "in_progress"
+    REFERRED = "referred"
+    CLOSED = "closed"
+
+
+class Category(StrictEnum):
+    """What the child says the report is about."""
+
+    HOME = "home"
+    SCHOOL = "school"
+    BULLYING = "bullying"
+    ONLINE = "online"
+    SEXUAL = "sexual"
+    SELF_HARM = "self_harm"
+    OTHER = "other"
+
+
+class EntryKind(StrictEnum):
+    """Who wrote an entry of a report's conversation (triage metadata, kept in the clear)."""
+
+    CHILD = "child"
+    STAFF = "staff"
+    NOTE = "note"  # internal, staff only

@@ -1,0 +1,225 @@
+"""Database tables (SQLAlchemy 2 declarative models)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import Enum as PyEnum
+
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from portal.enums import Category, EntryKind, InboxKind, Priority, Role, Status
+
+# Stable constraint names keep Alembic migrations identical on SQLite and PostgreSQL.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware in UTC."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores UTC timestamps and always returns them timezone-aware (SQLite forgets zones)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; use portal.models.utcnow()")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def enum_type(enum: type[PyEnum]) -> Enum:
+    """A portable column type storing an enum's values (not its names) as short strings."""
+    return Enum(
+        enum,
+        native_enum=False,
+        length=16,
+        validate_strings=True,
+        values_callable=lambda members: [member.value for member in members],
+    )
+
+
+class Base(DeclarativeBase):
+    """Base class of every table."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class School(Base):
+    """A school of the national registry, with the short code printed on its posters."""
+
+    __tablename__ = "schools"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    school_id: Mapped[str] = mapped_column(String(64), unique=True)
+    name_kk: Mapped[str] = mapped_column(String(300), default="")
+    name_ru: Mapped[str] = mapped_column(String(300), default="")
+    region: Mapped[str] = mapped_column(String(200), index=True)
+    district: Mapped[str] = mapped_column(String(200), default="")
+    address: Mapped[str] = mapped_column(String(300), default="")
+    code: Mapped[str] = mapped_column(String(16), unique=True)
+    check_word: Mapped[str] = mapped_column(String(32))
+    code_issued_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    def name_for(self, language: str) -> str:
+        """The school's name in the given language, falling back to the other one."""
+        if language == "ru":
+            return self.name_ru or self.name_kk
+        return self.name_kk or self.name_ru
+
+    def __repr__(self) -> str:
+        return f"<School {self.school_id} {self.code}>"
+
+
+class RecoveryKey(Base):
+    """The public half of the offline recovery key; its private half never touches the server."""
+
+    __tablename__ = "recovery_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Inbox(Base):
+    """A triage team (national, or one region) with its own X25519 key pair."""
+
+    __tablename__ = "inboxes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Immutable: every wrapped copy of the inbox key is bound to this name.
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[InboxKind] = mapped_column(enum_type(InboxKind))
+    region: Mapped[str | None] = mapped_column(String(200), unique=True)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary(32))
+    # The inbox private key wrapped for the offline recovery key.
+    key_for_recovery: Mapped[bytes] = mapped_column(LargeBinary)
+    recovery_key_id: Mapped[int] = mapped_column(ForeignKey("recovery_keys.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    grants: Mapped[list[InboxGrant]] = relationship(back_populates="inbox")
+
+
+class Staff(Base):
+    """A staff account: its private key is sealed under the member's password."""
+
+    __tablename__ = "staff"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    role: Mapped[Role] = mapped_column(enum_type(Role))
+    public_key: Mapped[bytes] = mapped_column(LargeBinary(32))
+    sealed_private_key: Mapped[bytes] = mapped_column(LargeBinary)
+    # The TOTP secret, sealed under a key derived from the server secret.
+    sealed_totp_secret: Mapped[bytes] = mapped_column(LargeBinary)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    grants: Mapped[list[InboxGrant]] = relationship(back_populates="staff")
+
+
+class InboxGrant(Base):
+    """An inbox's private key wrapped for one staff member: membership of the inbox."""
+
+    __tablename__ = "inbox_grants"
+    __table_args__ = (UniqueConstraint("inbox_id", "staff_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    inbox_id: Mapped[int] = mapped_column(ForeignKey("inboxes.id", ondelete="CASCADE"))
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"), index=True)
+    wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    inbox: Mapped[Inbox] = relationship(back_populates="grants")
+    staff: Mapped[Staff] = relationship(back_populates="grants")
+
+
+class Report(Base):
+    """A child's report: triage metadata in the clear, its keys wrapped, its text sealed."""
+
+    __tablename__ = "reports"
+    __table_args__ = (Index("ix_reports_queue", "inbox_id", "status", "priority", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True)
+    # The school's row id (School.school_id is the registry's own identifier).
+    school_pk: Mapped[int] = mapped_column(ForeignKey("schools.id"), index=True)
+    inbox_id: Mapped[int] = mapped_column(ForeignKey("inboxes.id"))
+    category: Mapped[Category] = mapped_column(enum_type(Category))
+    priority: Mapped[Priority] = mapped_column(enum_type(Priority))
+    status: Mapped[Status] = mapped_column(enum_type(Status), default=Status.NEW)
+    # Keyed hash of the receipt: finds the report, reveals nothing; NULL once erased.
+    receipt_lookup: Mapped[bytes | None] = mapped_column(LargeBinary(32), unique=True)
+    # Both NULL once erased: nothing then opens the sealed entries.
+    key_for_inbox: Mapped[bytes | None] = mapped_column(LargeBinary)
+    key_for_receipt: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    entries: Mapped[list[Entry]] = relationship(
+        back_populates="report", order_by="Entry.position", cascade="all, delete-orphan"
+    )
+
+
+class Entry(Base):
+    """One sealed entry of a report's conversation: the child's or staff's message, or a note."""
+
+    __tablename__ = "report_entries"
+    __table_args__ = (UniqueConstraint("report_id", "position"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[EntryKind] = mapped_column(enum_type(EntryKind))
+    sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    report: Mapped[Report] = relationship(back_populates="entries")
+
+
+class StaffSession(Base):
+    """The server half of a staff session's unlocked key; the cookie holds the other half."""
+
+    __tablename__ = "staff_sessions"
+
+    # SHA-256 of the session token: a stolen table cannot be replayed as cookies.
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"), index=True)
+    server_share: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

@@ -1,0 +1,93 @@
+"""Configuration: defaults for development, loud failures for production."""
+
+from __future__ import annotations
+
+import dataclasses
+import stat
+from pathlib import Path
+
+import pytest
+
+from portal.config import DEFAULT_BASE_URL, ConfigError, Environment, load_config
+
+GOOD_KEY = "k" * 40
+
+
+def test_development_defaults_live_in_the_instance_folder(tmp_path: Path) -> None:
+    config = load_config({"PORTAL_INSTANCE_PATH": str(tmp_path)})
+    assert config.env is Environment.DEVELOPMENT
+    assert config.database_url == f"sqlite:///{tmp_path / 'portal.sqlite3'}"
+    assert config.base_url == DEFAULT_BASE_URL
+    assert not config.is_production
+
+
+def test_development_secret_is_created_once_private_and_reused(tmp_path: Path) -> None:
+    first = load_config({"PORTAL_INSTANCE_PATH": str(tmp_path)})
+    second = load_config({"PORTAL_INSTANCE_PATH": str(tmp_path)})
+    key_file = tmp_path / "secret_key"
+    assert first.secret_key == second.secret_key
+    assert len(first.secret_key) >= 32
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+
+
+def test_config_is_frozen(tmp_path: Path) -> None:
+    config = load_config({"PORTAL_INSTANCE_PATH": str(tmp_path)})
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.secret_key = "changed"  # type: ignore[misc]
+
+
+def production(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {
+        "PORTAL_ENV": "production",
+        "PORTAL_INSTANCE_PATH": str(tmp_path),
+        "PORTAL_SECRET_KEY": GOOD_KEY,
+        "PORTAL_DATABASE_URL": "postgresql+psycopg://portal@db/portal",
+        "PORTAL_BASE_URL": "https://qr111.kz",
+    }
+    env.update(extra)
+    return env
+
+
+def test_production_with_everything_set(tmp_path: Path) -> None:
+    config = load_config(production(tmp_path))
+    assert config.is_production
+    assert config.secret_key == GOOD_KEY
+    assert config.base_url == "https://qr111.kz"
+    assert not (tmp_path / "secret_key").exists()
+
+
+@pytest.mark.parametrize(
+    ("missing", "message"),
+    [
+        ("PORTAL_SECRET_KEY", "PORTAL_SECRET_KEY must be set"),
+        ("PORTAL_DATABASE_URL", "PORTAL_DATABASE_URL must be set"),
+        ("PORTAL_BASE_URL", "PORTAL_BASE_URL must be set"),
+    ],
+)
+def test_production_refuses_to_start_without(tmp_path: Path, missing: str, message: str) -> None:
+    env = production(tmp_path)
+    del env[missing]
+    with pytest.raises(ConfigError, match=message):
+        load_config(env)
+    assert not (tmp_path / "secret_key").exists(), "never a generated secret in production"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("PORTAL_SECRET_KEY", "short", "too short"),
+        ("PORTAL_ENV", "staging", "is not one of"),
+        ("PORTAL_BASE_URL", "http://qr111.kz", "https in production"),
+        ("PORTAL_BASE_URL", "ftp://qr111.kz", "http"),
+        ("PORTAL_BASE_URL", "https://qr111.kz/?a=1", "no query"),
+        ("PORTAL_BASE_URL", "qr111.kz", "http"),
+    ],
+)
+def test_bad_values_fail_loudly(tmp_path: Path, name: str, value: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_config(production(tmp_path, **{name: value}))
+
+
+def test_base_url_loses_its_trailing_slash(tmp_path: Path) -> None:
+    config = load_config(production(tmp_path, PORTAL_BASE_URL="https://qr111.kz/"))
+    assert config.base_url == "https://qr111.kz"

@@ -1,0 +1,196 @@
+"""The school registry: the CSV rules of schools-format.md, codes, rotation, lookup."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+
+import pytest
+from flask import Flask
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from portal import registry
+from portal.codes import normalize_code
+from portal.db import get_session
+from portal.models import School
+from tests.conftest import SAMPLE_SCHOOLS
+
+HEADER = "school_id,name_kk,name_ru,region,district,address\n"
+ROW = "1001,Бірінші мектеп,Первая школа,г. Астана,,\n"
+
+
+@pytest.fixture
+def session(app: Flask) -> Iterator[Session]:
+    with app.app_context():
+        yield get_session()
+
+
+def parse(text: str, *, bom: bool = False) -> registry.ParsedFile:
+    return registry.parse_schools_csv(("\ufeff" if bom else "").encode() + text.encode())
+
+
+def problems(text: str) -> list[str]:
+    with pytest.raises(registry.BadSchoolsFile) as refused:
+        parse(text)
+    return refused.value.problems
+
+
+def count(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(School)) or 0
+
+
+def test_the_shared_sample_parses() -> None:
+    parsed = registry.parse_schools_csv(SAMPLE_SCHOOLS.read_bytes())
+    assert len(parsed.rows) == 40
+    assert parsed.warnings == []
+    quoted = next(row for row in parsed.rows if row.school_id == "34000015")
+    assert quoted.name_ru == 'КГУ "Лицей-интернат «Билим-Инновация»", № 291'
+    assert quoted.address == "ул. Сейфуллина, 137"
+
+
+def test_byte_order_mark_quoting_and_free_column_order() -> None:
+    text = (
+        "region,address,school_id,name_ru\n"
+        '"г. Алматы","ул. Абая, 1\nкорпус 2",A-17,"Школа ""Новая"""\n'
+    )
+    parsed = parse(text, bom=True)
+    [row] = parsed.rows
+    assert row.school_id == "A-17"
+    assert row.name_ru == 'Школа "Новая"'
+    assert row.name_kk == ""
+    assert row.address == "ул. Абая, 1\nкорпус 2"
+
+
+def test_unknown_columns_are_warned_and_issued_columns_ignored() -> None:
+    parsed = parse(
+        "school_id,name_kk,region,phone,code,check_word\n1,Мектеп,Абай,555,ZZZZZZZZ,КОТ\n"
+    )
+    assert parsed.warnings == ["unknown column 'phone' ignored"]
+    assert len(parsed.rows) == 1
+
+
+def test_every_bad_row_is_named_by_its_line() -> None:
+    text = (
+        HEADER
+        + ROW  # line 2
+        + ",Мектеп,Школа,Абай,,\n"  # line 3: no id
+        + "1001,Екінші,Вторая,Абай,,\n"  # line 4: duplicate
+        + "1003,,,Абай,,\n"  # line 5: no name
+        + '"10 04","a\nb",x,Абай,,\n'  # lines 6-7: bad id, spans two lines
+        + "1005,Мектеп,Школа,,,\n"  # line 8: no region
+        + "1006,Мектеп\n"  # line 9: too few fields
+    )
+    found = problems(text)
+    assert found == [
+        "line 3: school_id is missing",
+        "line 4: school_id '1001' already appears on line 2",
+        "line 5: both names (name_kk, name_ru) are empty",
+        "line 6: school_id '10 04' may hold only letters, digits and '-'",
+        "line 6: name_kk holds a control character",
+        "line 8: region is missing",
+        "line 9: has 2 fields, the header has 6",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("", "the file is empty"),
+        ("name_kk,region\nМектеп,Абай\n", "required column 'school_id' is missing"),
+        ("school_id,region\n1,Абай\n", "a name column"),
+        ("school_id,name_kk,name_kk,region\n", "column 'name_kk' appears twice"),
+        (HEADER + '1,"unclosed,Школа,Абай,,\n', "broken CSV quoting"),
+        (HEADER + "1," + "я" * 301 + ",,Абай,,\n", "name_kk is longer than 300"),
+    ],
+)
+def test_bad_files_are_refused(text: str, expected: str) -> None:
+    assert any(expected in problem for problem in problems(text)), problems(text)
+
+
+def test_non_utf8_is_refused() -> None:
+    with pytest.raises(registry.BadSchoolsFile, match="not UTF-8"):
+        registry.parse_schools_csv(HEADER.encode() + "1,Мектеп,Школа,Абай,,\n".encode("cp1251"))
+
+
+def test_blank_lines_are_not_rows() -> None:
+    assert len(parse(HEADER + "\n" + ROW + "\n\n").rows) == 1
+
+
+def test_import_issues_unique_codes_and_check_words(session: Session) -> None:
+    result = registry.import_schools(
+        session, registry.parse_schools_csv(SAMPLE_SCHOOLS.read_bytes())
+    )
+    assert (result.created, result.updated, result.unchanged) == (40, 0, 0)
+    schools = registry.list_schools(session)
+    assert len({school.code for school in schools}) == 40
+    for school in schools:
+        assert normalize_code(school.code) == school.code
+        assert school.check_word
+        assert school.active
+        assert school.code_issued_at.tzinfo is not None
+
+
+def test_reimport_changes_nothing_and_updates_keep_codes(session: Session) -> None:
+    registry.import_schools(session, parse(HEADER + ROW + "1002,Екінші,Вторая,Абай,,\n"))
+    before = {s.school_id: (s.code, s.check_word) for s in registry.list_schools(session)}
+    again = registry.import_schools(session, parse(HEADER + ROW + "1002,Екінші,Вторая,Абай,,\n"))
+    assert (again.created, again.updated, again.unchanged) == (0, 0, 2)
+    changed = registry.import_schools(session, parse(HEADER + ROW.replace("Первая", "Новая")))
+    assert (changed.created, changed.updated, changed.unchanged) == (0, 1, 0)
+    after = {s.school_id: (s.code, s.check_word) for s in registry.list_schools(session)}
+    assert after == before
+    assert registry.get_school(session, "1001").name_ru == "Новая школа"
+
+
+def test_export_round_trips_and_reimport_ignores_codes(session: Session) -> None:
+    registry.import_schools(session, registry.parse_schools_csv(SAMPLE_SCHOOLS.read_bytes()))
+    stream = io.StringIO()
+    assert registry.export_schools(session, stream) == 40
+    exported = stream.getvalue()
+    assert exported.splitlines()[0] == ",".join(registry.EXPORT_COLUMNS)
+    again = registry.import_schools(session, registry.parse_schools_csv(exported.encode()))
+    assert (again.created, again.updated, again.unchanged) == (0, 0, 40)
+    assert again.warnings == []
+    for school in registry.list_schools(session):
+        assert f"{school.code},{school.check_word}" in exported
+
+
+def test_export_leaves_out_inactive_schools_unless_asked(session: Session) -> None:
+    registry.import_schools(session, parse(HEADER + ROW + "1002,Екінші,Вторая,Абай,,\n"))
+    registry.set_active(session, "1002", False)
+    assert registry.export_schools(session, io.StringIO()) == 1
+    assert registry.export_schools(session, io.StringIO(), include_inactive=True) == 2
+
+
+def test_rotation_retires_the_old_code_at_once(session: Session) -> None:
+    registry.import_schools(session, parse(HEADER + ROW))
+    old = registry.get_school(session, "1001")
+    old_code, old_word = old.code, old.check_word
+    assert registry.find_by_code(session, old_code.lower()) is not None
+    rotated = registry.rotate_code(session, "1001")
+    assert rotated.code != old_code
+    assert rotated.check_word != old_word
+    assert registry.find_by_code(session, old_code) is None
+    assert registry.find_by_code(session, rotated.code) is rotated
+
+
+def test_deactivated_schools_are_not_found(session: Session) -> None:
+    registry.import_schools(session, parse(HEADER + ROW))
+    code = registry.get_school(session, "1001").code
+    registry.set_active(session, "1001", False)
+    assert registry.find_by_code(session, code) is None
+    registry.set_active(session, "1001", True)
+    assert registry.find_by_code(session, code) is not None
+
+
+def test_unknown_school_is_a_named_error(session: Session) -> None:
+    with pytest.raises(registry.UnknownSchool):
+        registry.rotate_code(session, "nope")
+
+
+@pytest.mark.parametrize("typed", ["", "x", "ZZZZZZZZ", "'; drop table schools; --", "Ш" * 500])
+def test_find_by_code_with_junk_finds_nothing(session: Session, typed: str) -> None:
+    registry.import_schools(session, parse(HEADER + ROW))
+    assert registry.find_by_code(session, typed) is None
+    assert count(session) == 1

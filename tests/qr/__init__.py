@@ -1,0 +1,1 @@
+"""Tests of the poster generator (qr/); they never import the portal."""

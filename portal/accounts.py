@@ -1,0 +1,253 @@
+"""Keys and accounts: the recovery key, inboxes, staff members and their inbox grants."""
+
+from __future__ import annotations
+
+import base64
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyotp
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from portal import crypto
+from portal.enums import InboxKind, Role
+from portal.models import Inbox, InboxGrant, RecoveryKey, Staff, utcnow
+
+RECOVERY_FILE_HEADER = "QR 111 recovery key"
+MIN_PASSWORD_LENGTH = 12
+TOTP_PURPOSE = "staff-totp"
+
+
+class AccountError(Exception):
+    """An account or key operation could not be done; the message says why."""
+
+
+class RecoveryKeyExists(AccountError):
+    """`keys init` was already run on this database."""
+
+
+class NoRecoveryKey(AccountError):
+    """No recovery key yet: run `keys init` before creating inboxes."""
+
+
+class BadRecoveryKeyFile(AccountError):
+    """The file is not this server's recovery key."""
+
+
+class UnknownInbox(AccountError):
+    """No inbox has that name."""
+
+
+class UnknownStaff(AccountError):
+    """No staff member has that email address."""
+
+
+class DuplicateStaff(AccountError):
+    """A staff member with that email address exists already."""
+
+
+class WeakPassword(AccountError):
+    """The password is too short."""
+
+
+class NotAMember(AccountError):
+    """The staff member holds no grant for that inbox."""
+
+
+@dataclass(frozen=True)
+class NewStaff:
+    """A staff account just made, with the TOTP secret to show once."""
+
+    staff: Staff
+    totp_secret: str
+
+
+def normalize_email(email: str) -> str:
+    """Email addresses compare case-insensitively and without surrounding space."""
+    return email.strip().lower()
+
+
+def init_recovery_key(session: Session, out_path: Path) -> RecoveryKey:
+    """Make the recovery key pair; its private half goes to out_path (0600) and nowhere else."""
+    if session.scalar(select(RecoveryKey)) is not None:
+        raise RecoveryKeyExists("a recovery key exists already; it is made once per database")
+    pair = crypto.generate_keypair()
+    encoded = base64.urlsafe_b64encode(pair.private).decode("ascii")
+    text = (
+        f"{RECOVERY_FILE_HEADER}\n"
+        "Keep this file offline. With it, anyone can read every inbox of the server.\n"
+        f"created: {utcnow().isoformat(timespec='seconds')}\n"
+        f"public: {pair.public.hex()}\n"
+        f"private: {encoded}\n"
+    )
+    try:
+        # O_EXCL: never overwrite an existing key file (it may be the only copy of another key).
+        fd = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as exc:
+        raise AccountError(f"cannot create {out_path}: {exc.strerror}") from None
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(text)
+    record = RecoveryKey(public_key=pair.public)
+    session.add(record)
+    session.commit()
+    return record
+
+
+def read_recovery_key(session: Session, path: Path) -> bytes:
+    """The recovery private key from its file, checked against this server's public half."""
+    record = _recovery_key(session)
+    try:
+        lines = path.read_text(encoding="ascii").splitlines()
+        encoded = next(
+            line.split(":", 1)[1].strip() for line in lines if line.startswith("private:")
+        )
+        private = base64.urlsafe_b64decode(encoded)
+        matches = crypto.public_key_of(private) == record.public_key
+    except (OSError, UnicodeDecodeError, StopIteration, ValueError, crypto.CryptoError):
+        raise BadRecoveryKeyFile(f"{path} is not a readable recovery key file") from None
+    if not matches:
+        raise BadRecoveryKeyFile(f"{path} is not the recovery key of this server")
+    return private
+
+
+def _recovery_key(session: Session) -> RecoveryKey:
+    record = session.scalar(select(RecoveryKey).order_by(RecoveryKey.id.desc()))
+    if record is None:
+        raise NoRecoveryKey("no recovery key: run `flask --app portal keys init --out FILE`")
+    return record
+
+
+def create_inbox(session: Session, name: str, region: str | None = None) -> Inbox:
+    """A new inbox (national, or for one region) with its key wrapped for the recovery key."""
+    recovery = _recovery_key(session)
+    name = name.strip()
+    if not name or session.scalar(select(Inbox).where(Inbox.name == name)) is not None:
+        raise AccountError(f"inbox name {name!r} is empty or taken")
+    if region is not None and session.scalar(select(Inbox).where(Inbox.region == region)):
+        raise AccountError(f"region {region!r} has an inbox already")
+    pair = crypto.generate_keypair()
+    inbox = Inbox(
+        name=name,
+        kind=InboxKind.NATIONAL if region is None else InboxKind.REGION,
+        region=region,
+        public_key=pair.public,
+        key_for_recovery=crypto.grant_inbox(pair.private, recovery.public_key, name),
+        recovery_key_id=recovery.id,
+    )
+    session.add(inbox)
+    session.commit()
+    return inbox
+
+
+def get_inbox(session: Session, name: str) -> Inbox:
+    """The inbox with this name; raises UnknownInbox."""
+    inbox = session.scalar(select(Inbox).where(Inbox.name == name))
+    if inbox is None:
+        raise UnknownInbox(f"no inbox named {name!r}")
+    return inbox
+
+
+def list_inboxes(session: Session) -> list[Inbox]:
+    """All inboxes by name."""
+    return list(session.scalars(select(Inbox).order_by(Inbox.name)))
+
+
+def get_staff(session: Session, email: str) -> Staff:
+    """The staff member with this email address; raises UnknownStaff."""
+    staff = session.scalar(select(Staff).where(Staff.email == normalize_email(email)))
+    if staff is None:
+        raise UnknownStaff(f"no staff member with email {email!r}")
+    return staff
+
+
+def add_staff(
+    session: Session,
+    email: str,
+    role: Role,
+    password: str,
+    params: crypto.KdfParams,
+    server_secret: str,
+) -> NewStaff:
+    """Create a staff account: a key pair sealed under the password, and a TOTP secret."""
+    email = normalize_email(email)
+    if "@" not in email or len(email) > 254:
+        raise AccountError(f"{email!r} is not an email address")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise WeakPassword(f"the password needs at least {MIN_PASSWORD_LENGTH} characters")
+    if session.scalar(select(Staff).where(Staff.email == email)) is not None:
+        raise DuplicateStaff(f"{email} has an account already")
+    pair = crypto.generate_keypair()
+    totp_secret = pyotp.random_base32()
+    staff = Staff(
+        email=email,
+        role=role,
+        public_key=pair.public,
+        sealed_private_key=crypto.seal_private_key(pair.private, password, params),
+        sealed_totp_secret=crypto.seal_with_server_key(
+            server_secret, TOTP_PURPOSE, totp_secret.encode("ascii"), context=email.encode()
+        ),
+    )
+    session.add(staff)
+    session.commit()
+    return NewStaff(staff=staff, totp_secret=totp_secret)
+
+
+def totp_secret_of(staff: Staff, server_secret: str) -> str:
+    """The staff member's TOTP secret (for the login check)."""
+    opened = crypto.open_with_server_key(
+        server_secret, TOTP_PURPOSE, staff.sealed_totp_secret, context=staff.email.encode()
+    )
+    return opened.decode("ascii")
+
+
+def unlock_staff_key(staff: Staff, password: str) -> bytes:
+    """The staff member's private key; raises crypto.WrongPassword."""
+    return crypto.open_private_key(staff.sealed_private_key, password)
+
+
+def grant(session: Session, inbox: Inbox, inbox_private: bytes, member: Staff) -> InboxGrant:
+    """Make member part of inbox by wrapping the inbox key for them (idempotent)."""
+    existing = session.scalar(
+        select(InboxGrant).where(InboxGrant.inbox_id == inbox.id, InboxGrant.staff_id == member.id)
+    )
+    wrapped = crypto.grant_inbox(inbox_private, member.public_key, inbox.name)
+    if existing is not None:
+        existing.wrapped_key = wrapped
+        session.commit()
+        return existing
+    record = InboxGrant(inbox=inbox, staff=member, wrapped_key=wrapped)
+    session.add(record)
+    session.commit()
+    return record
+
+
+def grant_with_recovery_key(
+    session: Session, inbox_name: str, email: str, recovery_private: bytes
+) -> InboxGrant:
+    """Grant an inbox to a member with the offline recovery key (when no member can)."""
+    inbox = get_inbox(session, inbox_name)
+    inbox_private = crypto.open_inbox_key(inbox.key_for_recovery, recovery_private, inbox.name)
+    return grant(session, inbox, inbox_private, get_staff(session, email))
+
+
+def open_inbox_key(session: Session, inbox: Inbox, staff: Staff, staff_private: bytes) -> bytes:
+    """The inbox private key through the member's grant; raises NotAMember."""
+    record = session.scalar(
+        select(InboxGrant).where(InboxGrant.inbox_id == inbox.id, InboxGrant.staff_id == staff.id)
+    )
+    if record is None:
+        raise NotAMember(f"{staff.email} is not a member of inbox {inbox.name}")
+    return crypto.open_inbox_key(record.wrapped_key, staff_private, inbox.name)
+
+
+def grant_by_member(
+    session: Session, inbox_name: str, email: str, granter_email: str, granter_password: str
+) -> InboxGrant:
+    """Grant an inbox to a member using the key of an existing member (their password)."""
+    inbox = get_inbox(session, inbox_name)
+    granter = get_staff(session, granter_email)
+    granter_private = unlock_staff_key(granter, granter_password)
+    inbox_private = open_inbox_key(session, inbox, granter, granter_private)
+    return grant(session, inbox, inbox_private, get_staff(session, email))

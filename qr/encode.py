@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import qrcode
 import qrcode.constants
 
@@ -14,8 +16,10 @@ Matrix = tuple[tuple[bool, ...], ...]
 Run = tuple[int, int, int]  # (row, first column, length) of dark modules, quiet zone included
 
 
+@functools.lru_cache(maxsize=64)
 def qr_matrix(data: str) -> Matrix:
     """The module matrix of data, quiet zone included (True is dark)."""
+    # Cached: a school's poster and its sticker sheet encode the same URL.
     code = qrcode.QRCode(error_correction=ERROR_CORRECTION, border=QUIET_ZONE)
     code.add_data(data)
     code.make(fit=True)

@@ -10,7 +10,7 @@ from enum import StrEnum
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from portal.crypto import PRODUCTION_KDF, KdfParams, WeakKdfParams
+from portal.crypto import PRODUCTION_KDF, InvalidInput, KdfParams, WeakKdfParams
 
 
 class ConfigError(RuntimeError):
@@ -140,7 +140,10 @@ def _kdf_params(env: Mapping[str, str], environment: Environment) -> KdfParams:
         if not text.isdigit() or int(text) < 1:
             raise ConfigError(f"{name}={text!r} must be a positive whole number")
         values.append(int(text))
-    params = KdfParams(memory_kib=values[0], iterations=values[1], lanes=values[2])
+    try:
+        params = KdfParams(memory_kib=values[0], iterations=values[1], lanes=values[2])
+    except InvalidInput as exc:
+        raise ConfigError(f"{', '.join(names)}: {exc}") from None
     if environment is Environment.PRODUCTION:
         try:
             params.check_production()

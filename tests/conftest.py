@@ -15,8 +15,11 @@ from werkzeug.serving import make_server
 
 from portal import create_app, migrate
 from portal.config import Config, Environment
+from portal.crypto import KdfParams
 from portal.db import engine_of
 
+# Argon2id at 64 KiB and one pass: unit tests check behaviour; bench/crypto.py checks cost.
+CHEAP_KDF = KdfParams(memory_kib=64, iterations=1, lanes=1)
 SAMPLE_SCHOOLS = Path(__file__).resolve().parent.parent / "portal" / "data" / "schools-sample.csv"
 
 
@@ -29,8 +32,16 @@ def make_config(instance: Path, **overrides: Any) -> Config:
         base_url="https://qr111.example.kz",
         instance_path=instance,
         testing=True,
+        kdf=CHEAP_KDF,
     )
     return dataclasses.replace(config, **overrides)
+
+
+@pytest.fixture(autouse=True)
+def cheap_key_derivation(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make every Argon2id cheap, unless a test is marked production_kdf."""
+    if request.node.get_closest_marker("production_kdf") is None:
+        monkeypatch.setattr("portal.crypto.reports.RECEIPT_LOOKUP_KDF", CHEAP_KDF)
 
 
 @pytest.fixture

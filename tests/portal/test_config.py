@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from portal.config import DEFAULT_BASE_URL, ConfigError, Environment, load_config
+from portal.crypto import PRODUCTION_KDF
 
 GOOD_KEY = "k" * 40
 
@@ -91,3 +92,41 @@ def test_bad_values_fail_loudly(tmp_path: Path, name: str, value: str, message: 
 def test_base_url_loses_its_trailing_slash(tmp_path: Path) -> None:
     config = load_config(production(tmp_path, PORTAL_BASE_URL="https://qr111.kz/"))
     assert config.base_url == "https://qr111.kz"
+
+
+def test_key_derivation_defaults_to_the_production_minimum(tmp_path: Path) -> None:
+    config = load_config(production(tmp_path))
+    assert config.kdf == PRODUCTION_KDF
+    assert (config.kdf.memory_kib, config.kdf.iterations, config.kdf.lanes) == (19456, 2, 1)
+
+
+def test_key_derivation_can_be_made_stronger(tmp_path: Path) -> None:
+    config = load_config(
+        production(tmp_path, PORTAL_KDF_MEMORY_KIB="65536", PORTAL_KDF_ITERATIONS="3")
+    )
+    assert (config.kdf.memory_kib, config.kdf.iterations, config.kdf.lanes) == (65536, 3, 1)
+
+
+def test_production_refuses_weaker_key_derivation(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="too weak"):
+        load_config(production(tmp_path, PORTAL_KDF_MEMORY_KIB="1024"))
+
+
+def test_development_may_use_cheap_key_derivation(tmp_path: Path) -> None:
+    env = {"PORTAL_INSTANCE_PATH": str(tmp_path), "PORTAL_KDF_MEMORY_KIB": "1024"}
+    assert load_config(env).kdf.memory_kib == 1024
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("PORTAL_KDF_MEMORY_KIB", "lots"),
+        ("PORTAL_KDF_ITERATIONS", "0"),
+        ("PORTAL_KDF_LANES", "-1"),
+        ("PORTAL_KDF_LANES", "64"),  # absurd: refused, not passed on to Argon2id
+        ("PORTAL_KDF_MEMORY_KIB", "99999999"),
+    ],
+)
+def test_bad_key_derivation_settings_fail_loudly(tmp_path: Path, name: str, value: str) -> None:
+    with pytest.raises(ConfigError, match="PORTAL_KDF"):
+        load_config(production(tmp_path, **{name: value}))

@@ -63,6 +63,7 @@ def check_vectors(vectors: dict[str, Any]) -> None:
     assert plaintext.decode() == server["plaintext"]
 
 
+@pytest.mark.production_kdf
 def test_v1_vectors_still_open() -> None:
     vectors = json.loads(VECTORS.read_text(encoding="utf-8"))
     assert vectors["format_version"] == 1
@@ -74,6 +75,7 @@ def test_freshly_generated_vectors_open() -> None:
     check_vectors(build_vectors())
 
 
+@pytest.mark.production_kdf
 def test_a_vector_with_one_byte_changed_fails() -> None:
     vectors = json.loads(VECTORS.read_text(encoding="utf-8"))
     message = bytearray.fromhex(vectors["blobs"]["messages"][0])

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from portal import keys_cli, migrate, registry
 from portal.db import engine_of, get_session
@@ -109,6 +109,7 @@ def _or_exit(action: Callable[[], School]) -> School:
 
 
 @click.command("posters")
+@with_appcontext
 @click.option(
     "--out",
     "out_dir",
@@ -134,7 +135,7 @@ def _or_exit(action: Callable[[], School]) -> School:
 )
 def posters_command(out_dir: Path, region: str | None, fmt: str, languages: str) -> None:
     """Print posters and sticker sheets for the active schools, straight from the database."""
-    from portal.posters import PosterError, write_posters
+    from portal.posters import PosterError, write_posters  # reportlab loads for this only
 
     schools = registry.list_schools(get_session(), region=region, include_inactive=False)
     if not schools:
@@ -143,11 +144,20 @@ def posters_command(out_dir: Path, region: str | None, fmt: str, languages: str)
         )
         sys.exit(2)
     base_url = current_app.extensions["portal.config"].base_url
-    try:
-        count = write_posters(schools, base_url, out_dir, fmt=fmt, languages=languages)
-    except PosterError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+    # click draws the bar only on a terminal; in a pipe or a log it prints the label once.
+    with click.progressbar(length=len(schools), label="schools", file=sys.stderr) as bar:
+        try:
+            count = write_posters(
+                schools,
+                base_url,
+                out_dir,
+                fmt=fmt,
+                languages=languages,
+                progress=lambda done, _total: bar.update(done - bar.pos),
+            )
+        except PosterError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
     click.echo(f"{count} posters and sticker sheets written to {out_dir}")
 
 

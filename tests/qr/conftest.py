@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pypdfium2
 import pytest
+import zxingcpp
 from PIL import Image
 
 from qr import PosterSchool, read_schools_csv
@@ -38,6 +39,11 @@ def pdf_image(pdf: bytes, dpi: float = 100) -> Image.Image:
         return image.convert("RGB")
     finally:
         document.close()
+
+
+def qr_texts(image: Image.Image) -> list[str]:
+    """The text of every QR code a real decoder (ZXing) finds in the image."""
+    return [result.text for result in zxingcpp.read_barcodes(image)]
 
 
 @pytest.fixture(scope="session")

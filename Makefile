@@ -28,11 +28,8 @@ portal/translations/%/LC_MESSAGES/messages.mo: portal/translations/%/LC_MESSAGES
 
 demo: install
 	$(FLASK) db upgrade
-	$(FLASK) schools import $(SAMPLE_SCHOOLS)
 	@echo
-	@echo "QR 111 demo: school pages (any case of the code works, /s/ or /S/):"
-	@$(FLASK) schools list | head -n 5 | awk -F'\t' '{print "  " $$7 "   (" $$6 ", check word " $$3 ")"}'
-	@echo "Posters: $(FLASK) posters --out instance/posters"
+	$(FLASK) demo $(SAMPLE_SCHOOLS)
 	@echo
 	$(FLASK) run --host $(HOST) --port $(PORT)
 

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import click
+import pyotp
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
@@ -161,10 +162,36 @@ def posters_command(out_dir: Path, region: str | None, fmt: str, languages: str)
     click.echo(f"{count} posters and sticker sheets written to {out_dir}")
 
 
+@click.command("demo")
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@with_appcontext
+def demo_command(csv_file: Path) -> None:
+    """Development only: import sample schools, make a demo inbox and staff account."""
+    from portal.demo import DemoRefused, seed_demo
+
+    config = current_app.extensions["portal.config"]
+    try:
+        account = seed_demo(get_session(), config, csv_file)
+    except DemoRefused as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    click.echo("School pages (any case of the code works, under /s/ or /S/):")
+    for school in registry.list_schools(get_session(), include_inactive=False)[:5]:
+        click.echo(f"  {config.base_url}/s/{school.code}   check word {school.check_word}")
+    click.echo(f"Staff account (login comes with the triage inbox): {account.email}")
+    click.echo(f"  password: {account.password}")
+    totp = pyotp.TOTP(account.totp_secret)
+    click.echo(f"  TOTP secret {account.totp_secret} (code now: {totp.now()})")
+    click.echo(f"  {totp.provisioning_uri(name=account.email, issuer_name='QR 111 demo')}")
+    click.echo(f"Recovery key of the demo: {account.recovery_file}")
+    click.echo(f"Posters: flask --app portal posters --out {config.instance_path / 'posters'}")
+
+
 def init_app(app: Flask) -> None:
     """Register the command groups."""
     app.cli.add_command(db_cli)
     app.cli.add_command(schools_cli)
     app.cli.add_command(posters_command)
+    app.cli.add_command(demo_command)
     for group in (keys_cli.keys_cli, keys_cli.inbox_cli, keys_cli.staff_cli):
         app.cli.add_command(group)

@@ -26,6 +26,8 @@ install: $(VENV)/.installed $(COMPILED)
 portal/translations/%/LC_MESSAGES/messages.mo: portal/translations/%/LC_MESSAGES/messages.po $(VENV)/.installed
 	$(BIN)/pybabel compile -i $< -o $@ -l $*
 
+# The URLs the demo prints (and its posters carry) point at the server it starts.
+demo: export PORTAL_BASE_URL ?= http://$(HOST):$(PORT)
 demo: install
 	$(FLASK) db upgrade
 	@echo

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,10 @@ from portal.models import Inbox, InboxGrant, RecoveryKey, Staff, utcnow
 RECOVERY_FILE_HEADER = "QR 111 recovery key"
 MIN_PASSWORD_LENGTH = 12
 TOTP_PURPOSE = "staff-totp"
+# One @, something on each side, no space or control character (it goes into otpauth:// URIs).
+EMAIL_PATTERN = re.compile(r"[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+")
+# P6: school administrators see posters, never reports, so they never hold an inbox key.
+INBOX_ROLES = frozenset({Role.TRIAGE, Role.ADMIN})
 
 
 class AccountError(Exception):
@@ -54,6 +59,10 @@ class WeakPassword(AccountError):
 
 class NotAMember(AccountError):
     """The staff member holds no grant for that inbox."""
+
+
+class NoReportAccess(AccountError):
+    """The staff member's role never reads reports, so it is never granted an inbox (P6)."""
 
 
 @dataclass(frozen=True)
@@ -125,6 +134,10 @@ def create_inbox(session: Session, name: str, region: str | None = None) -> Inbo
     name = name.strip()
     if not name or session.scalar(select(Inbox).where(Inbox.name == name)) is not None:
         raise AccountError(f"inbox name {name!r} is empty or taken")
+    if region is not None:
+        region = region.strip()  # it must equal the registry's region exactly
+        if not region:
+            raise AccountError("the region is empty; omit it for the national inbox")
     if region is not None and session.scalar(select(Inbox).where(Inbox.region == region)):
         raise AccountError(f"region {region!r} has an inbox already")
     pair = crypto.generate_keypair()
@@ -172,7 +185,7 @@ def add_staff(
 ) -> NewStaff:
     """Create a staff account: a key pair sealed under the password, and a TOTP secret."""
     email = normalize_email(email)
-    if "@" not in email or len(email) > 254:
+    if not EMAIL_PATTERN.fullmatch(email) or len(email) > 254:
         raise AccountError(f"{email!r} is not an email address")
     if len(password) < MIN_PASSWORD_LENGTH:
         raise WeakPassword(f"the password needs at least {MIN_PASSWORD_LENGTH} characters")
@@ -207,8 +220,17 @@ def unlock_staff_key(staff: Staff, password: str) -> bytes:
     return crypto.open_private_key(staff.sealed_private_key, password)
 
 
+def check_can_hold_inbox(role: Role, email: str) -> None:
+    """Raise NoReportAccess unless this role may be granted an inbox (P6)."""
+    if role not in INBOX_ROLES:
+        raise NoReportAccess(f"{normalize_email(email)} ({role.value}) may not read reports")
+
+
 def grant(session: Session, inbox: Inbox, inbox_private: bytes, member: Staff) -> InboxGrant:
     """Make member part of inbox by wrapping the inbox key for them (idempotent)."""
+    check_can_hold_inbox(member.role, member.email)
+    if crypto.public_key_of(inbox_private) != inbox.public_key:
+        raise AccountError(f"the key given is not the private key of inbox {inbox.name}")
     existing = session.scalar(
         select(InboxGrant).where(InboxGrant.inbox_id == inbox.id, InboxGrant.staff_id == member.id)
     )

@@ -14,7 +14,12 @@ _SESSION_FACTORY = "portal.sessionmaker"
 
 def make_engine(database_url: str) -> Engine:
     """Create an engine; SQLite gets WAL, foreign keys and a busy timeout."""
-    engine = create_engine(database_url, pool_pre_ping=not database_url.startswith("sqlite"))
+    engine = create_engine(
+        database_url,
+        pool_pre_ping=not database_url.startswith("sqlite"),
+        # Error messages and logs never carry bound values (sealed blobs, lookups, codes).
+        hide_parameters=True,
+    )
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _configure_sqlite)
     return engine
@@ -27,6 +32,8 @@ def _configure_sqlite(dbapi_connection: sqlite3.Connection, _record: Any) -> Non
     # FULL: a report acknowledged to a child must survive a crash right after (P4).
     cursor.execute("PRAGMA synchronous = FULL")
     cursor.execute("PRAGMA busy_timeout = 5000")
+    # Erasure means gone from the file too: freed pages are zeroed, not left for forensics.
+    cursor.execute("PRAGMA secure_delete = ON")
     cursor.close()
 
 

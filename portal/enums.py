@@ -69,3 +69,4 @@ class EntryKind(StrictEnum):
     CHILD = "child"
     STAFF = "staff"
     NOTE = "note"  # internal, staff only
+    INTAKE = "intake"  # what the child gave besides the text (grade), staff only

@@ -124,6 +124,10 @@ def staff_add(
     recovery_private = (
         _or_exit(lambda: accounts.read_recovery_key(session, key_path)) if key_path else None
     )
+    if inbox_name:
+        # Checked before the account is made: a refused grant must not leave a half-made account.
+        _or_exit(lambda: accounts.check_can_hold_inbox(Role.parse(role), email))
+        _or_exit(lambda: accounts.get_inbox(session, inbox_name))
     password = _read_password(password_stdin, f"Password for {email}")
     config = _config()
     created = _or_exit(

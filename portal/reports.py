@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,6 +18,8 @@ from portal.models import Entry, Inbox, Report, School, utcnow
 
 RECEIPT_LOOKUP_PURPOSE = "receipt-lookup"
 _AUTHOR_OF = {EntryKind.CHILD: crypto.Author.CHILD, EntryKind.STAFF: crypto.Author.STAFF}
+# Sealed with the notes key, which is wrapped for the inbox only: the receipt never opens them.
+_STAFF_ONLY = (EntryKind.NOTE, EntryKind.INTAKE)
 T = TypeVar("T")
 _ATTEMPTS = 3  # a clash of receipts or of positions is rare; retrying a few times is enough
 
@@ -67,8 +70,13 @@ def submit_report(
     *,
     params: crypto.KdfParams,
     server_secret: str,
+    grade: int | None = None,
 ) -> tuple[Report, str]:
-    """Seal and store a new report with the child's first message; returns it and the receipt."""
+    """Seal and store a new report with the child's first message; returns it and the receipt.
+
+    The grade, when given, is sealed as a staff-only intake entry: only the priority and
+    category of a report are kept in the clear.
+    """
     inbox = inbox_for_school(session, school)
     receipts: list[str] = []
 
@@ -89,6 +97,9 @@ def submit_report(
             key_for_receipt=sealed.key_for_receipt,
         )
         report.entries.append(_sealed_entry(keys, sealed.report_id, 0, EntryKind.CHILD, text))
+        if grade is not None:
+            facts = json.dumps({"grade": grade})
+            report.entries.append(_sealed_entry(keys, sealed.report_id, 1, EntryKind.INTAKE, facts))
         session.add(report)
         return report
 
@@ -115,7 +126,7 @@ def _commit_retrying(session: Session, build: Callable[[], T]) -> T:
 def _sealed_entry(
     keys: crypto.ReportKeys, report_id: str, position: int, kind: EntryKind, text: str
 ) -> Entry:
-    if kind is EntryKind.NOTE:
+    if kind in _STAFF_ONLY:
         blob = crypto.seal_note(keys.notes_key, report_id, position, text)
     else:
         blob = crypto.seal_message(keys.message_key, report_id, position, _AUTHOR_OF[kind], text)
@@ -152,9 +163,9 @@ def read_conversation(report: Report, keys: crypto.ReportKeys) -> list[Conversat
     """The entries these keys open, in order; notes only when the notes key is held."""
     opened: list[ConversationEntry] = []
     for entry in report.entries:
-        if entry.sealed is None or (entry.kind is EntryKind.NOTE and not keys.notes_key):
+        if entry.sealed is None or (entry.kind in _STAFF_ONLY and not keys.notes_key):
             continue
-        if entry.kind is EntryKind.NOTE:
+        if entry.kind in _STAFF_ONLY:
             text = crypto.open_note(entry.sealed, keys.notes_key, report.public_id, entry.position)
         else:
             message = crypto.open_message(
@@ -173,8 +184,13 @@ def add_entry(
     """Seal and append a message or note to the conversation."""
     if report.erased_at is not None:
         raise ReportErased(f"report {report.public_id} was erased")
+    if kind is EntryKind.INTAKE:
+        raise ReportError("intake facts are sealed with the report, never added later")
     if kind is EntryKind.NOTE and not keys.notes_key:
         raise ReportError("only staff may write notes")
+    # Who wrote an entry is sealed with it: the child's keys never write as staff, nor the reverse.
+    if (kind is EntryKind.CHILD) == bool(keys.notes_key):
+        raise ReportError(f"these keys may not write a {kind.value} entry")
 
     def build() -> Entry:
         position = 1 + max((entry.position for entry in report.entries), default=-1)

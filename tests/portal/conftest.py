@@ -1,0 +1,210 @@
+"""Fixtures of the portal tests: a database session, the recovery key, inboxes, staff, schools."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from sqlalchemy.orm import Session
+
+from portal import accounts, create_app, crypto, migrate, registry, reports
+from portal.config import Config
+from portal.db import engine_of, get_session
+from portal.enums import Category, Priority, Role
+from portal.models import Inbox, Report, School, Staff
+from tests.conftest import SAMPLE_SCHOOLS, make_config
+
+REGION = "Туркестанская область"  # has its own inbox in the world fixture
+OTHER_REGION = "г. Астана"  # has none: its schools report to the national inbox
+REGIONAL_PASSWORD = "Айгерім-құпия-сөз-1"
+NATIONAL_PASSWORD = "correct horse battery staple"
+
+
+@dataclass(frozen=True)
+class Member:
+    """A staff account and the secrets only its owner knows."""
+
+    staff: Staff
+    password: str
+    totp_secret: str
+
+
+@dataclass(frozen=True)
+class World:
+    """A database with schools, the recovery key, a national and a regional inbox, two members."""
+
+    app: Flask
+    session: Session
+    config: Config
+    recovery_file: Path
+    recovery_private: bytes
+    national: Inbox
+    regional: Inbox
+    national_member: Member  # member of the national inbox only
+    regional_member: Member  # member of the regional inbox only
+    national_school: School  # in OTHER_REGION
+    regional_school: School  # in REGION
+
+    def staff_key(self, member: Member) -> bytes:
+        """The member's private key, unlocked with their password."""
+        return accounts.unlock_staff_key(member.staff, member.password)
+
+    def inbox_key(self, inbox: Inbox, member: Member) -> bytes:
+        """The inbox private key as the member opens it (password, then grant)."""
+        return accounts.open_inbox_key(self.session, inbox, member.staff, self.staff_key(member))
+
+    def submit(
+        self, school: School, text: str, priority: Priority = Priority.P2
+    ) -> tuple[Report, str]:
+        """A child's report on the school; returns it and its receipt."""
+        return reports.submit_report(
+            self.session,
+            school,
+            Category.BULLYING,
+            priority,
+            text,
+            params=self.config.kdf,
+            server_secret=self.config.secret_key,
+        )
+
+    def staff_keys(self, report: Report, member: Member) -> crypto.ReportKeys:
+        """The report's keys as a member of its inbox opens them."""
+        inbox = self.session.get(Inbox, report.inbox_id)
+        assert inbox is not None
+        return reports.keys_for_staff(report, self.inbox_key(inbox, member))
+
+
+def add_member(
+    session: Session,
+    config: Config,
+    email: str,
+    password: str,
+    role: Role = Role.TRIAGE,
+) -> Member:
+    """Create a staff account with the app's KDF cost and server secret."""
+    created = accounts.add_staff(session, email, role, password, config.kdf, config.secret_key)
+    return Member(created.staff, password, created.totp_secret)
+
+
+def foreign_recovery_file(path: Path) -> Path:
+    """Write a well-formed recovery key file of another server: a key this database never saw."""
+    private = base64.urlsafe_b64encode(crypto.generate_keypair().private).decode("ascii")
+    path.write_text(f"{accounts.RECOVERY_FILE_HEADER}\nprivate: {private}\n", encoding="ascii")
+    return path
+
+
+@pytest.fixture
+def config(app: Flask) -> Config:
+    """The app's configuration (cheap Argon2id, a fixed server secret)."""
+    found: Config = app.extensions["portal.config"]
+    return found
+
+
+@pytest.fixture
+def session(app: Flask) -> Iterator[Session]:
+    """A database session inside an app context."""
+    with app.app_context():
+        yield get_session()
+
+
+@pytest.fixture
+def schools(session: Session) -> list[School]:
+    """The sample registry, imported."""
+    registry.import_schools(session, registry.parse_schools_csv(SAMPLE_SCHOOLS.read_bytes()))
+    return registry.list_schools(session)
+
+
+@pytest.fixture
+def recovery_file(session: Session, tmp_path: Path) -> Path:
+    """`keys init` done: the recovery key's file (outside the instance folder)."""
+    path = tmp_path / "recovery.key"
+    accounts.init_recovery_key(session, path)
+    return path
+
+
+def build_world(session: Session, config: Config, recovery_file: Path) -> dict[str, str]:
+    """Make the world's keys, inboxes and members; returns each member's TOTP secret."""
+    accounts.init_recovery_key(session, recovery_file)
+    recovery_private = accounts.read_recovery_key(session, recovery_file)
+    accounts.create_inbox(session, "national")
+    accounts.create_inbox(session, "turkestan", region=REGION)
+    totp: dict[str, str] = {}
+    for email, inbox, password in (
+        ("Daniyar@111.kz", "national", NATIONAL_PASSWORD),
+        ("aigerim@111.kz", "turkestan", REGIONAL_PASSWORD),
+    ):
+        member = add_member(session, config, email, password)
+        accounts.grant_with_recovery_key(session, inbox, email, recovery_private)
+        totp[member.staff.email] = member.totp_secret
+    return totp
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The files of a database holding the world, and the secrets made with it."""
+
+    database: bytes
+    recovery_key: bytes
+    totp: dict[str, str]
+
+
+@pytest.fixture(scope="session")
+def world_snapshot(tmp_path_factory: pytest.TempPathFactory) -> Snapshot:
+    """The world built once (registry import, keys, inboxes, staff) and saved as a file.
+
+    Copying the file is much faster than building the world again for every test.
+    """
+    folder = tmp_path_factory.mktemp("world")
+    instance = folder / "instance"
+    instance.mkdir()
+    app = create_app(make_config(instance))
+    engine = engine_of(app)
+    migrate.upgrade(engine)
+    with app.app_context():
+        session = get_session()
+        registry.import_schools(session, registry.parse_schools_csv(SAMPLE_SCHOOLS.read_bytes()))
+        totp = build_world(session, app.extensions["portal.config"], folder / "recovery.key")
+    engine.dispose()  # the last connection closed: the WAL is checkpointed into the file
+    assert [path.name for path in instance.iterdir()] == ["portal.sqlite3"]
+    return Snapshot(
+        (instance / "portal.sqlite3").read_bytes(), (folder / "recovery.key").read_bytes(), totp
+    )
+
+
+@pytest.fixture
+def world(tmp_path: Path, world_snapshot: Snapshot) -> Iterator[World]:
+    """An app on a copy of the world's database (no migration to run): schools, the recovery
+    key, a national and a regional inbox, one member in each. Do not combine with `app`."""
+    instance = tmp_path / "world-instance"
+    instance.mkdir()
+    (instance / "portal.sqlite3").write_bytes(world_snapshot.database)
+    recovery_file = tmp_path / "recovery.key"
+    recovery_file.write_bytes(world_snapshot.recovery_key)
+    recovery_file.chmod(0o600)
+    app = create_app(make_config(instance))
+    with app.app_context():
+        session = get_session()
+        schools = registry.list_schools(session)
+
+        def member(email: str, password: str) -> Member:
+            staff = accounts.get_staff(session, email)
+            return Member(staff, password, world_snapshot.totp[staff.email])
+
+        yield World(
+            app=app,
+            session=session,
+            config=app.extensions["portal.config"],
+            recovery_file=recovery_file,
+            recovery_private=accounts.read_recovery_key(session, recovery_file),
+            national=accounts.get_inbox(session, "national"),
+            regional=accounts.get_inbox(session, "turkestan"),
+            national_member=member("daniyar@111.kz", NATIONAL_PASSWORD),
+            regional_member=member("aigerim@111.kz", REGIONAL_PASSWORD),
+            national_school=next(school for school in schools if school.region == OTHER_REGION),
+            regional_school=next(school for school in schools if school.region == REGION),
+        )
+    engine_of(app).dispose()

@@ -1,0 +1,191 @@
+"""Staff sessions: the key split between cookie and server, expiry, ending, bad cookies."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from portal import crypto, sessions
+from portal.models import StaffSession, utcnow
+from tests.portal.conftest import Member, World
+
+LIFETIME = timedelta(hours=8)
+IDLE = timedelta(minutes=30)
+
+
+def b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode("ascii").rstrip("=")
+
+
+def unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def start(world: World, member: Member, lifetime: timedelta = LIFETIME) -> str:
+    """Log the member in: a new session's cookie value."""
+    return sessions.start_session(
+        world.session, member.staff, world.staff_key(member), lifetime=lifetime
+    )
+
+
+def resume(world: World, cookie: str, after: timedelta = timedelta(0)) -> sessions.UnlockedSession:
+    return sessions.resume_session(world.session, cookie, idle_timeout=IDLE, now=utcnow() + after)
+
+
+def rows(world: World) -> list[StaffSession]:
+    world.session.expire_all()
+    return list(world.session.scalars(select(StaffSession)))
+
+
+def test_resuming_a_session_yields_the_staff_private_key(world: World) -> None:
+    member = world.regional_member
+    cookie = start(world, member)
+    for _request in range(3):
+        unlocked = resume(world, cookie)
+        assert unlocked.staff.id == member.staff.id
+        assert unlocked.staff_private == world.staff_key(member)
+    token = unb64(cookie.split(".")[0])
+    assert unlocked.session_id == hashlib.sha256(token).hexdigest()
+
+
+def test_the_stored_row_holds_neither_the_token_nor_the_key(world: World) -> None:
+    member = world.regional_member
+    cookie = start(world, member)
+    token_text, share_text = cookie.split(".")
+    token, cookie_share = unb64(token_text), unb64(share_text)
+    private = world.staff_key(member)
+    (row,) = rows(world)
+    assert row.id == hashlib.sha256(token).hexdigest()
+    stored = [row.id.encode(), row.server_share]
+    for secret in (token, token.hex().encode(), token_text.encode(), private, cookie_share):
+        assert not [column for column in stored if secret in column]
+    assert crypto.join_secret(cookie_share, row.server_share) == private
+    assert cookie_share != private
+
+
+def test_after_logout_the_cookie_alone_opens_nothing(world: World) -> None:
+    cookie = start(world, world.regional_member)
+    kept = start(world, world.regional_member)  # another browser of the same member
+    sessions.end_session(world.session, cookie)
+    with pytest.raises(sessions.SessionInvalid):
+        resume(world, cookie)
+    assert len(rows(world)) == 1
+    assert resume(world, kept).staff.id == world.regional_member.staff.id
+
+
+def test_the_server_share_with_a_forged_cookie_share_opens_nothing(world: World) -> None:
+    member = world.regional_member
+    cookie = start(world, member)
+    other_cookie = start(world, member)
+    token_text, _share = cookie.split(".")
+    forged_shares = [
+        b64(secrets.token_bytes(32)),
+        b64(bytes(32)),
+        b64(secrets.token_bytes(31)),
+        b64(secrets.token_bytes(33)),
+        other_cookie.split(".")[1],  # the member's genuine share of another session
+        "",
+    ]
+    for share in forged_shares:
+        with pytest.raises(sessions.SessionInvalid):
+            resume(world, f"{token_text}.{share}")
+    assert resume(world, cookie).staff_private == world.staff_key(member)
+
+
+def test_a_session_idle_too_long_is_ended(world: World) -> None:
+    cookie = start(world, world.regional_member)
+    resume(world, cookie, IDLE - timedelta(seconds=1))
+    resume(world, cookie, 2 * IDLE - timedelta(seconds=2))  # each request restarts the clock
+    with pytest.raises(sessions.SessionInvalid, match="expired"):
+        resume(world, cookie, 3 * IDLE)
+    assert rows(world) == []
+    with pytest.raises(sessions.SessionInvalid, match="no such session"):
+        resume(world, cookie)
+
+
+def test_a_session_expires_after_its_lifetime_however_active(world: World) -> None:
+    cookie = start(world, world.regional_member)
+    step = IDLE - timedelta(minutes=1)
+    elapsed = timedelta(0)
+    while elapsed + step < LIFETIME:
+        elapsed += step
+        resume(world, cookie, elapsed)
+    with pytest.raises(sessions.SessionInvalid, match="expired"):
+        resume(world, cookie, LIFETIME)
+    assert rows(world) == []
+
+
+def test_a_disabled_account_cannot_resume_its_session(world: World) -> None:
+    member = world.regional_member
+    cookie = start(world, member)
+    member.staff.active = False
+    world.session.commit()
+    with pytest.raises(sessions.SessionInvalid):
+        resume(world, cookie)
+
+
+def test_ending_the_sessions_of_one_member_leaves_the_others(world: World) -> None:
+    regional = [start(world, world.regional_member) for _ in range(2)]
+    national = start(world, world.national_member)
+    assert sessions.end_sessions_of(world.session, world.regional_member.staff) == 2
+    for cookie in regional:
+        with pytest.raises(sessions.SessionInvalid):
+            resume(world, cookie)
+    assert resume(world, national).staff.id == world.national_member.staff.id
+    assert sessions.end_sessions_of(world.session, world.regional_member.staff) == 0
+
+
+def test_purging_deletes_expired_and_idle_sessions_only(world: World) -> None:
+    fresh = start(world, world.regional_member)
+    start(world, world.regional_member, lifetime=timedelta(seconds=-1))  # past its lifetime
+    idle = start(world, world.national_member)
+    idle_id = hashlib.sha256(unb64(idle.split(".")[0])).hexdigest()
+    idle_row = world.session.get(StaffSession, idle_id)
+    assert idle_row is not None
+    idle_row.last_seen_at = utcnow() - IDLE - timedelta(seconds=1)
+    world.session.commit()
+    assert sessions.purge_expired_sessions(world.session, idle_timeout=IDLE) == 2
+    assert [row.staff_id for row in rows(world)] == [world.regional_member.staff.id]
+    assert resume(world, fresh).staff.id == world.regional_member.staff.id
+    assert sessions.purge_expired_sessions(world.session, idle_timeout=IDLE) == 0
+
+
+def test_malformed_cookies_are_invalid_sessions_never_errors(world: World) -> None:
+    cookie = start(world, world.regional_member)
+    token_text, share_text = cookie.split(".")
+    malformed = [
+        "",
+        ".",
+        "..",
+        "no-dot-at-all",
+        token_text,
+        f"{token_text}.",
+        f".{share_text}",
+        f"{token_text}.{share_text}.{share_text}",
+        f"{token_text}={share_text}",
+        f"{b64(secrets.token_bytes(31))}.{share_text}",
+        f"{b64(secrets.token_bytes(33))}.{share_text}",
+        f"{b64(secrets.token_bytes(32))}.{share_text}",  # well formed, unknown token
+        f"{token_text[:-1]}.{share_text}",
+        f"{token_text}.{share_text[:-1]}",
+        f"{token_text}.A",
+        "тест.тест",
+        f"{token_text}.{share_text}ё",
+        "\x00.\x00",
+        "\udcff.\udcff",
+        "%%%%.####",
+        "A" * 100_000,
+        "A" * 43 + "." + "A" * 100_000,
+        f"{share_text}.{token_text}",
+    ]
+    for value in malformed:
+        with pytest.raises(sessions.SessionInvalid):
+            resume(world, value)
+    assert resume(world, cookie).staff.id == world.regional_member.staff.id
+    for value in malformed:
+        sessions.end_session(world.session, value)  # logging out with a bad cookie: no error

@@ -6,12 +6,13 @@ from pathlib import Path
 
 from flask import Flask, current_app
 
-from portal import cli, db, errors, i18n, logs, security
+from portal import cli, db, errors, i18n, logs, ratelimit, risk, security
 from portal.config import Config, load_config
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-# The largest request body accepted; the child's form is far smaller (later: a 413 page).
-MAX_CONTENT_LENGTH = 64 * 1024
+# The largest request body accepted: a full form of Cyrillic text is ~60 KB percent-encoded,
+# so a child never meets the 413 page; anything larger is refused before it is read.
+MAX_CONTENT_LENGTH = 256 * 1024
 
 
 def create_app(config: Config | None = None) -> Flask:
@@ -36,11 +37,15 @@ def create_app(config: Config | None = None) -> Flask:
     app.extensions["portal.config"] = config
     # Templates never see the configuration (secrets live there).
     app.jinja_env.globals.pop("config", None)
+    app.jinja_env.globals["exit_url"] = config.exit_url
     logs.init_logging()
     db.init_app(app, config.database_url)
     i18n.init_app(app)
     security.init_app(app, https=config.is_production)
     errors.init_app(app)
+    ratelimit.init_app(app, config)
+    # A broken edit of the risk lexicon fails the start, not a child's report later.
+    risk.load_lexicon()
 
     from portal import child
 

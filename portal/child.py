@@ -1,33 +1,165 @@
-"""The child's side: a school's landing page (anonymous, no cookie, no script)."""
+"""The child's side: the school's page with its form, the receipt, and the conversation."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    g,
+    make_response,
+    render_template,
+    request,
+)
+from werkzeug.exceptions import HTTPException
 
+from portal import errors, get_config, intake, ratelimit
 from portal.db import get_session
+from portal.forms import CATEGORY_LABELS, MAX_MESSAGE_CHARS, CheckForm, ReportForm
 from portal.i18n import select_language
+from portal.models import School
+from portal.ratelimit import limiter
 from portal.registry import find_by_code
 
 bp = Blueprint("child", __name__)
 
 EMERGENCY_NUMBERS = ("112", "102", "103", "111")
+_FORM_ENDPOINTS = ("child.send", "child.check")
+
+
+def _school_or_404(code: str) -> School:
+    found = find_by_code(get_session(), code)
+    if found is None:
+        abort(404)
+    return found
+
+
+def _stored(_response: Response) -> bool:
+    """Whether this request stored a message (only those count against the limits)."""
+    return bool(g.get("message_stored", False))
+
+
+def _failed_receipt(response: Response) -> bool:
+    return response.status_code == 404
+
+
+def _no_message() -> bool:
+    """A post without text (reading answers with a receipt) is not limited as a message."""
+    return not (request.form.get("message") or "").strip()
+
+
+# Reports and follow-ups count together, per client and over the whole service.
+_client_messages = limiter.shared_limit(
+    ratelimit.client_messages,
+    scope="client-messages",
+    methods=["POST"],
+    exempt_when=_no_message,
+    deduct_when=_stored,
+)
+_all_messages = limiter.shared_limit(
+    ratelimit.all_messages,
+    scope="all-messages",
+    key_func=ratelimit.everyone_key,
+    methods=["POST"],
+    exempt_when=_no_message,
+    deduct_when=_stored,
+)
+
+
+def _page(template: str, status: int = 200, **context: object) -> Response:
+    """A child-side page; nothing of it may stay in the browser's cache (shared phones)."""
+    response = make_response(render_template(template, **context), status)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _form_page(school: School, form: ReportForm, status: int = 200, problem: str = "") -> Response:
+    return _page(
+        "child/school.html",
+        status,
+        school=school,
+        school_name=school.name_for(select_language()),
+        form=form,
+        category_labels=CATEGORY_LABELS,
+        max_chars=MAX_MESSAGE_CHARS,
+        problem=problem,
+    )
 
 
 @bp.get("/s/<code>")
 @bp.get("/S/<code>", endpoint="school_upper")
-def school(code: str) -> str:
-    """The landing page a school's poster links to; unknown or old codes get a kind 404."""
-    found = find_by_code(get_session(), code)
-    if found is None:
-        abort(404)
-    return render_template(
-        "child/school.html",
-        school_name=found.name_for(select_language()),
-        check_word=found.check_word,
+def school(code: str) -> Response:
+    """The page a school's poster links to: numbers to call, the check word, the form."""
+    return _form_page(_school_or_404(code), ReportForm())
+
+
+@bp.post("/s/<code>")
+@_client_messages
+@_all_messages
+@limiter.limit(ratelimit.school_messages, key_func=ratelimit.school_key, deduct_when=_stored)
+def send(code: str) -> Response:
+    """Store a report and show its receipt; any problem brings the form back, text in it."""
+    found = _school_or_404(code)
+    form = ReportForm()
+    if not form.validate_on_submit():
+        return _form_page(found, form, 400)
+    if form.filled_by_a_bot():
+        return _form_page(found, form, 400, problem="retry")
+    sent = intake.send_report(
+        get_session(),
+        get_config(),
+        found,
+        intake.NewReport(
+            category=form.chosen_category(),
+            in_danger=form.in_danger(),
+            text=form.message.data or "",
+            grade=form.chosen_grade(),
+        ),
     )
+    g.message_stored = True
+    return _page("child/thanks.html", sent=sent, school_name=found.name_for(select_language()))
+
+
+@bp.route("/check", methods=["GET", "POST"])
+@_client_messages
+@_all_messages
+@limiter.limit(ratelimit.receipt_failures, methods=["POST"], deduct_when=_failed_receipt)
+def check() -> Response:
+    """Open the conversation with the receipt; write more to it."""
+    form = CheckForm()
+    if request.method == "GET" or not form.validate_on_submit():
+        return _page("child/check.html", 400 if request.method == "POST" else 200, form=form)
+    view = intake.open_with_receipt(get_session(), get_config(), form.receipt.data or "")
+    if view is None:
+        return _page("child/check.html", 404, form=form, not_found=True)
+    if form.message.data:
+        view = intake.add_follow_up(get_session(), view, form.message.data)
+        g.message_stored = True
+        form.message.data = ""
+    return _page("child/conversation.html", form=form, view=view)
+
+
+@bp.errorhandler(Exception)
+def trouble(error: Exception) -> Response | tuple[str, int]:
+    """Too many messages or a failure of ours: the same form again, the text still in it."""
+    status = (error.code or 500) if isinstance(error, HTTPException) else 500
+    if status not in (429, 500) or request.endpoint not in _FORM_ENDPOINTS:
+        return errors.handle_error(error)
+    if status == 500:
+        if not isinstance(error, HTTPException):
+            current_app.logger.exception("failure on the child's side", exc_info=error)
+        get_session().rollback()
+    problem = "limited" if status == 429 else "server"
+    if request.endpoint == "child.check":
+        return _page("child/check.html", status, form=CheckForm(), problem=problem)
+    found = find_by_code(get_session(), (request.view_args or {}).get("code", ""))
+    if found is None:
+        return errors.handle_error(error)
+    return _form_page(found, ReportForm(), status, problem=problem)
 
 
 @bp.get("/")
-def index() -> str:
+def index() -> Response:
     """The site's front page: what this is and the numbers to call."""
-    return render_template("child/index.html")
+    return _page("child/index.html")

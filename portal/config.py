@@ -10,6 +10,8 @@ from enum import StrEnum
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from limits import parse_many
+
 from portal.crypto import PRODUCTION_KDF, InvalidInput, KdfParams, WeakKdfParams
 
 
@@ -31,6 +33,24 @@ MIN_SECRET_KEY_LENGTH = 32
 DEFAULT_KDF: KdfParams = PRODUCTION_KDF
 
 
+DEFAULT_EXIT_URL = "https://www.google.com/search?q=weather"
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    """Flask-Limiter limits ("N per period", several joined by ';') and where counts live."""
+
+    # Per client (a keyed hash of the address that changes daily): a child writes a few times.
+    client_messages: str = "5/minute;30/hour;100/day"
+    # Per school: a class that floods its poster must not drown the others.
+    school_messages: str = "120/hour"
+    # All schools together: the server's ceiling, below the Argon2id cost of 2 cores.
+    all_messages: str = "40/second"
+    # Wrong receipts per client: 10^16 receipts make guessing hopeless, this makes it slow too.
+    receipt_failures: str = "10/hour;30/day"
+    storage_url: str = "memory://"
+
+
 @dataclass(frozen=True)
 class Config:
     """Everything the app needs to know; nothing else reads the environment."""
@@ -41,6 +61,9 @@ class Config:
     base_url: str
     instance_path: Path
     kdf: KdfParams = PRODUCTION_KDF
+    limits: RateLimits = RateLimits()
+    # Where the child's quick-exit button leads: an ordinary page, never ours.
+    exit_url: str = DEFAULT_EXIT_URL
     testing: bool = False
 
     @property
@@ -62,6 +85,8 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         base_url=_base_url(env, environment),
         instance_path=instance_path,
         kdf=_kdf_params(env, environment),
+        limits=_rate_limits(env),
+        exit_url=_exit_url(env),
     )
 
 
@@ -150,3 +175,36 @@ def _kdf_params(env: Mapping[str, str], environment: Environment) -> KdfParams:
         except WeakKdfParams as exc:
             raise ConfigError(f"Argon2id parameters too weak for production: {exc}") from None
     return params
+
+
+_LIMIT_VARIABLES = {
+    "client_messages": "PORTAL_LIMIT_CLIENT",
+    "school_messages": "PORTAL_LIMIT_SCHOOL",
+    "all_messages": "PORTAL_LIMIT_GLOBAL",
+    "receipt_failures": "PORTAL_LIMIT_RECEIPT_FAILURES",
+}
+
+
+def _rate_limits(env: Mapping[str, str]) -> RateLimits:
+    defaults = RateLimits()
+    values: dict[str, str] = {}
+    for field, name in _LIMIT_VARIABLES.items():
+        text = env.get(name) or getattr(defaults, field)
+        try:
+            parsed = parse_many(text)
+        except ValueError:
+            parsed = []
+        if not parsed:
+            raise ConfigError(f"{name}={text!r} is not a limit like '5/minute;30/hour'")
+        values[field] = text
+    storage = env.get("PORTAL_RATELIMIT_STORAGE_URL") or defaults.storage_url
+    if urlsplit(storage).scheme not in ("memory", "redis", "rediss", "redis+sentinel"):
+        raise ConfigError(f"PORTAL_RATELIMIT_STORAGE_URL={storage!r}: use memory:// or redis://")
+    return RateLimits(storage_url=storage, **values)
+
+
+def _exit_url(env: Mapping[str, str]) -> str:
+    url = env.get("PORTAL_EXIT_URL") or DEFAULT_EXIT_URL
+    if urlsplit(url).scheme != "https":
+        raise ConfigError(f"PORTAL_EXIT_URL={url!r} must be an https URL")
+    return url

@@ -1,20 +1,41 @@
-"""Error pages: kind, in the reader's language, always pointing to 111."""
+"""Error pages: kind, in the reader's language, always pointing to 111, never losing text."""
 
 from __future__ import annotations
 
-from flask import Flask, render_template
+from flask import Flask, current_app, render_template, request
 from werkzeug.exceptions import HTTPException, InternalServerError
+
+# The form field the child writes in; an error page gives its content back (P4).
+TYPED_FIELD = "message"
+
+
+def typed_text() -> str:
+    """What the child typed, when this request carried a form that can still be read."""
+    if request.method != "POST":
+        return ""
+    try:
+        return request.form.get(TYPED_FIELD, "")
+    except HTTPException:  # too large or malformed: there is nothing we can read back
+        return ""
 
 
 def render_error(error: HTTPException) -> tuple[str, int]:
-    """The error page for an HTTP error."""
+    """The error page for an HTTP error, with the typed text to copy."""
     code = error.code or 500
-    return render_template("errors/error.html", status=code), code
+    return render_template("errors/error.html", status=code, typed=typed_text()), code
 
 
-def render_server_error(_error: Exception) -> tuple[str, int]:
+def render_server_error(error: Exception) -> tuple[str, int]:
     """The page for an unexpected failure: never a bare 500, always the numbers to call."""
+    current_app.logger.exception("unexpected failure", exc_info=error)
     return render_error(InternalServerError())
+
+
+def handle_error(error: Exception) -> tuple[str, int]:
+    """The page for any error: HTTP errors as themselves, anything else as a 500."""
+    if isinstance(error, HTTPException):
+        return render_error(error)
+    return render_server_error(error)
 
 
 def init_app(app: Flask) -> None:

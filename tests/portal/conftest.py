@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
+import dataclasses
+import html
+import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session
+from werkzeug.test import TestResponse
 
 from portal import accounts, create_app, crypto, migrate, registry, reports
-from portal.config import Config
+from portal.config import Config, RateLimits
 from portal.db import engine_of, get_session
 from portal.enums import Category, Priority, Role
 from portal.models import Inbox, Report, School, Staff
@@ -208,3 +214,93 @@ def world(tmp_path: Path, world_snapshot: Snapshot) -> Iterator[World]:
             regional_school=next(school for school in schools if school.region == REGION),
         )
     engine_of(app).dispose()
+
+
+# ---- the child's side over HTTP -------------------------------------------------------
+
+TEXT = "Мені сыныптастарым ұрады. Меня бьют одноклассники."
+RECEIPT = re.compile(r'<p class="digits"[^>]*>((?:<span>\d{4}</span>){4})</p>')
+
+
+@dataclasses.dataclass(frozen=True)
+class Site:
+    """An app with schools and a national inbox, and the code of one school."""
+
+    app: Flask
+    client: FlaskClient
+    code: str
+
+    @property
+    def page(self) -> str:
+        """The school's page (and the form's action)."""
+        return f"/s/{self.code}"
+
+    def token(self, url: str | None = None) -> str:
+        """The signed form token of a freshly loaded page."""
+        body = self.client.get(url or self.page).get_data(as_text=True)
+        found = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', body)
+        assert found, "no form token on the page"
+        return found.group(1)
+
+    def send(self, **fields: str) -> TestResponse:
+        """Post the school's form with a fresh token; fields override the defaults."""
+        data = {"csrf_token": self.token(), "message": TEXT, "danger": "no", **fields}
+        return self.client.post(self.page, data=data)
+
+    def reports(self) -> list[tuple[Category, Priority, int]]:
+        """Every stored report: category, priority and number of entries."""
+        with self.app.app_context():
+            found = get_session().scalars(select(Report).order_by(Report.id))
+            return [(report.category, report.priority, len(report.entries)) for report in found]
+
+
+def receipt_of(response: TestResponse) -> str:
+    """The 16 digits a thank-you page shows."""
+    found = RECEIPT.search(response.get_data(as_text=True))
+    assert found, "no receipt on the page"
+    return "".join(re.findall(r"\d{4}", found.group(1)))
+
+
+def typed_back(response: TestResponse, text: str = TEXT) -> bool:
+    """The page gives the text back (HTML-escaped, as the browser shows it)."""
+    return html.escape(text, quote=False) in response.get_data(as_text=True)
+
+
+def build_site(tmp_path: Path, limits: RateLimits | None = None) -> Iterator[Site]:
+    """A fresh app on its own database with the sample schools and a national inbox."""
+    instance = tmp_path / "instance"
+    instance.mkdir()
+    config = make_config(instance, limits=limits or RateLimits())
+    app = create_app(config)
+    migrate.upgrade(engine_of(app))
+    with app.app_context():
+        session = get_session()
+        registry.import_schools(session, registry.parse_schools_csv(SAMPLE_SCHOOLS.read_bytes()))
+        accounts.init_recovery_key(session, tmp_path / "recovery.key")
+        accounts.create_inbox(session, "national")
+        code = registry.list_schools(session)[0].code
+    client = app.test_client()
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"  # the messages asserted below
+    yield Site(app, client, code)
+    engine_of(app).dispose()
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[Site]:
+    """The default site."""
+    yield from build_site(tmp_path)
+
+
+@pytest.fixture
+def make_site(tmp_path: Path) -> Iterator[Callable[[RateLimits], Site]]:
+    """Build a site with other rate limits."""
+    built: list[Iterator[Site]] = []
+
+    def make(limits: RateLimits) -> Site:
+        generator = build_site(tmp_path, limits)
+        built.append(generator)
+        return next(generator)
+
+    yield make
+    for generator in built:
+        next(generator, None)

@@ -18,6 +18,7 @@ from pathlib import Path
 from qr import read_schools_csv, school_url, write_school_files
 from qr.batch import default_workers
 from qr.encode import qr_matrix
+from qr.schools_csv import KNOWN_COLUMNS
 from qr.urls import CODE_ALPHABET, CODE_LENGTH
 
 BASE_URL = "https://qr111.kz"
@@ -81,18 +82,7 @@ def write_export(path: Path, count: int, seed: int = 111) -> None:
     codes: set[str] = set()
     with path.open("w", encoding="utf-8", newline="") as file:
         writer = csv.writer(file)
-        writer.writerow(
-            [
-                "school_id",
-                "name_kk",
-                "name_ru",
-                "region",
-                "district",
-                "address",
-                "code",
-                "check_word",
-            ]
-        )
+        writer.writerow(KNOWN_COLUMNS)  # the registry export's columns, codes included
         for index in range(count):
             code = ""
             while not code or code in codes:

@@ -70,3 +70,32 @@ class EntryKind(StrictEnum):
     STAFF = "staff"
     NOTE = "note"  # internal, staff only
     INTAKE = "intake"  # what the child gave besides the text (grade), staff only
+
+
+class Agency(StrictEnum):
+    """Where a report was referred."""
+
+    POLICE = "police"
+    SOCIAL_SERVICES = "social_services"
+    SCHOOL_PSYCHOLOGIST = "school_psychologist"
+    HEALTH = "health"
+    OTHER = "other"
+
+
+class AuditAction(StrictEnum):
+    """What an audit record says happened (its details never hold report text)."""
+
+    LOGIN = "login"
+    LOGIN_FAILED = "login_failed"
+    LOGOUT = "logout"
+    REPORT_OPENED = "report_opened"
+    REPLY = "reply"
+    NOTE = "note"
+    STATUS = "status"
+    PRIORITY = "priority"
+    ASSIGN = "assign"
+    EXPORT = "export"
+    PURGE = "purge"
+    KEYS = "keys"
+    STAFF = "staff"
+    INBOX = "inbox"

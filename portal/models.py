@@ -21,7 +21,16 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from portal.enums import Category, EntryKind, InboxKind, Priority, Role, Status
+from portal.enums import (
+    Agency,
+    AuditAction,
+    Category,
+    EntryKind,
+    InboxKind,
+    Priority,
+    Role,
+    Status,
+)
 
 # Stable constraint names keep Alembic migrations identical on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -62,7 +71,8 @@ def enum_type(enum: type[PyEnum]) -> Enum:
     return Enum(
         enum,
         native_enum=False,
-        length=16,
+        # 16 fits every vocabulary but the longest agency names; columns keep their width.
+        length=max(16, *(len(str(member.value)) for member in enum)),
         validate_strings=True,
         values_callable=lambda members: [member.value for member in members],
     )
@@ -146,8 +156,28 @@ class Staff(Base):
     sealed_totp_secret: Mapped[bytes] = mapped_column(LargeBinary)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Login throttling: failures since the last success, and a lock after too many.
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The last TOTP time step accepted: a code is good for one login only.
+    last_totp_step: Mapped[int | None] = mapped_column(Integer)
 
     grants: Mapped[list[InboxGrant]] = relationship(back_populates="staff")
+    schools: Mapped[list[School]] = relationship(secondary="staff_schools")
+
+
+class StaffSchool(Base):
+    """A school whose posters a `school` account may print (and nothing else)."""
+
+    __tablename__ = "staff_schools"
+
+    staff_id: Mapped[int] = mapped_column(
+        ForeignKey("staff.id", ondelete="CASCADE"), primary_key=True
+    )
+    school_pk: Mapped[int] = mapped_column(
+        ForeignKey("schools.id", ondelete="CASCADE"), primary_key=True
+    )
 
 
 class InboxGrant(Base):
@@ -187,6 +217,12 @@ class Report(Base):
     key_for_receipt: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    # The first staff reply: a report waits for one until then (target times count to it).
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    assignee_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff.id", ondelete="SET NULL"), index=True
+    )
+    referred_to: Mapped[Agency | None] = mapped_column(enum_type(Agency))
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
@@ -223,3 +259,22 @@ class StaffSession(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class AuditEvent(Base):
+    """One record of the append-only audit log, chained to the one before it by an HMAC."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # 1, 2, 3, ... without gaps: a removed row shows as a gap, a moved one as a broken link.
+    seq: Mapped[int] = mapped_column(Integer, unique=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    action: Mapped[AuditAction] = mapped_column(enum_type(AuditAction), index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
+    # Copied, so the record still says who it was after the account is gone.
+    actor_email: Mapped[str] = mapped_column(String(254), default="")
+    report_public_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    # Small JSON of facts (counts, old and new status); never a child's or staff's text.
+    detail: Mapped[str] = mapped_column(String(2000), default="{}")
+    chain: Mapped[str] = mapped_column(String(64), unique=True)

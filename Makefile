@@ -47,8 +47,14 @@ typecheck: install
 pytest: install
 	$(BIN)/pytest
 
-bench: install
+# bench/child.py serves the portal with gunicorn, which comes with the prod extra (in dev).
+$(VENV)/.installed-dev: $(VENV)/.installed
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+bench: install $(VENV)/.installed-dev
 	$(BIN)/python bench/posters.py
+	$(BIN)/python bench/child.py
 
 # Debian's chromium drives the browser tests; installed here when we may (root with apt).
 system-deps:
@@ -59,10 +65,10 @@ system-deps:
 	fi
 
 messages: install
-	$(BIN)/pybabel extract -F portal/translations/babel.cfg -k _ -k lazy_gettext \
+	$(BIN)/pybabel extract -F portal/translations/babel.cfg -k _ -k _l -k lazy_gettext \
 	  --no-location --sort-output --omit-header -o portal/translations/messages.pot .
 	$(BIN)/pybabel update -i portal/translations/messages.pot -d portal/translations \
-	  --no-location --omit-header --ignore-obsolete
+	  --width 100 --ignore-obsolete --no-fuzzy-matching
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache *.egg-info $(COMPILED)

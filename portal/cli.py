@@ -11,7 +11,7 @@ import pyotp
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
-from portal import keys_cli, migrate, registry
+from portal import audit_cli, keys_cli, migrate, registry
 from portal.db import engine_of, get_session
 from portal.models import School
 
@@ -195,3 +195,5 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(demo_command)
     for group in (keys_cli.keys_cli, keys_cli.inbox_cli, keys_cli.staff_cli):
         app.cli.add_command(group)
+    app.cli.add_command(audit_cli.audit_cli)
+    app.cli.add_command(audit_cli.reports_cli)

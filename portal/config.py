@@ -34,6 +34,8 @@ DEFAULT_KDF: KdfParams = PRODUCTION_KDF
 
 
 DEFAULT_EXIT_URL = "https://www.google.com/search?q=weather"
+DEFAULT_RETENTION_DAYS = 90
+MAX_RETENTION_DAYS = 36500  # a hundred years: anything longer is not a retention period
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,17 @@ class RateLimits:
 
 
 @dataclass(frozen=True)
+class TriagePolicy:
+    """Staff sessions and the target times of the inbox, in minutes."""
+
+    idle_minutes: int = 15  # a desk left alone locks itself
+    session_minutes: int = 10 * 60  # one working day at most, then log in again
+    p1_target_minutes: int = 15
+    p2_target_minutes: int = 24 * 60
+    p3_target_minutes: int = 72 * 60
+
+
+@dataclass(frozen=True)
 class Config:
     """Everything the app needs to know; nothing else reads the environment."""
 
@@ -62,8 +75,11 @@ class Config:
     instance_path: Path
     kdf: KdfParams = PRODUCTION_KDF
     limits: RateLimits = RateLimits()
+    triage: TriagePolicy = TriagePolicy()
     # Where the child's quick-exit button leads: an ordinary page, never ours.
     exit_url: str = DEFAULT_EXIT_URL
+    # Closed reports are erased (their keys destroyed) this many days after closing.
+    retention_days: int = DEFAULT_RETENTION_DAYS
     testing: bool = False
 
     @property
@@ -86,7 +102,9 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         instance_path=instance_path,
         kdf=_kdf_params(env, environment),
         limits=_rate_limits(env),
+        triage=_triage_policy(env),
         exit_url=_exit_url(env),
+        retention_days=_retention_days(env),
     )
 
 
@@ -208,3 +226,33 @@ def _exit_url(env: Mapping[str, str]) -> str:
     if urlsplit(url).scheme != "https":
         raise ConfigError(f"PORTAL_EXIT_URL={url!r} must be an https URL")
     return url
+
+
+def _retention_days(env: Mapping[str, str]) -> int:
+    text = env.get("PORTAL_RETENTION_DAYS") or str(DEFAULT_RETENTION_DAYS)
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_RETENTION_DAYS:
+        raise ConfigError(
+            f"PORTAL_RETENTION_DAYS={text!r} must be a whole number of days "
+            f"(1 to {MAX_RETENTION_DAYS})"
+        )
+    return int(text)
+
+
+_TRIAGE_VARIABLES = {
+    "idle_minutes": "PORTAL_STAFF_IDLE_MINUTES",
+    "session_minutes": "PORTAL_STAFF_SESSION_MINUTES",
+    "p1_target_minutes": "PORTAL_TARGET_P1_MINUTES",
+    "p2_target_minutes": "PORTAL_TARGET_P2_MINUTES",
+    "p3_target_minutes": "PORTAL_TARGET_P3_MINUTES",
+}
+
+
+def _triage_policy(env: Mapping[str, str]) -> TriagePolicy:
+    defaults = TriagePolicy()
+    values: dict[str, int] = {}
+    for field, name in _TRIAGE_VARIABLES.items():
+        text = env.get(name) or str(getattr(defaults, field))
+        if not text.isdigit() or not 1 <= int(text) <= 525_600:
+            raise ConfigError(f"{name}={text!r} must be a whole number of minutes (1 to a year)")
+        values[field] = int(text)
+    return TriagePolicy(**values)

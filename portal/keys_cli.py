@@ -12,10 +12,10 @@ import pyotp
 from flask import current_app
 from flask.cli import AppGroup
 
-from portal import accounts, crypto
+from portal import accounts, audit, crypto
 from portal.config import Config
 from portal.db import get_session
-from portal.enums import Role
+from portal.enums import AuditAction, Role
 
 T = TypeVar("T")
 TOTP_ISSUER = "QR 111"
@@ -42,6 +42,19 @@ def _or_exit(action: Callable[[], T]) -> T:
         sys.exit(2)
 
 
+def _on_record(action: AuditAction, command: str, **detail: str | None) -> None:
+    """Put a command's change on the audit log (P5), once its work is committed.
+
+    No actor: the command line has no staff login; "via" says where the change came from.
+    """
+    audit.record_and_commit(
+        get_session(),
+        action,
+        detail={"via": "cli", "command": command, **detail},
+        server_secret=_config().secret_key,
+    )
+
+
 @keys_cli.command("init")
 @click.option(
     "--out",
@@ -53,6 +66,7 @@ def _or_exit(action: Callable[[], T]) -> T:
 def keys_init(out_path: Path) -> None:
     """Make the recovery key pair; move the file offline and delete it from this machine."""
     _or_exit(lambda: accounts.init_recovery_key(get_session(), out_path))
+    _on_record(AuditAction.KEYS, "keys init")
     click.echo(f"recovery key written to {out_path}")
     click.echo("Copy it to offline storage (two copies, two places), then delete it here.")
 
@@ -71,6 +85,9 @@ def keys_recover(key_path: Path, inbox_name: str, email: str) -> None:
     session = get_session()
     private = _or_exit(lambda: accounts.read_recovery_key(session, key_path))
     _or_exit(lambda: accounts.grant_with_recovery_key(session, inbox_name, email, private))
+    _on_record(
+        AuditAction.KEYS, "keys recover", inbox=inbox_name, member=accounts.normalize_email(email)
+    )
     click.echo(f"{accounts.normalize_email(email)} is now a member of inbox {inbox_name}")
 
 
@@ -80,6 +97,7 @@ def keys_recover(key_path: Path, inbox_name: str, email: str) -> None:
 def inbox_create(name: str, region: str | None) -> None:
     """Create an inbox; its private key is wrapped for the recovery key only."""
     inbox = _or_exit(lambda: accounts.create_inbox(get_session(), name, region))
+    _on_record(AuditAction.INBOX, "inbox create", inbox=inbox.name, region=inbox.region)
     where = f"region {inbox.region}" if inbox.region else "national"
     click.echo(f"inbox {inbox.name} created ({where})")
     click.echo(f"Grant it: flask --app portal keys recover --inbox {inbox.name} --email E ...")
@@ -135,12 +153,14 @@ def staff_add(
             session, email, Role.parse(role), password, config.kdf, config.secret_key
         )
     )
+    _on_record(AuditAction.STAFF, "staff add", member=created.staff.email, role=role)
     if inbox_name and recovery_private is not None:
         _or_exit(
             lambda: accounts.grant_with_recovery_key(
                 session, inbox_name, created.staff.email, recovery_private
             )
         )
+        _on_record(AuditAction.KEYS, "staff add", inbox=inbox_name, member=created.staff.email)
     uri = pyotp.TOTP(created.totp_secret).provisioning_uri(
         name=created.staff.email, issuer_name=TOTP_ISSUER
     )

@@ -226,6 +226,7 @@ class Report(Base):
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
+    school: Mapped[School] = relationship()
     entries: Mapped[list[Entry]] = relationship(
         back_populates="report", order_by="Entry.position", cascade="all, delete-orphan"
     )

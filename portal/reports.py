@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from portal import crypto
+from portal.dbutil import commit_retrying
 from portal.enums import Category, EntryKind, Priority
 from portal.models import Entry, Inbox, Report, School, utcnow
 
@@ -20,8 +18,6 @@ RECEIPT_LOOKUP_PURPOSE = "receipt-lookup"
 _AUTHOR_OF = {EntryKind.CHILD: crypto.Author.CHILD, EntryKind.STAFF: crypto.Author.STAFF}
 # Sealed with the notes key, which is wrapped for the inbox only: the receipt never opens them.
 _STAFF_ONLY = (EntryKind.NOTE, EntryKind.INTAKE)
-T = TypeVar("T")
-_ATTEMPTS = 3  # a clash of receipts or of positions is rare; retrying a few times is enough
 
 
 class ReportError(Exception):
@@ -104,23 +100,8 @@ def submit_report(
         return report
 
     # The commit is what makes the receipt worth showing (P4: acknowledged means durable).
-    report = _commit_retrying(session, build)
+    report = commit_retrying(session, build)
     return report, receipts[-1]
-
-
-def _commit_retrying(session: Session, build: Callable[[], T]) -> T:
-    """Build and commit; on a unique clash (receipt, position) roll back and build again."""
-    for attempt in range(1, _ATTEMPTS + 1):
-        built = build()
-        try:
-            session.commit()
-        except IntegrityError:
-            session.rollback()  # expires the report: its entries are read afresh next time
-            if attempt == _ATTEMPTS:
-                raise
-        else:
-            return built
-    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _sealed_entry(
@@ -199,15 +180,19 @@ def add_entry(
         report.updated_at = utcnow()
         return entry
 
-    return _commit_retrying(session, build)
+    return commit_retrying(session, build)
 
 
-def erase_report(session: Session, report: Report) -> None:
-    """Destroy the report's wrapped keys and its sealed entries; metadata stays for figures."""
+def erase_report(session: Session, report: Report, *, commit: bool = True) -> None:
+    """Destroy the report's wrapped keys and its sealed entries; metadata stays for figures.
+
+    commit=False leaves the commit to the caller (the retention job erases in batches).
+    """
     report.key_for_inbox = None
     report.key_for_receipt = None
     report.receipt_lookup = None  # the receipt then finds nothing, as if never issued
     for entry in report.entries:
         entry.sealed = None
     report.erased_at = utcnow()
-    session.commit()
+    if commit:
+        session.commit()

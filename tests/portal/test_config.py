@@ -130,3 +130,14 @@ def test_development_may_use_cheap_key_derivation(tmp_path: Path) -> None:
 def test_bad_key_derivation_settings_fail_loudly(tmp_path: Path, name: str, value: str) -> None:
     with pytest.raises(ConfigError, match="PORTAL_KDF"):
         load_config(production(tmp_path, **{name: value}))
+
+
+def test_retention_defaults_to_90_days_and_can_be_set(tmp_path: Path) -> None:
+    assert load_config(production(tmp_path)).retention_days == 90
+    assert load_config(production(tmp_path, PORTAL_RETENTION_DAYS="30")).retention_days == 30
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "ninety", "1.5", " 30", "٣٠", "36501"])
+def test_a_bad_retention_period_fails_loudly(tmp_path: Path, value: str) -> None:
+    with pytest.raises(ConfigError, match="PORTAL_RETENTION_DAYS"):
+        load_config(production(tmp_path, PORTAL_RETENTION_DAYS=value))

@@ -47,9 +47,10 @@ def create_app(config: Config | None = None) -> Flask:
     # A broken edit of the risk lexicon fails the start, not a child's report later.
     risk.load_lexicon()
 
-    from portal import child
+    from portal import child, staff
 
     app.register_blueprint(child.bp)
+    app.register_blueprint(staff.bp)
     cli.init_app(app)
     return app
 

@@ -3,11 +3,31 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from portal.models import School
-from qr import BadOutputDir, Language, PosterSchool, write_school_files
+from qr import (
+    BadOutputDir,
+    Language,
+    PosterFormat,
+    PosterSchool,
+    render_poster,
+    render_sticker_sheet,
+    write_school_files,
+)
 from qr.batch import ProgressCallback
+
+SHEET = "sheet"  # the sticker sheet's download name, beside the poster formats
+
+
+@dataclass(frozen=True)
+class Download:
+    """A file to send: its bytes, type and name."""
+
+    data: bytes
+    media_type: str
+    filename: str
 
 
 class PosterError(Exception):
@@ -49,3 +69,13 @@ def write_posters(
     except (ValueError, BadOutputDir) as exc:
         raise PosterError(str(exc)) from None
     return result.posters
+
+
+def render_for_download(school: School, base_url: str, kind: str) -> Download:
+    """The school's poster as pdf, svg or png, or its sticker sheet; ValueError for other kinds."""
+    if kind == SHEET:
+        data = render_sticker_sheet(poster_school(school), base_url)
+        return Download(data, "application/pdf", f"{school.school_id}-stickers.pdf")
+    fmt = PosterFormat.parse(kind)
+    data = render_poster(poster_school(school), base_url, fmt=fmt)
+    return Download(data, fmt.media_type, f"{school.school_id}-poster.{fmt.value}")

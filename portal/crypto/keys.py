@@ -16,6 +16,7 @@ from portal.crypto.envelope import (
     KIND_PRIVATE_KEY,
     KIND_SERVER_SEALED,
     KIND_WRAPPED_KEY,
+    SALT_BYTES,
     InvalidInput,
     KdfParams,
     MalformedBlob,
@@ -24,6 +25,7 @@ from portal.crypto.envelope import (
     WrongPassword,
     check_key,
     check_length,
+    derive_argon2,
     derive_hkdf,
     open_envelope,
     open_under_kdf,
@@ -89,6 +91,16 @@ def open_private_key(blob: bytes, password: str) -> bytes:
         return open_under_kdf(blob, KIND_PRIVATE_KEY, _ARGON2_PASSWORD, secret, b"")
     except TamperedCiphertext:
         raise WrongPassword("wrong password (or a damaged key blob)") from None
+
+
+def spend_password_check(password: str, params: KdfParams) -> None:
+    """Spend what opening a sealed private key costs, for a login with no such account.
+
+    Threat model: without it, a quick "wrong" answer would tell who has an account.
+    """
+    derive_argon2(
+        _password_bytes(password), secrets.token_bytes(SALT_BYTES), params, _ARGON2_PASSWORD
+    )
 
 
 def _wrapping_key(shared: bytes, ephemeral: bytes, recipient: bytes, context: bytes) -> bytes:

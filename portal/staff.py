@@ -1,0 +1,323 @@
+"""The staff side: login, the inbox, a report's conversation, posters for school accounts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import timedelta
+
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from werkzeug.exceptions import BadRequest
+from werkzeug.wrappers import Response
+
+from portal import get_config, login, posters, sessions, triage
+from portal.db import get_session
+from portal.enums import Agency, Priority, Role, Status
+from portal.models import School, Staff, utcnow
+from portal.ratelimit import client_key, limiter
+from portal.registry import get_school, list_schools
+from portal.staff_forms import (
+    AssignForm,
+    LoginForm,
+    LogoutForm,
+    PriorityForm,
+    StatusForm,
+    TextForm,
+)
+
+bp = Blueprint("staff", __name__, url_prefix="/staff")
+
+COOKIE = "qr111_staff"
+TRIAGE = frozenset({Role.TRIAGE, Role.ADMIN})
+EVERYONE = frozenset(Role)
+# Who may reach what, in one place; an endpoint missing here is refused to everyone.
+ACCESS: Mapping[str, frozenset[Role]] = {
+    "staff.home": EVERYONE,
+    "staff.logout": EVERYONE,
+    "staff.inbox": TRIAGE,
+    "staff.report": TRIAGE,
+    "staff.reply": TRIAGE,
+    "staff.note": TRIAGE,
+    "staff.status": TRIAGE,
+    "staff.priority": TRIAGE,
+    "staff.assign": TRIAGE,
+    "staff.poster_list": frozenset({Role.SCHOOL, Role.ADMIN}),
+    "staff.poster": frozenset({Role.SCHOOL, Role.ADMIN}),
+}
+PUBLIC = frozenset({"staff.login"})
+
+
+@bp.before_request
+def require_login() -> Response | None:
+    """Resume the session and check the role against ACCESS before any staff view runs."""
+    if request.endpoint in PUBLIC:
+        return None
+    cookie = request.cookies.get(COOKIE, "")
+    idle = timedelta(minutes=get_config().triage.idle_minutes)
+    try:
+        unlocked = sessions.resume_session(get_session(), cookie, idle_timeout=idle)
+    except sessions.SessionInvalid:
+        response = redirect(url_for("staff.login"), 303)
+        response.delete_cookie(COOKIE, path=bp.url_prefix)
+        return response
+    if unlocked.staff.role not in ACCESS.get(request.endpoint or "", frozenset()):
+        abort(403)
+    g.staff = unlocked.staff
+    g.staff_private = unlocked.staff_private
+    return None
+
+
+@bp.context_processor
+def bar_forms() -> dict[str, LogoutForm]:
+    """The log-out button of the bar carries its token."""
+    return {"logout_form": LogoutForm()}
+
+
+@bp.after_request
+def private_pages(response: Response) -> Response:
+    """Nothing of a staff page stays in a browser or proxy cache."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.app_template_filter("waited")
+def waited(span: timedelta) -> str:
+    """A waiting time as staff read it at a glance: '12 min', '3 h 05 min', '2 d 4 h'."""
+    minutes = max(0, int(span.total_seconds() // 60))
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes:02d} min"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h"
+
+
+def _staff() -> Staff:
+    staff: Staff = g.staff
+    return staff
+
+
+@bp.route("/login", methods=["GET", "POST"], endpoint="login")
+@limiter.limit("10/minute", key_func=client_key, methods=["POST"])
+def login_page() -> Response | str:
+    """Email, password and TOTP code; one generic message for every failure."""
+    form = LoginForm()
+    if form.validate_on_submit():
+        try:
+            done = login.log_in(
+                get_session(), get_config(), form.email.data, form.password.data, form.code.data
+            )
+        except login.LoginFailed:
+            flash("Wrong email, password or code, or the account is locked for a while.")
+        else:
+            response = redirect(url_for("staff.home"), 303)
+            response.set_cookie(
+                COOKIE,
+                done.cookie,
+                path=bp.url_prefix or "/staff",
+                secure=get_config().is_production,
+                httponly=True,
+                samesite="Strict",
+            )  # no max_age: the cookie share dies with the browser session
+            return response
+    return render_template("staff/login.html", form=form)
+
+
+@bp.post("/logout")
+def logout() -> Response:
+    """Destroy the server share of the key; the cookie is dropped too.
+
+    No token check: logging out is always allowed, and a forged one only ends a session.
+    """
+    login.log_out(get_session(), get_config(), request.cookies.get(COOKIE, ""))
+    response = redirect(url_for("staff.login"), 303)
+    response.delete_cookie(COOKIE, path=bp.url_prefix)
+    return response
+
+
+@bp.get("/")
+def home() -> Response:
+    """Each role's first page."""
+    if _staff().role is Role.SCHOOL:
+        return redirect(url_for("staff.poster_list"), 303)
+    return redirect(url_for("staff.inbox"), 303)
+
+
+@bp.get("/inbox")
+def inbox() -> str:
+    """The queue: life-safety first, then the longest waiting; refreshes itself."""
+    try:
+        wanted = triage.QueueFilter.parse(request.args)
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from None
+    page = triage.queue(get_session(), _staff(), wanted, triage.targets_of(get_config()))
+    return render_template(
+        "staff/inbox.html",
+        page=page,
+        wanted=wanted,
+        statuses=list(Status),
+        priorities=list(Priority),
+    )
+
+
+def _opened(public_id: str) -> triage.OpenedReport:
+    try:
+        return triage.open_report(get_session(), get_config(), _staff(), g.staff_private, public_id)
+    except triage.NoSuchReport:
+        abort(404)
+
+
+@bp.get("/reports/<public_id>")
+def report(public_id: str) -> str:
+    """The conversation, decrypted for the reader; the opening is audited."""
+    opened = _opened(public_id)
+    assign_form = AssignForm(assignee=str(opened.report.assignee_id or ""))
+    assign_form.assignee.choices = [("", "nobody")] + [
+        (str(member.id), member.email) for member in opened.members
+    ]
+    status_form = StatusForm(status=opened.report.status.value)
+    priority_form = PriorityForm(priority=opened.report.priority.value)
+    return render_template(
+        "staff/report.html",
+        opened=opened,
+        reply_form=TextForm(prefix="reply"),
+        note_form=TextForm(prefix="note"),
+        status_form=status_form,
+        priority_form=priority_form,
+        assign_form=assign_form,
+        next_statuses=triage.NEXT_STATUSES[opened.report.status],
+        overdue=triage.is_overdue(opened.report, triage.targets_of(get_config()), utcnow()),
+    )
+
+
+def _act(public_id: str, action: Callable[[triage.OpenedReport], None]) -> Response:
+    """Run a triage action on the report, then show it again with what happened."""
+    opened = _opened(public_id)
+    try:
+        action(opened)
+    except triage.TriageError as exc:
+        flash(str(exc))
+    return redirect(url_for("staff.report", public_id=public_id), 303)
+
+
+def _form_error(form: TextForm | StatusForm | PriorityForm | AssignForm) -> None:
+    for errors in form.errors.values():
+        for error in errors:
+            flash(str(error))
+
+
+@bp.post("/reports/<public_id>/reply")
+def reply(public_id: str) -> Response:
+    """Answer the child."""
+    form = TextForm(prefix="reply")
+    if not form.validate_on_submit():
+        _form_error(form)
+        return redirect(url_for("staff.report", public_id=public_id), 303)
+    text = form.text.data or ""
+    return _act(
+        public_id, lambda opened: triage.reply(get_session(), get_config(), _staff(), opened, text)
+    )
+
+
+@bp.post("/reports/<public_id>/note")
+def note(public_id: str) -> Response:
+    """Add an internal note."""
+    form = TextForm(prefix="note")
+    if not form.validate_on_submit():
+        _form_error(form)
+        return redirect(url_for("staff.report", public_id=public_id), 303)
+    text = form.text.data or ""
+    return _act(
+        public_id,
+        lambda opened: triage.add_note(get_session(), get_config(), _staff(), opened, text),
+    )
+
+
+@bp.post("/reports/<public_id>/status")
+def status(public_id: str) -> Response:
+    """Move the report along the workflow (refer, close, reopen)."""
+    form = StatusForm()
+    if not form.validate_on_submit():
+        _form_error(form)
+        return redirect(url_for("staff.report", public_id=public_id), 303)
+    new = Status.parse(form.status.data)
+    agency = Agency.parse(form.agency.data) if form.agency.data else None
+    note_text = form.note.data or ""
+    return _act(
+        public_id,
+        lambda opened: triage.change_status(
+            get_session(), get_config(), _staff(), opened, new, agency=agency, note=note_text
+        ),
+    )
+
+
+@bp.post("/reports/<public_id>/priority")
+def priority(public_id: str) -> Response:
+    """Change the priority, with a reason."""
+    form = PriorityForm()
+    if not form.validate_on_submit():
+        _form_error(form)
+        return redirect(url_for("staff.report", public_id=public_id), 303)
+    new = Priority.parse(form.priority.data)
+    reason = form.reason.data or ""
+    return _act(
+        public_id,
+        lambda opened: triage.change_priority(
+            get_session(), get_config(), _staff(), opened, new, reason
+        ),
+    )
+
+
+@bp.post("/reports/<public_id>/assign")
+def assign(public_id: str) -> Response:
+    """Give the report to a member of its inbox, or to nobody."""
+    form = AssignForm()
+    chosen = (form.assignee.data or "").strip()
+    if not form.validate_on_submit() or not (chosen == "" or chosen.isdigit()):
+        _form_error(form)
+        return redirect(url_for("staff.report", public_id=public_id), 303)
+    assignee = int(chosen) if chosen else None
+    return _act(
+        public_id,
+        lambda opened: triage.assign(get_session(), get_config(), _staff(), opened, assignee),
+    )
+
+
+def _printable_schools() -> list[School]:
+    """A school account's own schools; every active school for an admin."""
+    staff = _staff()
+    if staff.role is Role.ADMIN:
+        return list_schools(get_session(), include_inactive=False)
+    return sorted((school for school in staff.schools if school.active), key=lambda s: s.school_id)
+
+
+@bp.get("/posters")
+def poster_list() -> str:
+    """The schools whose posters this account may print."""
+    return render_template("staff/posters.html", schools=_printable_schools())
+
+
+@bp.get("/posters/<school_id>.<kind>")
+def poster(school_id: str, kind: str) -> Response:
+    """A school's poster (pdf, svg, png) or its sticker sheet ('sheet', a PDF)."""
+    if school_id not in {school.school_id for school in _printable_schools()}:
+        abort(404)
+    school = get_school(get_session(), school_id)
+    try:
+        download = posters.render_for_download(school, get_config().base_url, kind)
+    except ValueError:
+        abort(404)
+    response = make_response(download.data)
+    response.headers["Content-Type"] = download.media_type
+    response.headers["Content-Disposition"] = f'attachment; filename="{download.filename}"'
+    return response

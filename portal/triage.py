@@ -1,0 +1,379 @@
+"""The triage work on reports: the queue, opening, replying, notes, status, priority, assignment.
+
+Plain functions: the staff views call them, and so do the tests. Every access is audited (P5),
+and a staff member reaches only the reports of inboxes granted to them (P6).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.orm import Session
+
+from portal import accounts, audit, crypto, reports
+from portal.config import Config
+from portal.enums import Agency, AuditAction, Category, EntryKind, Priority, Status
+from portal.models import Inbox, InboxGrant, Report, School, Staff, utcnow
+
+PAGE_SIZE = 50
+# The workflow: where a report may go from each status (closed ones can be reopened).
+NEXT_STATUSES: Mapping[Status, tuple[Status, ...]] = {
+    Status.NEW: (Status.IN_PROGRESS, Status.REFERRED, Status.CLOSED),
+    Status.IN_PROGRESS: (Status.REFERRED, Status.CLOSED),
+    Status.REFERRED: (Status.IN_PROGRESS, Status.CLOSED),
+    Status.CLOSED: (Status.IN_PROGRESS,),
+}
+MAX_TEXT = 5000
+
+
+class TriageError(Exception):
+    """A triage action that cannot be done; the message says why, for the staff member."""
+
+
+class NoSuchReport(TriageError):
+    """No report with that id in the reader's inboxes (the same answer either way: P6)."""
+
+
+@dataclass(frozen=True)
+class Targets:
+    """How long a report may wait for its first answer, by priority."""
+
+    p1: timedelta = timedelta(minutes=15)
+    p2: timedelta = timedelta(hours=24)
+    p3: timedelta = timedelta(hours=72)
+
+    def of(self, priority: Priority) -> timedelta:
+        """The target time of a priority."""
+        return {Priority.P1: self.p1, Priority.P2: self.p2, Priority.P3: self.p3}[priority]
+
+
+def targets_of(config: Config) -> Targets:
+    """The configured target times."""
+    policy = config.triage
+    return Targets(
+        p1=timedelta(minutes=policy.p1_target_minutes),
+        p2=timedelta(minutes=policy.p2_target_minutes),
+        p3=timedelta(minutes=policy.p3_target_minutes),
+    )
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    """What the inbox list shows; every value parsed strictly (a bad one is an error)."""
+
+    status: Status | None = None  # None: every status but closed
+    priority: Priority | None = None
+    category: Category | None = None
+    region: str | None = None
+    school_id: str | None = None
+    assignee_id: int | None = None
+    unassigned: bool = False
+    page: int = 1
+
+    @classmethod
+    def parse(cls, args: Mapping[str, str]) -> QueueFilter:
+        """Read the query string; ValueError names the bad parameter."""
+
+        def text(name: str) -> str | None:
+            value = (args.get(name) or "").strip()
+            return value or None
+
+        assignee = text("assignee")
+        page = text("page") or "1"
+        if not page.isdigit() or not 1 <= int(page) <= 100_000:
+            raise ValueError(f"page {page!r} is not a page number")
+        if assignee not in (None, "none") and not (assignee or "").isdigit():
+            raise ValueError(f"assignee {assignee!r} is not a staff id or 'none'")
+        return cls(
+            status=Status.parse(status) if (status := text("status")) else None,
+            priority=Priority.parse(priority) if (priority := text("priority")) else None,
+            category=Category.parse(category) if (category := text("category")) else None,
+            region=text("region"),
+            school_id=text("school"),
+            assignee_id=int(assignee) if assignee and assignee.isdigit() else None,
+            unassigned=assignee == "none",
+            page=int(page),
+        )
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    """One line of the inbox list (metadata only: nothing is decrypted for the list)."""
+
+    public_id: str
+    priority: Priority
+    status: Status
+    category: Category
+    school_name: str
+    region: str
+    created_at: datetime
+    waiting: timedelta
+    assignee_email: str | None
+    overdue: bool
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    """A page of the inbox, with the counts the staff need at a glance."""
+
+    rows: list[QueueRow]
+    total: int
+    page: int
+    pages: int
+    counts: dict[Status, int] = field(default_factory=dict)
+    open_p1: int = 0
+
+
+def inbox_ids(session: Session, staff: Staff) -> list[int]:
+    """The inboxes granted to this staff member."""
+    return list(session.scalars(select(InboxGrant.inbox_id).where(InboxGrant.staff_id == staff.id)))
+
+
+def queue(
+    session: Session,
+    staff: Staff,
+    wanted: QueueFilter,
+    targets: Targets,
+    *,
+    now: datetime | None = None,
+) -> QueuePage:
+    """The reports of the staff member's inboxes, life-safety first, then the longest waiting."""
+    now = now or utcnow()
+    mine = inbox_ids(session, staff)
+    live = (Report.inbox_id.in_(mine), Report.erased_at.is_(None))
+    conditions: list[ColumnElement[bool]] = [*live]
+    if wanted.status is None:
+        conditions.append(Report.status != Status.CLOSED)
+    else:
+        conditions.append(Report.status == wanted.status)
+    if wanted.priority:
+        conditions.append(Report.priority == wanted.priority)
+    if wanted.category:
+        conditions.append(Report.category == wanted.category)
+    if wanted.region:
+        conditions.append(School.region == wanted.region)
+    if wanted.school_id:
+        conditions.append(School.school_id == wanted.school_id)
+    if wanted.unassigned:
+        conditions.append(Report.assignee_id.is_(None))
+    elif wanted.assignee_id is not None:
+        conditions.append(Report.assignee_id == wanted.assignee_id)
+    base = select(Report, School).join(School, School.id == Report.school_pk).where(*conditions)
+    total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
+    pages = max(1, math.ceil(total / PAGE_SIZE))
+    ordered = base.order_by(Report.priority, Report.created_at, Report.id)
+    found = session.execute(ordered.limit(PAGE_SIZE).offset((wanted.page - 1) * PAGE_SIZE)).all()
+    emails = _emails(session, {report.assignee_id for report, _ in found if report.assignee_id})
+    rows = [
+        QueueRow(
+            public_id=report.public_id,
+            priority=report.priority,
+            status=report.status,
+            category=report.category,
+            school_name=school.name_for("ru"),
+            region=school.region,
+            created_at=report.created_at,
+            waiting=now - report.created_at,
+            assignee_email=emails.get(report.assignee_id) if report.assignee_id else None,
+            overdue=is_overdue(report, targets, now),
+        )
+        for report, school in found
+    ]
+    counted = session.execute(
+        select(Report.status, func.count()).where(*live).group_by(Report.status)
+    ).all()
+    open_p1 = session.scalar(
+        select(func.count()).where(
+            *live, Report.priority == Priority.P1, Report.status != Status.CLOSED
+        )
+    )
+    return QueuePage(
+        rows=rows,
+        total=total,
+        page=wanted.page,
+        pages=pages,
+        counts={status: count for status, count in counted},
+        open_p1=open_p1 or 0,
+    )
+
+
+def _emails(session: Session, ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    return dict(session.execute(select(Staff.id, Staff.email).where(Staff.id.in_(ids))).tuples())
+
+
+def is_overdue(report: Report, targets: Targets, now: datetime) -> bool:
+    """Unanswered and open for longer than its priority's target time."""
+    if report.answered_at is not None or report.status is Status.CLOSED:
+        return False
+    return now - report.created_at > targets.of(report.priority)
+
+
+@dataclass(frozen=True)
+class OpenedReport:
+    """A report decrypted for one staff member: its metadata and the whole conversation."""
+
+    report: Report
+    school: School
+    keys: crypto.ReportKeys
+    entries: list[reports.ConversationEntry]
+    members: list[Staff]
+
+    @property
+    def grade(self) -> str | None:
+        """The grade the child gave, if any (sealed as a staff-only intake entry)."""
+        for entry in self.entries:
+            if entry.kind is EntryKind.INTAKE:
+                grade = json.loads(entry.text).get("grade")
+                return str(grade) if grade is not None else None
+        return None
+
+
+def open_report(
+    session: Session, config: Config, staff: Staff, staff_private: bytes, public_id: str
+) -> OpenedReport:
+    """Decrypt a report of one of the reader's inboxes, and put the access on record."""
+    report = session.scalar(
+        select(Report).where(Report.public_id == public_id, Report.erased_at.is_(None))
+    )
+    inbox = session.get(Inbox, report.inbox_id) if report is not None else None
+    if report is None or inbox is None:
+        raise NoSuchReport(public_id)
+    try:
+        inbox_private = accounts.open_inbox_key(session, inbox, staff, staff_private)
+    except accounts.NotAMember:
+        raise NoSuchReport(public_id) from None
+    keys = reports.keys_for_staff(report, inbox_private)
+    entries = reports.read_conversation(report, keys)
+    audit.record(
+        session,
+        AuditAction.REPORT_OPENED,
+        actor=staff,
+        report_public_id=report.public_id,
+        server_secret=config.secret_key,
+    )
+    session.commit()
+    members = [grant.staff for grant in inbox.grants if grant.staff.active]
+    return OpenedReport(
+        report, report.school, keys, entries, sorted(members, key=lambda s: s.email)
+    )
+
+
+def _checked_text(text: str, what: str) -> str:
+    text = text.replace("\r\n", "\n").strip()
+    if not text:
+        raise TriageError(f"the {what} is empty")
+    if len(text) > MAX_TEXT:
+        raise TriageError(f"the {what} is longer than {MAX_TEXT} characters")
+    return text
+
+
+def reply(session: Session, config: Config, staff: Staff, opened: OpenedReport, text: str) -> None:
+    """Answer the child (they read it with their receipt); a new report is now in progress."""
+    report = opened.report
+    reports.add_entry(session, report, opened.keys, EntryKind.STAFF, _checked_text(text, "reply"))
+    if report.answered_at is None:
+        report.answered_at = utcnow()
+    if report.status is Status.NEW:
+        report.status = Status.IN_PROGRESS
+    _record(session, config, staff, report, AuditAction.REPLY)
+
+
+def add_note(
+    session: Session, config: Config, staff: Staff, opened: OpenedReport, text: str
+) -> None:
+    """An internal note: sealed with the notes key, which the child's receipt never opens."""
+    reports.add_entry(
+        session, opened.report, opened.keys, EntryKind.NOTE, _checked_text(text, "note")
+    )
+    _record(session, config, staff, opened.report, AuditAction.NOTE)
+
+
+def change_status(
+    session: Session,
+    config: Config,
+    staff: Staff,
+    opened: OpenedReport,
+    new: Status,
+    *,
+    agency: Agency | None = None,
+    note: str = "",
+) -> None:
+    """Move the report along the workflow; a referral names the agency (and may carry a note)."""
+    report = opened.report
+    old = report.status
+    if new not in NEXT_STATUSES[old]:
+        raise TriageError(f"a {old.value} report cannot become {new.value}")
+    if new is Status.REFERRED and agency is None:
+        raise TriageError("say where the report is referred")
+    if note.strip():
+        label = f"{old.value} → {new.value}" + (f" ({agency.value})" if agency else "")
+        text = f"{label}: {_checked_text(note, 'note')}"
+        reports.add_entry(session, report, opened.keys, EntryKind.NOTE, text)
+    report.status = new
+    if new is Status.REFERRED:
+        report.referred_to = agency
+    report.closed_at = utcnow() if new is Status.CLOSED else None
+    detail = {"from": old.value, "to": new.value, "agency": agency.value if agency else None}
+    _record(session, config, staff, report, AuditAction.STATUS, detail)
+
+
+def change_priority(
+    session: Session,
+    config: Config,
+    staff: Staff,
+    opened: OpenedReport,
+    new: Priority,
+    reason: str,
+) -> None:
+    """Set another priority; the reason is required and kept as a sealed note."""
+    report = opened.report
+    old = report.priority
+    if new is old:
+        raise TriageError(f"the report is {new.value.upper()} already")
+    text = f"{old.value.upper()} → {new.value.upper()}: {_checked_text(reason, 'reason')}"
+    reports.add_entry(session, report, opened.keys, EntryKind.NOTE, text)
+    report.priority = new
+    _record(
+        session, config, staff, report, AuditAction.PRIORITY, {"from": old.value, "to": new.value}
+    )
+
+
+def assign(
+    session: Session,
+    config: Config,
+    staff: Staff,
+    opened: OpenedReport,
+    assignee_id: int | None,
+) -> None:
+    """Give the report to a member of its inbox, or to nobody."""
+    if assignee_id is not None and assignee_id not in {member.id for member in opened.members}:
+        raise TriageError("that person is not a member of this report's inbox")
+    opened.report.assignee_id = assignee_id
+    _record(session, config, staff, opened.report, AuditAction.ASSIGN, {"to": assignee_id})
+    session.commit()
+
+
+def _record(
+    session: Session,
+    config: Config,
+    staff: Staff,
+    report: Report,
+    action: AuditAction,
+    detail: Mapping[str, str | int | None] | None = None,
+) -> None:
+    audit.record(
+        session,
+        action,
+        actor=staff,
+        report_public_id=report.public_id,
+        detail=detail,
+        server_secret=config.secret_key,
+    )
+    session.commit()

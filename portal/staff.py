@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import timedelta
 
 from flask import (
@@ -19,7 +19,8 @@ from flask import (
 from werkzeug.exceptions import BadRequest
 from werkzeug.wrappers import Response
 
-from portal import get_config, login, posters, sessions, triage
+from portal import access, get_config, login, posters, triage
+from portal.access import COOKIE
 from portal.db import get_session
 from portal.enums import Agency, Priority, Role, Status
 from portal.models import School, Staff, utcnow
@@ -28,7 +29,6 @@ from portal.registry import get_school, list_schools
 from portal.staff_forms import (
     AssignForm,
     LoginForm,
-    LogoutForm,
     PriorityForm,
     StatusForm,
     TextForm,
@@ -36,57 +36,7 @@ from portal.staff_forms import (
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
-COOKIE = "qr111_staff"
-TRIAGE = frozenset({Role.TRIAGE, Role.ADMIN})
-EVERYONE = frozenset(Role)
-# Who may reach what, in one place; an endpoint missing here is refused to everyone.
-ACCESS: Mapping[str, frozenset[Role]] = {
-    "staff.home": EVERYONE,
-    "staff.logout": EVERYONE,
-    "staff.inbox": TRIAGE,
-    "staff.report": TRIAGE,
-    "staff.reply": TRIAGE,
-    "staff.note": TRIAGE,
-    "staff.status": TRIAGE,
-    "staff.priority": TRIAGE,
-    "staff.assign": TRIAGE,
-    "staff.poster_list": frozenset({Role.SCHOOL, Role.ADMIN}),
-    "staff.poster": frozenset({Role.SCHOOL, Role.ADMIN}),
-}
-PUBLIC = frozenset({"staff.login"})
-
-
-@bp.before_request
-def require_login() -> Response | None:
-    """Resume the session and check the role against ACCESS before any staff view runs."""
-    if request.endpoint in PUBLIC:
-        return None
-    cookie = request.cookies.get(COOKIE, "")
-    idle = timedelta(minutes=get_config().triage.idle_minutes)
-    try:
-        unlocked = sessions.resume_session(get_session(), cookie, idle_timeout=idle)
-    except sessions.SessionInvalid:
-        response = redirect(url_for("staff.login"), 303)
-        response.delete_cookie(COOKIE, path=bp.url_prefix)
-        return response
-    if unlocked.staff.role not in ACCESS.get(request.endpoint or "", frozenset()):
-        abort(403)
-    g.staff = unlocked.staff
-    g.staff_private = unlocked.staff_private
-    return None
-
-
-@bp.context_processor
-def bar_forms() -> dict[str, LogoutForm]:
-    """The log-out button of the bar carries its token."""
-    return {"logout_form": LogoutForm()}
-
-
-@bp.after_request
-def private_pages(response: Response) -> Response:
-    """Nothing of a staff page stays in a browser or proxy cache."""
-    response.headers["Cache-Control"] = "no-store"
-    return response
+access.guard(bp)
 
 
 @bp.app_template_filter("waited")
@@ -124,7 +74,7 @@ def login_page() -> Response | str:
             response.set_cookie(
                 COOKIE,
                 done.cookie,
-                path=bp.url_prefix or "/staff",
+                path=access.COOKIE_PATH,
                 secure=get_config().is_production,
                 httponly=True,
                 samesite="Strict",
@@ -141,7 +91,7 @@ def logout() -> Response:
     """
     login.log_out(get_session(), get_config(), request.cookies.get(COOKIE, ""))
     response = redirect(url_for("staff.login"), 303)
-    response.delete_cookie(COOKIE, path=bp.url_prefix)
+    response.delete_cookie(COOKIE, path=access.COOKIE_PATH)
     return response
 
 

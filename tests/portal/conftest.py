@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import pyotp
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -304,3 +305,107 @@ def make_site(tmp_path: Path) -> Iterator[Callable[[RateLimits], Site]]:
     yield make
     for generator in built:
         next(generator, None)
+
+
+# The staff desk: a site with one account of each role, for the tests of staff pages.
+
+STAFF_PASSWORD = "a long staff passphrase 111"
+
+
+@dataclass(frozen=True)
+class Account:
+    """A staff account of the desk and its TOTP secret."""
+
+    email: str
+    totp: str
+
+
+@dataclass(frozen=True)
+class Desk:
+    """A site with a triage member, an admin, a school account and an outsider's inbox."""
+
+    site: Site
+    triage: Account
+    admin: Account
+    school: Account
+    outsider: Account  # triage, but of another inbox
+    school_id: str
+
+    def client(self) -> FlaskClient:
+        """A fresh browser."""
+        return self.site.app.test_client()
+
+    def log_in(self, account: Account, code: str | None = None) -> FlaskClient:
+        """A browser logged in as the account (password and the current TOTP code)."""
+        browser = self.client()
+        response = self.post_login(browser, account, code)
+        assert response.status_code == 303, response.get_data(as_text=True)
+        assert response.headers["Location"].endswith("/staff/")
+        return browser
+
+    def post_login(
+        self, browser: FlaskClient, account: Account, code: str | None = None, password: str = ""
+    ) -> TestResponse:
+        """Post the login form."""
+        page = browser.get("/staff/login").get_data(as_text=True)
+        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
+        assert token
+        return browser.post(
+            "/staff/login",
+            data={
+                "csrf_token": token.group(1),
+                "email": account.email,
+                "password": password or STAFF_PASSWORD,
+                "code": code or pyotp.TOTP(account.totp).now(),
+            },
+        )
+
+
+def form_token(browser: FlaskClient, path: str) -> str:
+    """The CSRF token of a staff page."""
+    found = re.search(
+        r'name="csrf_token" type="hidden" value="([^"]+)"', browser.get(path).get_data(as_text=True)
+    )
+    assert found
+    return found.group(1)
+
+
+@pytest.fixture
+def desk(tmp_path: Path) -> Iterator[Desk]:
+    """The site and its staff."""
+    sites = build_site(tmp_path)
+    site = next(sites)
+    with site.app.app_context():
+        session = get_session()
+        config = site.app.extensions["portal.config"]
+        recovery = accounts.read_recovery_key(session, tmp_path / "recovery.key")
+        accounts.create_inbox(session, "elsewhere", region="Nowhere region")
+
+        def account(email: str, role: Role, inbox: str | None) -> Account:
+            made = accounts.add_staff(
+                session, email, role, STAFF_PASSWORD, config.kdf, config.secret_key
+            )
+            if inbox:
+                accounts.grant_with_recovery_key(session, inbox, email, recovery)
+            return Account(made.staff.email, made.totp_secret)
+
+        triage = account("triage@111.kz", Role.TRIAGE, "national")
+        admin = account("admin@111.kz", Role.ADMIN, "national")
+        outsider = account("outsider@111.kz", Role.TRIAGE, "elsewhere")
+        school = account("school@111.kz", Role.SCHOOL, None)
+        own = session.scalar(select(School).where(School.code == site.code))
+        assert own is not None
+        school_staff = accounts.get_staff(session, school.email)
+        school_staff.schools.append(own)
+        session.commit()
+        school_id = own.school_id
+    yield Desk(site, triage, admin, school, outsider, school_id)
+    next(sites, None)
+
+
+def report_id(desk: Desk) -> str:
+    """The public id of the newest report."""
+    with desk.site.app.app_context():
+        found = get_session().scalar(select(Report.public_id).order_by(Report.id.desc()))
+    assert found
+    return found

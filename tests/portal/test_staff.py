@@ -2,122 +2,20 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
-
 import pyotp
-import pytest
-from flask.testing import FlaskClient
 from sqlalchemy import select
-from werkzeug.test import TestResponse
 
 from portal import accounts
+from portal.access import COOKIE
 from portal.db import get_session
-from portal.enums import Role
-from portal.models import AuditEvent, Report, School, StaffSession
-from portal.staff import ACCESS, COOKIE, PUBLIC
-from tests.portal.conftest import Site, build_site, receipt_of
-
-PASSWORD = "a long staff passphrase 111"
-
-
-@dataclass(frozen=True)
-class Account:
-    """A staff account of the desk and its TOTP secret."""
-
-    email: str
-    totp: str
-
-
-@dataclass(frozen=True)
-class Desk:
-    """A site with a triage member, an admin, a school account and an outsider's inbox."""
-
-    site: Site
-    triage: Account
-    admin: Account
-    school: Account
-    outsider: Account  # triage, but of another inbox
-    school_id: str
-
-    def client(self) -> FlaskClient:
-        """A fresh browser."""
-        return self.site.app.test_client()
-
-    def log_in(self, account: Account, code: str | None = None) -> FlaskClient:
-        """A browser logged in as the account (password and the current TOTP code)."""
-        browser = self.client()
-        response = self.post_login(browser, account, code)
-        assert response.status_code == 303, response.get_data(as_text=True)
-        assert response.headers["Location"].endswith("/staff/")
-        return browser
-
-    def post_login(
-        self, browser: FlaskClient, account: Account, code: str | None = None, password: str = ""
-    ) -> TestResponse:
-        """Post the login form."""
-        page = browser.get("/staff/login").get_data(as_text=True)
-        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
-        assert token
-        return browser.post(
-            "/staff/login",
-            data={
-                "csrf_token": token.group(1),
-                "email": account.email,
-                "password": password or PASSWORD,
-                "code": code or pyotp.TOTP(account.totp).now(),
-            },
-        )
-
-
-def form_token(browser: FlaskClient, path: str) -> str:
-    """The CSRF token of a staff page."""
-    found = re.search(
-        r'name="csrf_token" type="hidden" value="([^"]+)"', browser.get(path).get_data(as_text=True)
-    )
-    assert found
-    return found.group(1)
-
-
-@pytest.fixture
-def desk(tmp_path: Path) -> Iterator[Desk]:
-    """The site and its staff."""
-    sites = build_site(tmp_path)
-    site = next(sites)
-    with site.app.app_context():
-        session = get_session()
-        config = site.app.extensions["portal.config"]
-        recovery = accounts.read_recovery_key(session, tmp_path / "recovery.key")
-        accounts.create_inbox(session, "elsewhere", region="Nowhere region")
-
-        def account(email: str, role: Role, inbox: str | None) -> Account:
-            made = accounts.add_staff(session, email, role, PASSWORD, config.kdf, config.secret_key)
-            if inbox:
-                accounts.grant_with_recovery_key(session, inbox, email, recovery)
-            return Account(made.staff.email, made.totp_secret)
-
-        triage = account("triage@111.kz", Role.TRIAGE, "national")
-        admin = account("admin@111.kz", Role.ADMIN, "national")
-        outsider = account("outsider@111.kz", Role.TRIAGE, "elsewhere")
-        school = account("school@111.kz", Role.SCHOOL, None)
-        own = session.scalar(select(School).where(School.code == site.code))
-        assert own is not None
-        school_staff = accounts.get_staff(session, school.email)
-        school_staff.schools.append(own)
-        session.commit()
-        school_id = own.school_id
-    yield Desk(site, triage, admin, school, outsider, school_id)
-    next(sites, None)
-
-
-def report_id(desk: Desk) -> str:
-    """The public id of the newest report."""
-    with desk.site.app.app_context():
-        found = get_session().scalar(select(Report.public_id).order_by(Report.id.desc()))
-    assert found
-    return found
+from portal.models import AuditEvent, StaffSession
+from tests.portal.conftest import (
+    Account,
+    Desk,
+    form_token,
+    receipt_of,
+    report_id,
+)
 
 
 def test_login_needs_password_and_code_and_says_nothing_more(desk: Desk) -> None:
@@ -232,49 +130,3 @@ def test_the_school_account_gets_its_posters_and_no_report(desk: Desk) -> None:
     assert browser.get("/staff/posters/00000000.pdf").status_code == 404
     assert browser.get("/staff/inbox").status_code == 403
     assert browser.get(f"/staff/reports/{public_id}").status_code == 403
-
-
-# Every staff route with a sample URL; the test below fails when a route is missing here.
-SAMPLE_URLS = {
-    "staff.login": ("GET", "/staff/login"),
-    "staff.logout": ("POST", "/staff/logout"),
-    "staff.home": ("GET", "/staff/"),
-    "staff.inbox": ("GET", "/staff/inbox"),
-    "staff.report": ("GET", "/staff/reports/{report}"),
-    "staff.reply": ("POST", "/staff/reports/{report}/reply"),
-    "staff.note": ("POST", "/staff/reports/{report}/note"),
-    "staff.status": ("POST", "/staff/reports/{report}/status"),
-    "staff.priority": ("POST", "/staff/reports/{report}/priority"),
-    "staff.assign": ("POST", "/staff/reports/{report}/assign"),
-    "staff.poster_list": ("GET", "/staff/posters"),
-    "staff.poster": ("GET", "/staff/posters/{school}.pdf"),
-}
-
-
-def test_every_role_over_every_route(desk: Desk) -> None:
-    app = desk.site.app
-    staff_endpoints = {
-        rule.endpoint for rule in app.url_map.iter_rules() if rule.endpoint.startswith("staff.")
-    }
-    assert staff_endpoints == set(SAMPLE_URLS), "add the new route to SAMPLE_URLS"
-    assert {"staff.login"} == PUBLIC
-    desk.site.send()
-    urls = {
-        endpoint: (method, template.format(report=report_id(desk), school=desk.school_id))
-        for endpoint, (method, template) in SAMPLE_URLS.items()
-        if endpoint not in ("staff.login", "staff.logout")
-    }
-    for role, account in (
-        (Role.TRIAGE, desk.triage),
-        (Role.ADMIN, desk.admin),
-        (Role.SCHOOL, desk.school),
-    ):
-        browser = desk.log_in(account)  # one login per role: a TOTP code works once
-        for endpoint, (method, url) in urls.items():
-            status = browser.open(url, method=method, data={}).status_code
-            expected = (200, 303) if role in ACCESS[endpoint] else (403,)
-            assert status in expected, (role.value, endpoint, status)
-    for endpoint, (method, url) in urls.items():
-        anonymous = desk.client().open(url, method=method, data={})
-        assert anonymous.status_code == 303, endpoint
-        assert anonymous.headers["Location"].endswith("/staff/login"), endpoint

@@ -11,7 +11,7 @@ import pyotp
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
-from portal import audit_cli, keys_cli, migrate, registry
+from portal import audit_cli, crypto, keys_cli, migrate, registry
 from portal.db import engine_of, get_session
 from portal.models import School
 
@@ -166,24 +166,34 @@ def posters_command(out_dir: Path, region: str | None, fmt: str, languages: str)
 @click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @with_appcontext
 def demo_command(csv_file: Path) -> None:
-    """Development only: import sample schools, make a demo inbox and staff account."""
+    """Development only: sample schools, a demo inbox, one account per role, sample reports."""
     from portal.demo import DemoRefused, seed_demo
 
     config = current_app.extensions["portal.config"]
     try:
-        account = seed_demo(get_session(), config, csv_file)
+        demo = seed_demo(get_session(), config, csv_file)
     except DemoRefused as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
     click.echo("School pages (any case of the code works, under /s/ or /S/):")
     for school in registry.list_schools(get_session(), include_inactive=False)[:5]:
         click.echo(f"  {config.base_url}/s/{school.code}   check word {school.check_word}")
-    click.echo(f"Staff account (login comes with the triage inbox): {account.email}")
-    click.echo(f"  password: {account.password}")
-    totp = pyotp.TOTP(account.totp_secret)
-    click.echo(f"  TOTP secret {account.totp_secret} (code now: {totp.now()})")
-    click.echo(f"  {totp.provisioning_uri(name=account.email, issuer_name='QR 111 demo')}")
-    click.echo(f"Recovery key of the demo: {account.recovery_file}")
+    click.echo(f"Staff login: {config.base_url}/staff/login (password, then the TOTP code)")
+    for account in demo.accounts:
+        totp = pyotp.TOTP(account.totp_secret)
+        click.echo(f"  {account.role.value:<7} {account.email}  password: {account.password}")
+        click.echo(f"          TOTP secret {account.totp_secret} (code now: {totp.now()})")
+        click.echo(
+            f"          {totp.provisioning_uri(name=account.email, issuer_name='QR 111 demo')}"
+        )
+    click.echo("  Add the secret to an authenticator app; each code works for one login only.")
+    if demo.receipts:
+        click.echo(
+            f"Sample reports: their receipts open the conversation at {config.base_url}/check"
+        )
+        for receipt in demo.receipts:
+            click.echo(f"  {crypto.format_receipt(receipt)}")
+    click.echo(f"Recovery key of the demo: {demo.recovery_file}")
     click.echo(f"Posters: flask --app portal posters --out {config.instance_path / 'posters'}")
 
 

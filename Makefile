@@ -11,7 +11,7 @@ SAMPLE_SCHOOLS := $(firstword $(wildcard ../shared/schools-sample.csv) portal/da
 CATALOGS := $(wildcard portal/translations/*/LC_MESSAGES/messages.po)
 COMPILED := $(CATALOGS:.po=.mo)
 
-.PHONY: demo test install lint typecheck pytest bench messages system-deps clean
+.PHONY: demo test install lint typecheck pytest bench messages system-deps clean serve
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,17 @@ $(VENV)/.installed-dev: $(VENV)/.installed
 bench: install $(VENV)/.installed-dev
 	$(BIN)/python bench/posters.py
 	$(BIN)/python bench/child.py
+
+# Production serving: gunicorn, PostgreSQL and Redis clients (the prod extra).
+$(VENV)/.installed-prod: $(VENV)/.installed
+	$(BIN)/pip install --quiet -e '.[prod]'
+	touch $@
+
+# gunicorn with the settings of gunicorn.conf.py; PORTAL_* variables configure the portal
+# (docs/deploy.md). Migrations are idempotent; with several instances run them once yourself.
+serve: install $(VENV)/.installed-prod
+	$(FLASK) db upgrade
+	$(BIN)/gunicorn --config gunicorn.conf.py --bind $(HOST):$(PORT)
 
 # Debian's chromium drives the browser tests; installed here when we may (root with apt).
 system-deps:

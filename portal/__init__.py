@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from flask import Flask, current_app
+from werkzeug.middleware.proxy_fix import ProxyFix
 
-from portal import cli, db, errors, i18n, logs, ratelimit, risk, security
+from portal import cli, db, errors, i18n, kdf_bound, logs, ratelimit, risk, security
 from portal.config import Config, load_config
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -44,12 +45,21 @@ def create_app(config: Config | None = None) -> Flask:
     security.init_app(app, https=config.is_production)
     errors.init_app(app)
     ratelimit.init_app(app, config)
+    kdf_bound.init_app(app, config.max_kdf_concurrency)
+    if config.trusted_proxies:
+        # Only that many hops of X-Forwarded-For are believed: with none, it is anyone's to
+        # forge (and the rate limits' client would be whatever a client claims to be). The
+        # scheme is the one our nearest proxy (nginx) says it was reached with.
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=config.trusted_proxies, x_proto=1
+        )
     # A broken edit of the risk lexicon fails the start, not a child's report later.
     risk.load_lexicon()
 
-    from portal import child, staff
+    from portal import child, health, staff
 
     app.register_blueprint(child.bp)
+    app.register_blueprint(health.bp)
     app.register_blueprint(staff.bp)
     cli.init_app(app)
     return app

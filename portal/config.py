@@ -36,6 +36,12 @@ DEFAULT_KDF: KdfParams = PRODUCTION_KDF
 DEFAULT_EXIT_URL = "https://www.google.com/search?q=weather"
 DEFAULT_RETENTION_DAYS = 90
 MAX_RETENTION_DAYS = 36500  # a hundred years: anything longer is not a retention period
+# Proxies in front of us whose X-Forwarded-For/-Proto we believe; more than this is a typo.
+MAX_TRUSTED_PROXIES = 5
+# Argon2id does not release the GIL: one derivation per worker keeps its core busy and its
+# memory (19 MiB each) bounded; threads beyond it would only wait holding their request.
+DEFAULT_MAX_KDF_CONCURRENCY = 1
+MAX_KDF_CONCURRENCY = 64
 
 
 @dataclass(frozen=True)
@@ -80,6 +86,10 @@ class Config:
     exit_url: str = DEFAULT_EXIT_URL
     # Closed reports are erased (their keys destroyed) this many days after closing.
     retention_days: int = DEFAULT_RETENTION_DAYS
+    # Reverse proxies in front (nginx, a load balancer): 0 means we are reached directly.
+    trusted_proxies: int = 0
+    # Key derivations (Argon2id) running at once in one worker process; beyond it, a 503.
+    max_kdf_concurrency: int = DEFAULT_MAX_KDF_CONCURRENCY
     testing: bool = False
 
     @property
@@ -105,6 +115,14 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         triage=_triage_policy(env),
         exit_url=_exit_url(env),
         retention_days=_retention_days(env),
+        trusted_proxies=_bounded_int(env, "PORTAL_TRUSTED_PROXIES", 0, 0, MAX_TRUSTED_PROXIES),
+        max_kdf_concurrency=_bounded_int(
+            env,
+            "PORTAL_MAX_KDF_CONCURRENCY",
+            DEFAULT_MAX_KDF_CONCURRENCY,
+            1,
+            MAX_KDF_CONCURRENCY,
+        ),
     )
 
 
@@ -235,6 +253,13 @@ def _retention_days(env: Mapping[str, str]) -> int:
             f"PORTAL_RETENTION_DAYS={text!r} must be a whole number of days "
             f"(1 to {MAX_RETENTION_DAYS})"
         )
+    return int(text)
+
+
+def _bounded_int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    text = (env.get(name) or str(default)).strip()
+    if not (text.isascii() and text.isdigit()) or not low <= int(text) <= high:
+        raise ConfigError(f"{name}={text!r} must be a whole number from {low} to {high}")
     return int(text)
 
 

@@ -1,0 +1,73 @@
+"""gunicorn settings of the portal: `gunicorn -c gunicorn.conf.py` (what `make serve` runs).
+
+Anything here can be overridden on the command line or in GUNICORN_CMD_ARGS, e.g.
+`--bind 127.0.0.1:8001 --workers 3`. The portal's own settings stay in PORTAL_* variables,
+read once per worker by portal/wsgi.py. docs/deploy.md explains the sizing.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from typing import Any
+
+from gunicorn.glogging import Logger  # type: ignore[import-untyped]
+
+wsgi_app = "portal.wsgi:app"
+# Behind nginx on the same machine; a load balancer elsewhere reaches that nginx, not us.
+bind = ["127.0.0.1:8000"]
+proc_name = "qr111-portal"
+
+# Argon2id is CPU-bound and holds the GIL: one process per core does the hashing, and one
+# more keeps a core busy while another process waits on the database.
+workers = len(os.sched_getaffinity(0)) + 1
+# Threads let a worker read the next request and serve pages while one thread hashes; the
+# number hashing at once is bounded in the app (PORTAL_MAX_KDF_CONCURRENCY, portal/kdf_bound.py).
+worker_class = "gthread"
+threads = 4
+# Every worker builds its own app after the fork: no database connection crosses a fork.
+preload_app = False
+# A request that takes this long is a stuck worker (a report takes ~50 ms of CPU).
+timeout = 30
+graceful_timeout = 30
+keepalive = 5
+# The heartbeat file on tmpfs: a slow disk must not make the master kill healthy workers.
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108
+
+# X-Forwarded-* are believed by the app's ProxyFix alone, for PORTAL_TRUSTED_PROXIES hops.
+forwarded_allow_ips = ""
+# No control socket in a shared folder: several instances may run on one machine.
+control_socket_disable = True
+
+# Access log on stdout (journald under systemd) without the client's address, user agent,
+# referrer or query string (P3): time, request line without query, status, bytes, duration.
+accesslog = "-"
+access_log_format = '%(t)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms'
+errorlog = "-"
+loglevel = "info"
+
+# gunicorn's one warning that names the client: "Invalid request from ip=ADDRESS: ...".
+_CLIENT_ADDRESS = re.compile(r"\bip=.*?: ")
+
+
+class _DropClientAddress(logging.Filter):
+    """Cut the client address out of gunicorn's error log messages."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = _CLIENT_ADDRESS.sub("ip=-: ", record.msg)
+        return True
+
+
+class AddressFreeLogger(Logger):  # type: ignore[misc]
+    """gunicorn's logger whose error log never carries a client address."""
+
+    def setup(self, cfg: Any) -> None:
+        """Set up gunicorn's handlers, then the filter (again after a reload)."""
+        super().setup(cfg)
+        if not any(isinstance(f, _DropClientAddress) for f in self.error_log.filters):
+            self.error_log.addFilter(_DropClientAddress())
+
+
+logger_class = AddressFreeLogger

@@ -56,11 +56,12 @@ def create_app(config: Config | None = None) -> Flask:
     # A broken edit of the risk lexicon fails the start, not a child's report later.
     risk.load_lexicon()
 
-    from portal import child, health, staff
+    from portal import child, health, people, staff
 
     app.register_blueprint(child.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(staff.bp)
+    app.register_blueprint(people.bp)
     cli.init_app(app)
     return app
 

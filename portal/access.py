@@ -33,9 +33,21 @@ ACCESS: Mapping[str, frozenset[Role]] = {
     "staff.assign": TRIAGE,
     "staff.poster_list": POSTERS,
     "staff.poster": POSTERS,
+    "people.index": ADMIN,
+    "people.invite": ADMIN,
+    "people.revoke_link": ADMIN,
+    "people.person": ADMIN,
+    "people.disable": ADMIN,
+    "people.enable": ADMIN,
+    "people.schools": ADMIN,
+    "people.reset_totp": ADMIN,
+    "people.inboxes": ADMIN,
+    "people.create_inbox": ADMIN,
+    "people.grant": ADMIN,
+    "people.revoke_grant": ADMIN,
 }
 # Reached without a session; each of these views checks what it needs itself.
-PUBLIC = frozenset({"staff.login"})
+PUBLIC = frozenset({"staff.login", "people.enrol"})
 
 
 def require_login() -> Response | None:

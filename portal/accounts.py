@@ -130,6 +130,13 @@ def _recovery_key(session: Session) -> RecoveryKey:
 
 def create_inbox(session: Session, name: str, region: str | None = None) -> Inbox:
     """A new inbox (national, or for one region) with its key wrapped for the recovery key."""
+    inbox, _private = new_inbox(session, name, region)
+    session.commit()
+    return inbox
+
+
+def new_inbox(session: Session, name: str, region: str | None = None) -> tuple[Inbox, bytes]:
+    """`create_inbox` uncommitted, with the inbox private key (to grant its first member)."""
     recovery = _recovery_key(session)
     name = name.strip()
     if not name or session.scalar(select(Inbox).where(Inbox.name == name)) is not None:
@@ -150,8 +157,7 @@ def create_inbox(session: Session, name: str, region: str | None = None) -> Inbo
         recovery_key_id=recovery.id,
     )
     session.add(inbox)
-    session.commit()
-    return inbox
+    return inbox, pair.private
 
 
 def get_inbox(session: Session, name: str) -> Inbox:
@@ -182,8 +188,13 @@ def add_staff(
     password: str,
     params: crypto.KdfParams,
     server_secret: str,
+    *,
+    totp_secret: str | None = None,
 ) -> NewStaff:
-    """Create a staff account: a key pair sealed under the password, and a TOTP secret."""
+    """Create a staff account: a key pair sealed under the password, and a TOTP secret.
+
+    totp_secret: one the member has already confirmed (enrolment); a new one otherwise.
+    """
     email = normalize_email(email)
     if not EMAIL_PATTERN.fullmatch(email) or len(email) > 254:
         raise AccountError(f"{email!r} is not an email address")
@@ -192,19 +203,24 @@ def add_staff(
     if session.scalar(select(Staff).where(Staff.email == email)) is not None:
         raise DuplicateStaff(f"{email} has an account already")
     pair = crypto.generate_keypair()
-    totp_secret = pyotp.random_base32()
+    totp_secret = totp_secret or pyotp.random_base32()
     staff = Staff(
         email=email,
         role=role,
         public_key=pair.public,
         sealed_private_key=crypto.seal_private_key(pair.private, password, params),
-        sealed_totp_secret=crypto.seal_with_server_key(
-            server_secret, TOTP_PURPOSE, totp_secret.encode("ascii"), context=email.encode()
-        ),
+        sealed_totp_secret=seal_totp_secret(totp_secret, email, server_secret),
     )
     session.add(staff)
     session.commit()
     return NewStaff(staff=staff, totp_secret=totp_secret)
+
+
+def seal_totp_secret(totp_secret: str, email: str, server_secret: str) -> bytes:
+    """A TOTP secret sealed with the server key, bound to the account's email address."""
+    return crypto.seal_with_server_key(
+        server_secret, TOTP_PURPOSE, totp_secret.encode("ascii"), context=email.encode()
+    )
 
 
 def totp_secret_of(staff: Staff, server_secret: str) -> str:

@@ -279,3 +279,42 @@ class AuditEvent(Base):
     # Small JSON of facts (counts, old and new status); never a child's or staff's text.
     detail: Mapped[str] = mapped_column(String(2000), default="{}")
     chain: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class StaffInvitation(Base):
+    """A one-time enrolment link: a new account's invitation, or an existing one's TOTP reset."""
+
+    __tablename__ = "staff_invitations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # SHA-256 of the link's token: a copy of the table cannot be used to enrol.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    email: Mapped[str] = mapped_column(String(254), index=True)
+    role: Mapped[Role] = mapped_column(enum_type(Role))
+    # Set for a TOTP reset of an existing account; NULL for the invitation of a new one.
+    staff_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff.id", ondelete="CASCADE"), index=True
+    )
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The TOTP secret shown on the enrolment page until confirmed, sealed with the server key.
+    sealed_totp_secret: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+    staff: Mapped[Staff | None] = relationship(foreign_keys=[staff_id])
+    schools: Mapped[list[School]] = relationship(secondary="staff_invitation_schools")
+
+
+class StaffInvitationSchool(Base):
+    """A school the invited `school` account will print posters for."""
+
+    __tablename__ = "staff_invitation_schools"
+
+    invitation_id: Mapped[int] = mapped_column(
+        ForeignKey("staff_invitations.id", ondelete="CASCADE"), primary_key=True
+    )
+    school_pk: Mapped[int] = mapped_column(
+        ForeignKey("schools.id", ondelete="CASCADE"), primary_key=True
+    )

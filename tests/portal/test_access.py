@@ -20,6 +20,19 @@ SAMPLE_URLS = {
     "staff.assign": ("POST", "/staff/reports/{report}/assign"),
     "staff.poster_list": ("GET", "/staff/posters"),
     "staff.poster": ("GET", "/staff/posters/{school}.pdf"),
+    "people.index": ("GET", "/staff/people/"),
+    "people.invite": ("POST", "/staff/people/invite"),
+    "people.revoke_link": ("POST", "/staff/people/links/1/revoke"),
+    "people.person": ("GET", "/staff/people/1"),
+    "people.disable": ("POST", "/staff/people/1/disable"),
+    "people.enable": ("POST", "/staff/people/1/enable"),
+    "people.schools": ("POST", "/staff/people/4/schools"),
+    "people.reset_totp": ("POST", "/staff/people/1/reset-totp"),
+    "people.inboxes": ("GET", "/staff/people/inboxes"),
+    "people.create_inbox": ("POST", "/staff/people/inboxes"),
+    "people.grant": ("POST", "/staff/people/inboxes/1/grant"),
+    "people.revoke_grant": ("POST", "/staff/people/inboxes/1/revoke/1"),
+    "people.enrol": ("GET", "/staff/people/enrol/not-a-token"),
 }
 
 

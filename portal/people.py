@@ -1,0 +1,357 @@
+"""Admin pages for staff accounts and inboxes, and the invitee's enrolment page."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask_wtf import FlaskForm
+from markupsafe import Markup
+from werkzeug.wrappers import Response
+
+from portal import access, enrolment, get_config
+from portal.db import get_session
+from portal.enums import Role
+from portal.models import Inbox, Staff
+from portal.ratelimit import client_key, limiter
+from portal.staff_forms import (
+    CSRF_MESSAGE,
+    ActionForm,
+    GrantForm,
+    InboxForm,
+    InviteForm,
+    NewAccountForm,
+    ResetForm,
+    SchoolsForm,
+)
+
+bp = Blueprint("people", __name__, url_prefix="/staff/people")
+
+access.guard(bp)
+
+NATIONAL = ""  # the region choice of the national inbox
+Change = Callable[[Staff], None]
+
+
+def _actor() -> Staff:
+    staff: Staff = g.staff
+    return staff
+
+
+def _problems(form: FlaskForm) -> list[str]:
+    """The form's errors as sentences; a bad CSRF token gets one plain message."""
+    found = []
+    for name, errors in form.errors.items():
+        if name == "csrf_token":
+            found.append(CSRF_MESSAGE)
+        else:
+            found.extend(str(error) for error in errors)
+    return found
+
+
+def _flash_problems(form: FlaskForm) -> None:
+    for problem in _problems(form):
+        flash(problem)
+
+
+def _member(staff_id: int) -> Staff:
+    staff = enrolment.get_staff(get_session(), staff_id)
+    if staff is None:
+        abort(404)
+    return staff
+
+
+def _inbox(inbox_id: int) -> Inbox:
+    inbox = get_session().get(Inbox, inbox_id)
+    if inbox is None:
+        abort(404)
+    return inbox
+
+
+def _link_page(issued: enrolment.IssuedLink, what: str) -> str:
+    """The link, shown once: it is neither kept nor flashed (the session cookie is readable)."""
+    path = url_for("people.enrol", token=issued.token)
+    return render_template(
+        "people/link.html",
+        link=get_config().base_url.rstrip("/") + path,
+        invitation=issued.invitation,
+        what=what,
+    )
+
+
+# ---- staff ------------------------------------------------------------------------------
+
+
+def _index(form: InviteForm, problems: list[str] | None = None) -> str:
+    session = get_session()
+    return render_template(
+        "people/index.html",
+        people=enrolment.list_staff(session),
+        links=enrolment.pending_invitations(session),
+        form=form,
+        problems=problems or [],
+        action_form=ActionForm(),
+    )
+
+
+@bp.get("/")
+def index() -> str:
+    """Every account, the pending links, and the invitation form."""
+    return _index(InviteForm())
+
+
+@bp.post("/invite")
+def invite() -> str:
+    """Make an invitation and show its link once."""
+    form = InviteForm()
+    if not form.validate_on_submit():
+        return _index(form, _problems(form))
+    try:
+        issued = enrolment.invite(
+            get_session(),
+            get_config(),
+            _actor(),
+            form.email.data or "",
+            Role.parse(form.role.data),
+            enrolment.parse_school_ids(form.schools.data or ""),
+        )
+    except enrolment.EnrolmentError as exc:
+        return _index(form, [str(exc)])
+    return _link_page(issued, "invitation")
+
+
+@bp.post("/links/<int:invitation_id>/revoke")
+def revoke_link(invitation_id: int) -> Response:
+    """Stop a pending link."""
+    form = ActionForm()
+    if form.validate_on_submit():
+        try:
+            revoked = enrolment.revoke_invitation(
+                get_session(), get_config(), _actor(), invitation_id
+            )
+        except enrolment.EnrolmentError as exc:
+            flash(str(exc))
+        else:
+            flash(f"The link for {revoked.email} no longer works.")
+    else:
+        _flash_problems(form)
+    return redirect(url_for("people.index"), 303)
+
+
+@bp.get("/<int:staff_id>")
+def person(staff_id: int) -> str:
+    """One account: its state, schools, inboxes and what an admin can do with it."""
+    staff = _member(staff_id)
+    schools = SchoolsForm(schools="\n".join(school.school_id for school in staff.schools))
+    return render_template(
+        "people/person.html",
+        person=staff,
+        action_form=ActionForm(),
+        schools_form=schools,
+    )
+
+
+def _on_person(staff_id: int, form: FlaskForm, done: str, change: Change) -> Response:
+    """Run a change on an account if the form is good, then show the account again."""
+    staff = _member(staff_id)
+    if not form.validate_on_submit():
+        _flash_problems(form)
+    else:
+        try:
+            change(staff)
+        except enrolment.EnrolmentError as exc:
+            flash(str(exc))
+        else:
+            flash(done.format(email=staff.email))
+    return redirect(url_for("people.person", staff_id=staff_id), 303)
+
+
+@bp.post("/<int:staff_id>/disable")
+def disable(staff_id: int) -> Response:
+    """Disable an account: its sessions end now and it cannot log in."""
+    return _on_person(
+        staff_id,
+        ActionForm(),
+        "{email} is disabled; its sessions have ended.",
+        lambda staff: enrolment.set_active(get_session(), get_config(), _actor(), staff, False),
+    )
+
+
+@bp.post("/<int:staff_id>/enable")
+def enable(staff_id: int) -> Response:
+    """Enable a disabled account again."""
+    return _on_person(
+        staff_id,
+        ActionForm(),
+        "{email} can log in again.",
+        lambda staff: enrolment.set_active(get_session(), get_config(), _actor(), staff, True),
+    )
+
+
+@bp.post("/<int:staff_id>/schools")
+def schools(staff_id: int) -> Response:
+    """Set the schools a school account prints for."""
+    form = SchoolsForm()
+    ids = enrolment.parse_school_ids(form.schools.data or "")
+    return _on_person(
+        staff_id,
+        form,
+        "The schools of {email} are saved.",
+        lambda staff: enrolment.set_schools(get_session(), get_config(), _actor(), staff, ids),
+    )
+
+
+@bp.post("/<int:staff_id>/reset-totp")
+def reset_totp(staff_id: int) -> Response | str:
+    """A new enrolment link for an account; the old authenticator stops now."""
+    staff = _member(staff_id)
+    form = ActionForm()
+    if not form.validate_on_submit():
+        _flash_problems(form)
+        return redirect(url_for("people.person", staff_id=staff_id), 303)
+    try:
+        issued = enrolment.reset_totp(get_session(), get_config(), _actor(), staff)
+    except enrolment.EnrolmentError as exc:
+        flash(str(exc))
+        return redirect(url_for("people.person", staff_id=staff_id), 303)
+    return _link_page(issued, "reset")
+
+
+# ---- inboxes ----------------------------------------------------------------------------
+
+
+def _inboxes(form: InboxForm, problems: list[str] | None = None) -> str:
+    session = get_session()
+    regions = enrolment.regions_without_inbox(session)
+    form.region.choices = [(NATIONAL, "national (no region)")] + [(r, r) for r in regions]
+    holders = [
+        staff
+        for staff in enrolment.list_staff(session)
+        if staff.active and staff.role is not Role.SCHOOL
+    ]
+    grant_form = GrantForm()
+    grant_form.member.choices = [(str(staff.id), staff.email) for staff in holders]
+    return render_template(
+        "people/inboxes.html",
+        rows=enrolment.inbox_rows(session),
+        form=form,
+        grant_form=grant_form,
+        action_form=ActionForm(),
+        problems=problems or [],
+    )
+
+
+@bp.get("/inboxes")
+def inboxes() -> str:
+    """Every inbox with its region, members and open reports; create, grant, revoke."""
+    return _inboxes(InboxForm())
+
+
+@bp.post("/inboxes")
+def create_inbox() -> str | Response:
+    """A new inbox; the admin creating it is its first member."""
+    form = InboxForm()
+    if not form.validate_on_submit():
+        return _inboxes(form, _problems(form))
+    region = form.region.data or NATIONAL
+    try:
+        inbox = enrolment.create_inbox(
+            get_session(),
+            get_config(),
+            _actor(),
+            form.name.data or "",
+            None if region == NATIONAL else region,
+        )
+    except enrolment.EnrolmentError as exc:
+        return _inboxes(form, [str(exc)])
+    flash(f"Inbox {inbox.name} is made; you are its first member.")
+    return redirect(url_for("people.inboxes"), 303)
+
+
+@bp.post("/inboxes/<int:inbox_id>/grant")
+def grant(inbox_id: int) -> Response:
+    """Give the inbox to a member, with the acting admin's own membership."""
+    inbox = _inbox(inbox_id)
+    form = GrantForm()
+    chosen = (form.member.data or "").strip()
+    member = enrolment.get_staff(get_session(), int(chosen)) if chosen.isdigit() else None
+    if not form.validate_on_submit():
+        _flash_problems(form)
+    elif member is None:
+        flash("Choose a member from the list.")
+    else:
+        try:
+            enrolment.grant_inbox(
+                get_session(), get_config(), _actor(), g.staff_private, inbox, member
+            )
+        except enrolment.EnrolmentError as exc:
+            flash(str(exc))
+        else:
+            flash(f"{member.email} is now a member of {inbox.name}.")
+    return redirect(url_for("people.inboxes"), 303)
+
+
+@bp.post("/inboxes/<int:inbox_id>/revoke/<int:staff_id>")
+def revoke_grant(inbox_id: int, staff_id: int) -> Response:
+    """Take the inbox away from a member."""
+    inbox, member = _inbox(inbox_id), _member(staff_id)
+    form = ActionForm()
+    if not form.validate_on_submit():
+        _flash_problems(form)
+    else:
+        try:
+            enrolment.revoke_inbox(get_session(), get_config(), _actor(), inbox, member)
+        except enrolment.EnrolmentError as exc:
+            flash(str(exc))
+        else:
+            flash(f"{member.email} is no longer a member of {inbox.name}.")
+    return redirect(url_for("people.inboxes"), 303)
+
+
+# ---- the invitee's page -----------------------------------------------------------------
+
+
+def link_key() -> str:
+    """Attempts on one link count together, whichever address they come from."""
+    token = str((request.view_args or {}).get("token", ""))
+    return "enrol:" + hashlib.sha256(token.encode("utf-8")).hexdigest()[:32]
+
+
+@bp.route("/enrol/<token>", methods=["GET", "POST"])
+@limiter.limit("10/minute", key_func=client_key, methods=["POST"])
+@limiter.limit("30/hour", key_func=link_key, methods=["POST"])
+def enrol(token: str) -> Response | tuple[str, int] | str:
+    """Choose a password (or prove it, for a reset), scan the secret, confirm with a code."""
+    session, config = get_session(), get_config()
+    try:
+        invitation = enrolment.find_link(session, token)
+    except enrolment.BadLink as exc:
+        status = 410 if isinstance(exc, enrolment.UsedLink | enrolment.ExpiredLink) else 404
+        return render_template("people/enrol_invalid.html", message=str(exc)), status
+    reset = invitation.staff is not None
+    form: NewAccountForm | ResetForm = ResetForm() if reset else NewAccountForm()
+    problems: list[str] = []
+    if form.validate_on_submit():
+        try:
+            enrolment.accept(session, config, token, form.password.data or "", form.code.data or "")
+        except enrolment.BadLink as exc:  # expired or used while the page was open
+            return render_template("people/enrol_invalid.html", message=str(exc)), 410
+        except enrolment.EnrolmentError as exc:
+            problems.append(str(exc))
+        else:
+            flash("Your authenticator is set up. Log in with your email, password and a new code.")
+            return redirect(url_for("staff.login"), 303)
+    else:
+        problems = _problems(form) if request.method == "POST" else []
+    secret = enrolment.pending_secret(session, config, invitation)
+    uri = enrolment.totp_uri(secret, invitation.email)
+    return render_template(
+        "people/enrol.html",
+        form=form,
+        reset=reset,
+        invitation=invitation,
+        problems=problems,
+        secret=" ".join(secret[i : i + 4] for i in range(0, len(secret), 4)),
+        qr=Markup(enrolment.qr_svg(uri, "QR code for the authenticator app")),  # noqa: S704
+    )

@@ -1,0 +1,63 @@
+"""gunicorn with the repository's config: it serves, and its logs name no client."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+from tests.prod.servers import (
+    HOST,
+    Browser,
+    database,
+    gunicorn,
+    gunicorn_installed,
+    portal_env,
+    prepare,
+)
+
+pytestmark = gunicorn_installed
+
+FORWARDED = "203.0.113.77"
+AGENT = "Mozilla/5.0 (Linux; Android 12; SM-A135F) Secret-Agent/9.9"
+
+
+def raw_request(port: int, request: bytes) -> bytes:
+    """Send bytes as they are and read the answer (for requests urllib would not send)."""
+    with socket.create_connection((HOST, port), timeout=10) as connection:
+        connection.sendall(request)
+        chunks = []
+        while chunk := connection.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def test_access_log_carries_no_client_address(tmp_path: Path) -> None:
+    with database("sqlite", tmp_path / "db") as url:
+        prepared = prepare(url, tmp_path)
+        env = portal_env(url, tmp_path / "instance")
+        with gunicorn(env, tmp_path / "logs") as server:
+            browser = Browser()
+            receipt = browser.send_report(server.url, prepared.code, "Меня обижают.").receipt()
+            assert receipt
+            assert browser.check(server.url, receipt).shows("Меня обижают.")
+            assert browser.open(server.url + "/s/NOSUCHCODE?q=secret-query").status == 404
+            headers = f"X-Forwarded-For: {FORWARDED}\r\nUser-Agent: {AGENT}\r\nReferer: {AGENT}"
+            request = f"GET /healthz HTTP/1.1\r\nHost: x\r\n{headers}\r\nConnection: close\r\n\r\n"
+            answer = raw_request(server.port, request.encode())
+            assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(b"\r\n\r\nok\n")
+            malformed = raw_request(server.port, b"NOT HTTP AT ALL\r\n\r\n")
+            assert malformed.startswith(b"HTTP/1.1 400")
+    access = server.access_log.read_text()
+    errors = server.error_log.read_text()
+    # The log is there and useful: request lines, statuses, durations.
+    assert f'"POST /s/{prepared.code} HTTP/1.1" 200' in access
+    assert '"GET /healthz HTTP/1.1" 200' in access
+    assert '"GET /s/NOSUCHCODE HTTP/1.1" 404' in access
+    # ...and names nobody: no address (the peer's or a forwarded one), no agent, no query.
+    for trace in (HOST, FORWARDED, "Secret-Agent", "secret-query", receipt):
+        assert trace not in access, trace
+    # gunicorn's warning about a malformed request names no client either.
+    invalid = [line for line in errors.splitlines() if "Invalid request" in line]
+    assert invalid, errors
+    assert all(HOST not in line for line in invalid), invalid
+    assert "Using worker: gthread" in errors

@@ -223,20 +223,25 @@ def reset_totp(staff_id: int) -> Response | str:
 
 def _inboxes(form: InboxForm, problems: list[str] | None = None) -> str:
     session = get_session()
-    regions = enrolment.regions_without_inbox(session)
-    form.region.choices = [(NATIONAL, "national (no region)")] + [(r, r) for r in regions]
+    rows = enrolment.inbox_rows(session)
+    regions = [(r, r) for r in enrolment.regions_without_inbox(session)]
+    if all(row.inbox.region is not None for row in rows):  # one national inbox at most
+        regions.insert(0, (NATIONAL, "national (no region)"))
+    form.region.choices = regions
     holders = [
         staff
         for staff in enrolment.list_staff(session)
         if staff.active and staff.role is not Role.SCHOOL
     ]
-    grant_form = GrantForm()
-    grant_form.member.choices = [(str(staff.id), staff.email) for staff in holders]
+    candidates = {
+        row.inbox.id: [staff for staff in holders if staff not in row.members] for row in rows
+    }
     return render_template(
         "people/inboxes.html",
-        rows=enrolment.inbox_rows(session),
+        rows=rows,
+        candidates=candidates,
         form=form,
-        grant_form=grant_form,
+        grant_form=GrantForm(),
         action_form=ActionForm(),
         problems=problems or [],
     )

@@ -61,6 +61,11 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(child.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(staff.bp)
+    from portal import audit_pages, figures, school_admin
+
+    app.register_blueprint(school_admin.bp)
+    app.register_blueprint(figures.bp)
+    app.register_blueprint(audit_pages.bp)
     app.register_blueprint(people.bp)
     cli.init_app(app)
     return app

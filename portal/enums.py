@@ -99,3 +99,4 @@ class AuditAction(StrictEnum):
     KEYS = "keys"
     STAFF = "staff"
     INBOX = "inbox"
+    SCHOOL = "school"  # registry import, code rotation, deactivation (at most 16 characters)

@@ -9,7 +9,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
 from portal.codes import new_check_word, new_code, normalize_code
@@ -173,8 +173,11 @@ def _check_row(values: dict[str, str]) -> list[str]:
     return problems
 
 
-def import_schools(session: Session, parsed: ParsedFile) -> ImportResult:
-    """Create or update schools from parsed rows in one transaction; codes are kept."""
+def import_schools(session: Session, parsed: ParsedFile, *, commit: bool = True) -> ImportResult:
+    """Create or update schools from parsed rows in one transaction; codes are kept.
+
+    commit=False leaves the transaction open (flushed) for the caller's audit record.
+    """
     result = ImportResult(warnings=list(parsed.warnings))
     existing = {
         school.school_id: school
@@ -193,7 +196,7 @@ def import_schools(session: Session, parsed: ParsedFile) -> ImportResult:
             result.updated += 1
         else:
             result.unchanged += 1
-    session.commit()
+    _finish(session, commit)
     return result
 
 
@@ -250,23 +253,31 @@ def get_school(session: Session, school_id: str) -> School:
     return school
 
 
-def rotate_code(session: Session, school_id: str) -> School:
+def rotate_code(session: Session, school_id: str, *, commit: bool = True) -> School:
     """Give a school a new code and check word; the old code stops working at once."""
     school = get_school(session, school_id)
     taken = set(session.scalars(select(School.code)))
     school.code = _unused_code(taken)
     school.check_word = new_check_word(avoid=school.check_word)
     school.code_issued_at = utcnow()
-    session.commit()
+    _finish(session, commit)
     return school
 
 
-def set_active(session: Session, school_id: str, active: bool) -> School:
+def set_active(session: Session, school_id: str, active: bool, *, commit: bool = True) -> School:
     """Deactivate (its page and posters stop) or reactivate a school."""
     school = get_school(session, school_id)
     school.active = active
-    session.commit()
+    _finish(session, commit)
     return school
+
+
+def _finish(session: Session, commit: bool) -> None:
+    """Commit, or flush only: the caller then records the change and commits both."""
+    if commit:
+        session.commit()
+    else:
+        session.flush()
 
 
 def find_by_code(session: Session, typed_code: str) -> School | None:
@@ -275,3 +286,85 @@ def find_by_code(session: Session, typed_code: str) -> School | None:
     if code is None:
         return None
     return session.scalar(select(School).where(School.code == code, School.active.is_(True)))
+
+
+# ---- search (the admin's school list) ------------------------------------------------------
+
+SEARCH_PAGE_SIZE = 50
+_FIELD_SEPARATOR = "\x1f"  # between the searched columns: a match never spans two of them
+_SQLITE_FOLD = "qr111_fold"
+
+
+@dataclass(frozen=True)
+class SchoolPage:
+    """One page of a registry search."""
+
+    schools: list[School]
+    total: int
+    page: int
+    pages: int
+
+
+def fold(text: str) -> str:
+    """Text as the search compares it: lower case (Cyrillic too), ё as е."""
+    return text.lower().replace("ё", "е")
+
+
+def search_schools(
+    session: Session,
+    *,
+    text: str = "",
+    region: str | None = None,
+    active: bool | None = None,
+    page: int = 1,
+    per_page: int = SEARCH_PAGE_SIZE,
+) -> SchoolPage:
+    """Schools whose name, school id, region, district or code contains `text` (any case),
+    optionally of one region and one state, a page at a time; one COUNT and one SELECT."""
+    conditions: list[ColumnElement[bool]] = []
+    wanted = fold(" ".join(text.split()))  # control characters and runs of spaces: one space
+    if wanted:
+        matches: list[ColumnElement[bool]] = [
+            _folded_haystack(session).contains(wanted, autoescape=True)
+        ]
+        if (code := normalize_code(text)) is not None:
+            matches.append(School.code == code)  # a code typed as printed: dashes, O for 0
+        conditions.append(or_(*matches))
+    if region is not None:
+        conditions.append(School.region == region)
+    if active is not None:
+        conditions.append(School.active.is_(active))
+    total = session.scalar(select(func.count()).select_from(School).where(*conditions)) or 0
+    pages = max(1, -(-total // per_page))
+    page = min(max(1, page), pages)
+    found = session.scalars(
+        select(School)
+        .where(*conditions)
+        .order_by(School.region, School.school_id)
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    )
+    return SchoolPage(list(found), total, page, pages)
+
+
+def regions(session: Session) -> list[str]:
+    """Every region of the registry, in order."""
+    return list(session.scalars(select(School.region).distinct().order_by(School.region)))
+
+
+def _folded_haystack(session: Session) -> ColumnElement[str]:
+    """The searched columns in one folded string, computed by the database."""
+    sep = _FIELD_SEPARATOR
+    joined = (
+        School.school_id + sep + School.name_kk + sep + School.name_ru + sep + School.region
+    ) + (sep + School.district + sep + School.code)
+    if session.get_bind().dialect.name == "sqlite":
+        # SQLite's lower() folds ASCII only: Python does the folding, registered on this
+        # connection (cheap, and a pooled connection may be new).
+        raw = session.connection().connection.driver_connection
+        if raw is not None:
+            raw.create_function(_SQLITE_FOLD, 1, fold, deterministic=True)
+        folded: ColumnElement[str] = getattr(func, _SQLITE_FOLD)(joined)
+        return folded
+    # PostgreSQL's lower() folds Cyrillic and Kazakh letters under a UTF-8 ctype (C.UTF-8 too).
+    return func.replace(func.lower(joined), "ё", "е")

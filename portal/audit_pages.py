@@ -1,0 +1,187 @@
+"""The admin's view of the audit log: newest first, filtered, and whether the chain verifies."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from itertools import islice
+
+from flask import Blueprint, render_template, request
+from sqlalchemy import ColumnElement, String, func, select, type_coerce
+from sqlalchemy.orm import Session
+
+from portal import access, audit, get_config
+from portal.db import get_session
+from portal.enums import AuditAction
+from portal.models import AuditEvent
+
+PAGE_SIZE = 50
+PROBLEMS_SHOWN = 20
+_REPORT_ID = re.compile(r"[0-9a-f]{32}")
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """Which records the page lists; every value parsed strictly (a bad one is an error)."""
+
+    action: AuditAction | None = None
+    actor: str = ""  # part of the actor's email, any case
+    report: str | None = None
+    before: int | None = None  # the page starts below this seq
+
+    @classmethod
+    def parse(cls, args: Mapping[str, str]) -> AuditFilter:
+        """Read the query string; ValueError names the bad parameter."""
+
+        def text(name: str) -> str:
+            return (args.get(name) or "").strip()
+
+        action = AuditAction.parse(text("action")) if text("action") else None
+        actor = text("actor").lower()
+        if len(actor) > 254:
+            raise ValueError("the actor's email is longer than 254 characters")
+        report = text("report").lower() or None
+        if report is not None and not _REPORT_ID.fullmatch(report):
+            raise ValueError(f"report {report[:40]!r} is not a report id (32 hex characters)")
+        before = text("before")
+        if before and not (before.isdigit() and len(before) <= 18):
+            raise ValueError(f"before {before[:20]!r} is not a record number")
+        return cls(action, actor, report, int(before) if before else None)
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        """The filter as SQL conditions (the page position aside)."""
+        found: list[ColumnElement[bool]] = []
+        if self.action is not None:
+            found.append(AuditEvent.action == self.action)
+        if self.actor:
+            found.append(func.lower(AuditEvent.actor_email).contains(self.actor, autoescape=True))
+        if self.report is not None:
+            found.append(AuditEvent.report_public_id == self.report)
+        return found
+
+
+@dataclass(frozen=True)
+class Row:
+    """One record as listed: its facts, the detail as name and value pairs."""
+
+    seq: int
+    at: str
+    action: str
+    actor: str
+    report: str | None
+    detail: list[tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    """A page of records, newest first, and where the next (older) page starts."""
+
+    rows: list[Row]
+    matching: int
+    older_than: int | None
+
+
+@dataclass(frozen=True)
+class ChainState:
+    """What `audit verify` says of the whole log, as the page shows it."""
+
+    records: int
+    problems: list[str]
+    more_problems: int
+
+    @property
+    def intact(self) -> bool:
+        """No problem found."""
+        return not self.problems
+
+
+def browse(session: Session, wanted: AuditFilter, limit: int = PAGE_SIZE) -> AuditPage:
+    """The newest records matching the filter, from `wanted.before` down; keyset paging."""
+    conditions = wanted.conditions()
+    matching = session.scalar(select(func.count()).select_from(AuditEvent).where(*conditions))
+    # Columns, time and action as stored text: a tampered row is listed, not a failure.
+    query = (
+        select(
+            AuditEvent.seq,
+            type_coerce(AuditEvent.at, String),
+            type_coerce(AuditEvent.action, String),
+            AuditEvent.actor_email,
+            AuditEvent.report_public_id,
+            AuditEvent.detail,
+        )
+        .where(*conditions)
+        .order_by(AuditEvent.seq.desc())
+        .limit(limit + 1)
+    )
+    if wanted.before is not None:
+        query = query.where(AuditEvent.seq < wanted.before)
+    found = session.execute(query).all()
+    rows = [
+        Row(seq, _time(at), str(action), actor or "—", report, _detail(detail))
+        for seq, at, action, actor, report, detail in found[:limit]
+    ]
+    older = rows[-1].seq if len(found) > limit else None
+    return AuditPage(rows, matching or 0, older)
+
+
+def chain_state(session: Session, server_secret: str) -> ChainState:
+    """Walk the whole chain (as `flask audit verify`); keep the first problems to show."""
+    problems = audit.iter_problems(session, server_secret)
+    first = [str(problem) for problem in islice(problems, PROBLEMS_SHOWN)]
+    return ChainState(audit.count(session), first, sum(1 for _ in problems))
+
+
+def _time(stored: object) -> str:
+    """A stored time in UTC to the second; anything unparseable as it is."""
+    try:
+        at = datetime.fromisoformat(str(stored))
+    except ValueError:
+        return str(stored)
+    at = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+    return at.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _detail(encoded: str) -> list[tuple[str, str]]:
+    """The detail's facts; a row edited into something unreadable is shown as it is."""
+    try:
+        facts = json.loads(encoded)
+    except ValueError:
+        return [("unreadable", encoded)]
+    if not isinstance(facts, dict):
+        return [("unreadable", encoded)]
+    return [(str(name), "—" if value is None else str(value)) for name, value in facts.items()]
+
+
+bp = Blueprint("audit", __name__, url_prefix="/staff/audit")
+access.guard(bp)
+
+
+@bp.get("/")
+def log() -> str | tuple[str, int]:
+    """The log, newest first, with the chain's state."""
+    session = get_session()
+    chain = chain_state(session, get_config().secret_key)
+    try:
+        wanted = AuditFilter.parse(request.args)
+    except ValueError as exc:
+        # The page again, with the reason and no rows: a 400 the admin can act on.
+        empty = AuditPage([], 0, None)
+        page = render_template(
+            "audit/log.html",
+            page=empty,
+            wanted=AuditFilter(),
+            chain=chain,
+            actions=list(AuditAction),
+            bad=str(exc),
+        )
+        return page, 400
+    return render_template(
+        "audit/log.html",
+        page=browse(session, wanted),
+        wanted=wanted,
+        chain=chain,
+        actions=list(AuditAction),
+    )

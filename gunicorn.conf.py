@@ -22,10 +22,12 @@ proc_name = "qr111-portal"
 # Argon2id is CPU-bound and holds the GIL: one process per core does the hashing, and one
 # more keeps a core busy while another process waits on the database.
 workers = len(os.sched_getaffinity(0)) + 1
-# Threads let a worker read the next request and serve pages while one thread hashes; the
-# number hashing at once is bounded in the app (PORTAL_MAX_KDF_CONCURRENCY, portal/kdf_bound.py).
+# Threads let a worker take the next requests and serve pages while one thread hashes; the
+# number hashing at once is bounded in the app (PORTAL_MAX_KDF_CONCURRENCY, portal/kdf_bound.py),
+# and reports beyond what the cores can hash get a quick 503 that keeps the child's text,
+# instead of waiting in the listen queue for a proxy's timeout page that loses it.
 worker_class = "gthread"
-threads = 4
+threads = 8
 # Every worker builds its own app after the fork: no database connection crosses a fork.
 preload_app = False
 # A request that takes this long is a stuck worker (a report takes ~50 ms of CPU).

@@ -1,4 +1,4 @@
-"""Benchmark the child's side against a real server: gunicorn serving portal:create_app().
+"""Benchmark the child's side against a real server: gunicorn with gunicorn.conf.py.
 
 Run by hand (`make bench` runs it after bench/posters.py, with gunicorn installed):
     python bench/child.py [--workers 2,3,4] [--clients 8] [--landing-seconds 5]
@@ -115,7 +115,7 @@ class Reply:
 
 
 class Browser:
-    """One client's connection, reopened whenever the server closes it (sync workers do)."""
+    """One client's connection, reopened whenever the server closes it (as gunicorn may)."""
 
     def __init__(self, port: int) -> None:
         self.port = port
@@ -566,19 +566,18 @@ class Server:
 def gunicorn(instance: Path, workers: int, log: Path) -> Iterator[Server]:
     """Serve the portal with gunicorn on a free port; stop exactly that process afterwards."""
     port = free_port()
-    # Sync workers, gunicorn's default: Argon2id holds a worker's CPU anyway, so threads or
-    # async workers would only queue inside the process what the listen backlog queues now.
+    # The production settings (gunicorn.conf.py: gthread workers, the app of portal/wsgi.py,
+    # its access log), with this run's worker count and port.
     command = [
         sys.executable,
         "-m",
         "gunicorn",
+        "--config",
+        str(REPO / "gunicorn.conf.py"),
         "--workers",
         str(workers),
         "--bind",
         f"{HOST}:{port}",
-        "--error-logfile",
-        "-",
-        "portal:create_app()",
     ]
     with log.open("ab") as output:
         process = subprocess.Popen(
@@ -738,7 +737,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda _signal, _frame: sys.exit(128 + signal.SIGTERM))
 
     print(
-        f"child's side on gunicorn (sync workers), SQLite, {HOST}; "
+        f"child's side on gunicorn (gunicorn.conf.py), SQLite, {HOST}; "
         f"Python {sys.version.split()[0]}, {cpus} CPUs, {args.clients} clients"
     )
     # The bench shares the machine with whatever else runs: say so when that is much.

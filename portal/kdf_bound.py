@@ -16,8 +16,9 @@ from werkzeug.exceptions import ServiceUnavailable
 # The POSTs that run Argon2id: a report (its receipt key and lookup), a receipt opening the
 # conversation or adding to it, a staff login (the password).
 KDF_ENDPOINTS = frozenset({"child.send", "child.check", "staff.login"})
-# How long a request waits for a slot: several derivations' time, then a quick 503.
-WAIT_SECONDS = 1.0
+# How long a request waits for a slot: the derivations queued before it on a busy machine;
+# then a quick 503 with the text, rather than a proxy's timeout page that loses it.
+WAIT_SECONDS = 2.0
 # What the 503 asks browsers and clients to wait before sending again.
 RETRY_AFTER_SECONDS = 10
 _EXTENSION = "portal.kdf_bound"

@@ -79,8 +79,12 @@ def require_login() -> Response | None:
 
 
 def _bar_forms() -> dict[str, LogoutForm]:
-    """The log-out button of the bar carries its token."""
-    return {"logout_form": LogoutForm()}
+    """The log-out button of the bar carries its token.
+
+    Never bound to the request: an error page (a body over the limit, a broken multipart)
+    renders the bar too, and reading that body again would turn the 413 or 400 into a 500.
+    """
+    return {"logout_form": LogoutForm(formdata=None)}
 
 
 def _private_pages(response: Response) -> Response:

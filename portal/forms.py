@@ -87,6 +87,15 @@ def clean_text(text: str | None) -> str:
     return _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n")).strip()
 
 
+def stripped_choice(value: str | None) -> str | None:
+    """A choice as sent, without surrounding blanks.
+
+    Optional() takes a blank value ("\\r", " ") for no answer and skips the choice check, so the
+    blank itself must not reach the code that reads the answer (it parsed as no enum: a 500).
+    """
+    return value.strip() if isinstance(value, str) else value
+
+
 class ReportForm(ChildForm):
     """The report a child sends from the school's page."""
 
@@ -95,6 +104,7 @@ class ReportForm(ChildForm):
         choices=[
             SelectChoice(category.value, label) for category, label in CATEGORY_LABELS.items()
         ],
+        filters=[stripped_choice],
         validators=[Optional()],
     )
     message = TextAreaField(
@@ -112,12 +122,14 @@ class ReportForm(ChildForm):
         _l("Are you in danger right now?"),
         choices=[SelectChoice("no", _l("No")), SelectChoice("yes", _l("Yes, I am in danger now"))],
         default="no",
+        filters=[stripped_choice],
         validators=[Optional()],
     )
     grade = SelectField(
         _l("Your grade (if you want)"),
         choices=[SelectChoice("", "—"), *(SelectChoice(grade) for grade in GRADES)],
         default="",
+        filters=[stripped_choice],
         validators=[Optional()],
     )
     # A field people never see: bots fill every field they find.

@@ -16,6 +16,7 @@ from flask import (
     request,
     url_for,
 )
+from flask import session as browser_session
 from werkzeug.exceptions import BadRequest
 from werkzeug.wrappers import Response
 
@@ -70,6 +71,9 @@ def login_page() -> Response | str:
         except login.LoginFailed:
             flash("Wrong email, password or code, or the account is locked for a while.")
         else:
+            # A new form token too: one planted with the browser's cookie before login
+            # (session fixation) must not sign the staff member's actions after it.
+            browser_session.pop("csrf_token", None)
             response = redirect(url_for("staff.home"), 303)
             response.set_cookie(
                 COOKIE,
@@ -233,7 +237,8 @@ def assign(public_id: str) -> Response:
     """Give the report to a member of its inbox, or to nobody."""
     form = AssignForm()
     chosen = (form.assignee.data or "").strip()
-    if not form.validate_on_submit() or not (chosen == "" or chosen.isdigit()):
+    # isdecimal, not isdigit: "²" is a digit that int() refuses.
+    if not form.validate_on_submit() or not (chosen == "" or chosen.isdecimal()):
         _form_error(form)
         return redirect(url_for("staff.report", public_id=public_id), 303)
     assignee = int(chosen) if chosen else None

@@ -8,6 +8,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
 from portal.enums import Agency, Priority, Role, Status
+from portal.forms import stripped_choice
 from portal.triage import MAX_TEXT
 
 
@@ -38,6 +39,7 @@ class StatusForm(FlaskForm):
     agency = SelectField(
         choices=[SelectChoice("", "—")]
         + [SelectChoice(agency.value, agency.value.replace("_", " ")) for agency in Agency],
+        filters=[stripped_choice],
         validators=[Optional()],
     )
     note = TextAreaField(validators=[Optional(), Length(max=MAX_TEXT)])

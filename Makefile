@@ -17,8 +17,11 @@ $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-$(VENV)/.installed: $(BIN)/activate setup.cfg pyproject.toml
-	$(BIN)/pip install --quiet -e '.[test]'
+# Every dependency at the version of requirements/constraints.txt (`make lock` renews it).
+CONSTRAINTS := requirements/constraints.txt
+
+$(VENV)/.installed: $(BIN)/activate setup.cfg pyproject.toml $(CONSTRAINTS)
+	$(BIN)/pip install --quiet -c $(CONSTRAINTS) -e '.[test]'
 	touch $@
 
 install: $(VENV)/.installed $(COMPILED)
@@ -49,7 +52,7 @@ pytest: install
 
 # bench/child.py serves the portal with gunicorn, which comes with the prod extra (in dev).
 $(VENV)/.installed-dev: $(VENV)/.installed
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -c $(CONSTRAINTS) -e '.[dev]'
 	touch $@
 
 bench: install $(VENV)/.installed-dev
@@ -58,7 +61,7 @@ bench: install $(VENV)/.installed-dev
 
 # Production serving: gunicorn, PostgreSQL and Redis clients (the prod extra).
 $(VENV)/.installed-prod: $(VENV)/.installed
-	$(BIN)/pip install --quiet -e '.[prod]'
+	$(BIN)/pip install --quiet -c $(CONSTRAINTS) -e '.[prod]'
 	touch $@
 
 # gunicorn with the settings of gunicorn.conf.py; PORTAL_* variables configure the portal
@@ -66,6 +69,18 @@ $(VENV)/.installed-prod: $(VENV)/.installed
 serve: install $(VENV)/.installed-prod
 	$(FLASK) db upgrade
 	$(BIN)/gunicorn --config gunicorn.conf.py --bind $(HOST):$(PORT)
+
+.PHONY: fuzz lock
+
+# The long fuzz run (10,000+ cases); `make test` runs the same tests with a few hundred.
+fuzz: install
+	QR111_FUZZ=long $(BIN)/pytest -q tests/fuzz --hypothesis-show-statistics
+
+# Pin what is installed now (after a setup.cfg change and a green `make test`).
+lock: $(VENV)/.installed-dev
+	{ echo "# Pinned versions of every dependency (test and prod extras too), used by make demo and make test."; \
+	  echo "# Regenerate with \`make lock\` after changing setup.cfg; the project itself is not listed."; \
+	  $(BIN)/pip freeze --exclude-editable; } > $(CONSTRAINTS)
 
 # Debian's chromium drives the browser tests; installed here when we may (root with apt).
 system-deps:

@@ -12,7 +12,7 @@ import pytest
 import zxingcpp
 from flask import Flask
 from PIL import Image
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, Page, ViewportSize
 
 from portal import accounts, registry
 from portal.db import get_session
@@ -26,7 +26,7 @@ ADMIN = "admin@111.kz"
 ADMIN_PASSWORD = "admin passphrase for tests"
 INVITEE = "aliya@111.kz"
 INVITEE_PASSWORD = "Алия құпия сөз 2026"
-DESKTOP = {"width": 1280, "height": 800}
+DESKTOP: ViewportSize = {"width": 1280, "height": 800}
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal import accounts, crypto, enrolment
+from portal import accounts, crypto, enrolment, registry
 from portal.config import Config
 from portal.db import get_session
 from portal.enums import AuditAction, Role
@@ -508,3 +508,61 @@ def test_invalid_invitations_come_back_with_the_message(desk: Desk) -> None:
         page = admin.post("/staff/people/invite", data={"csrf_token": token, **data})
         assert page.status_code == 200
         assert message in html.unescape(page.get_data(as_text=True)), data
+
+
+def test_a_school_accounts_schools_are_set_from_its_page(desk: Desk) -> None:
+    admin = desk.log_in(desk.admin)
+    with desk.site.app.app_context():
+        session = get_session()
+        school_account = accounts.get_staff(session, desk.school.email).id
+        other = next(
+            school.school_id
+            for school in registry.list_schools(session)
+            if school.school_id != desk.school_id
+        )
+    path = f"/staff/people/{school_account}"
+    token = form_token(admin, path)
+    unknown = admin.post(
+        f"{path}/schools", data={"csrf_token": token, "schools": "nope"}, follow_redirects=True
+    )
+    assert "No school in the registry has the id nope." in unknown.get_data(as_text=True)
+    saved = admin.post(
+        f"{path}/schools",
+        data={"csrf_token": token, "schools": f"{desk.school_id}, {other}"},
+        follow_redirects=True,
+    )
+    assert f"The schools of {desk.school.email} are saved." in saved.get_data(as_text=True)
+    with desk.site.app.app_context():
+        session = get_session()
+        staff = accounts.get_staff(session, desk.school.email)
+        assert sorted(school.school_id for school in staff.schools) == sorted(
+            [desk.school_id, other]
+        )
+        ops = [
+            json.loads(event.detail)["op"]
+            for event in session.scalars(
+                select(AuditEvent).where(AuditEvent.action == AuditAction.STAFF)
+            )
+        ]
+        assert ops == ["schools"]
+
+
+def test_a_pending_link_is_revoked_from_the_list(desk: Desk) -> None:
+    admin = desk.log_in(desk.admin)
+    path = invite_over_http(admin, "new@111.kz")
+    listing = admin.get("/staff/people/").get_data(as_text=True)
+    assert "Revoke link for new@111.kz" in listing
+    with desk.site.app.app_context():
+        link_id = get_session().scalars(select(StaffInvitation.id)).one()
+    token = form_token(admin, "/staff/people/")
+    done = admin.post(
+        f"/staff/people/links/{link_id}/revoke",
+        data={"csrf_token": token},
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert "The link for new@111.kz no longer works." in done
+    assert desk.client().get(path).status_code == 404
+    again = admin.post(
+        f"/staff/people/links/{link_id}/revoke", data={"csrf_token": token}, follow_redirects=True
+    ).get_data(as_text=True)
+    assert "not pending any more" in again

@@ -334,17 +334,27 @@ def search_schools(
         conditions.append(School.region == region)
     if active is not None:
         conditions.append(School.active.is_(active))
-    total = session.scalar(select(func.count()).select_from(School).where(*conditions)) or 0
+
+    def fetch(number: int) -> list[tuple[School, int]]:
+        # The count rides along as a window: one scan of the registry, not two.
+        query = (
+            select(School, func.count().over())
+            .where(*conditions)
+            .order_by(School.region, School.school_id)
+            .limit(per_page)
+            .offset((number - 1) * per_page)
+        )
+        return [(school, total) for school, total in session.execute(query)]
+
+    found = fetch(max(1, page))
+    if found:
+        total = found[0][1]
+    else:  # no match, or a page past the end: count, then show the last page
+        total = session.scalar(select(func.count()).select_from(School).where(*conditions)) or 0
+        if total:
+            found = fetch(-(-total // per_page))
     pages = max(1, -(-total // per_page))
-    page = min(max(1, page), pages)
-    found = session.scalars(
-        select(School)
-        .where(*conditions)
-        .order_by(School.region, School.school_id)
-        .limit(per_page)
-        .offset((page - 1) * per_page)
-    )
-    return SchoolPage(list(found), total, page, pages)
+    return SchoolPage([school for school, _ in found], total, min(max(1, page), pages), pages)
 
 
 def regions(session: Session) -> list[str]:

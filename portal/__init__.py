@@ -6,9 +6,11 @@ from pathlib import Path
 
 from flask import Flask, current_app
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter, Map
 
 from portal import cli, db, errors, i18n, kdf_bound, logs, ratelimit, risk, security
 from portal.config import Config, load_config
+from portal.forms import MAX_ROW_ID
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # The largest request body accepted: a full form of Cyrillic text is ~60 KB percent-encoded,
@@ -36,6 +38,8 @@ def create_app(config: Config | None = None) -> Flask:
         PREFERRED_URL_SCHEME="https" if config.is_production else "http",
     )
     app.extensions["portal.config"] = config
+    # Every <int:...> of a route is a row id: past the largest one it is a 404, not a 500.
+    app.url_map.converters["int"] = RowIdConverter
     # Templates never see the configuration (secrets live there).
     app.jinja_env.globals.pop("config", None)
     app.jinja_env.globals["exit_url"] = config.exit_url
@@ -69,6 +73,13 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(people.bp)
     cli.init_app(app)
     return app
+
+
+class RowIdConverter(IntegerConverter):
+    """<int:...> in a route: a whole number from 1 to the largest row id."""
+
+    def __init__(self, map: Map, *args: object, **kwargs: object) -> None:
+        super().__init__(map, min=1, max=MAX_ROW_ID)
 
 
 def get_config() -> Config:

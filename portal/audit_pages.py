@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from portal import access, audit, get_config
 from portal.db import get_session
 from portal.enums import AuditAction
+from portal.forms import row_id
 from portal.models import AuditEvent
 
 PAGE_SIZE = 50
@@ -47,9 +48,9 @@ class AuditFilter:
         if report is not None and not _REPORT_ID.fullmatch(report):
             raise ValueError(f"report {report[:40]!r} is not a report id (32 hex characters)")
         before = text("before")
-        if before and not (before.isdigit() and len(before) <= 18):
+        if before and row_id(before) is None:
             raise ValueError(f"before {before[:20]!r} is not a record number")
-        return cls(action, actor, report, int(before) if before else None)
+        return cls(action, actor, report, row_id(before))
 
     def conditions(self) -> list[ColumnElement[bool]]:
         """The filter as SQL conditions (the page position aside)."""

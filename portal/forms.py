@@ -87,6 +87,21 @@ def clean_text(text: str | None) -> str:
     return _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n")).strip()
 
 
+# The largest row id any table holds: PostgreSQL's INTEGER. A larger number is no row, and
+# must not reach the database driver (an overflow there is a 500, not a "not found").
+MAX_ROW_ID = 2**31 - 1
+
+
+def row_id(text: str | None) -> int | None:
+    """A row id typed into a form or query ("17"), or None for anything else ("²", "1e9", "")."""
+    text = (text or "").strip()
+    # isascii: str.isdigit() accepts "²" and int() accepts "١٧"; neither is an id we printed.
+    if not (text.isascii() and text.isdigit()) or len(text) > 10:
+        return None
+    number = int(text)
+    return number if 1 <= number <= MAX_ROW_ID else None
+
+
 def stripped_choice(value: str | None) -> str | None:
     """A choice as sent, without surrounding blanks.
 

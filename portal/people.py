@@ -13,6 +13,7 @@ from werkzeug.wrappers import Response
 from portal import access, enrolment, get_config
 from portal.db import get_session
 from portal.enums import Role
+from portal.forms import row_id
 from portal.models import Inbox, Staff
 from portal.ratelimit import client_key, limiter
 from portal.staff_forms import (
@@ -280,7 +281,8 @@ def grant(inbox_id: int) -> Response:
     inbox = _inbox(inbox_id)
     form = GrantForm()
     chosen = (form.member.data or "").strip()
-    member = enrolment.get_staff(get_session(), int(chosen)) if chosen.isdigit() else None
+    member_id = row_id(chosen)
+    member = enrolment.get_staff(get_session(), member_id) if member_id else None
     if not form.validate_on_submit():
         _flash_problems(form)
     elif member is None:

@@ -24,6 +24,7 @@ from portal import access, get_config, login, posters, triage
 from portal.access import COOKIE
 from portal.db import get_session
 from portal.enums import Agency, Priority, Role, Status
+from portal.forms import row_id
 from portal.models import School, Staff, utcnow
 from portal.ratelimit import client_key, limiter
 from portal.registry import get_school, list_schools
@@ -237,11 +238,10 @@ def assign(public_id: str) -> Response:
     """Give the report to a member of its inbox, or to nobody."""
     form = AssignForm()
     chosen = (form.assignee.data or "").strip()
-    # isdecimal, not isdigit: "²" is a digit that int() refuses.
-    if not form.validate_on_submit() or not (chosen == "" or chosen.isdecimal()):
+    if not form.validate_on_submit() or not (chosen == "" or row_id(chosen)):
         _form_error(form)
         return redirect(url_for("staff.report", public_id=public_id), 303)
-    assignee = int(chosen) if chosen else None
+    assignee = row_id(chosen)
     return _act(
         public_id,
         lambda opened: triage.assign(get_session(), get_config(), _staff(), opened, assignee),

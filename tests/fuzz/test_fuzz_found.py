@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from portal.forms import row_id
 from tests.portal.conftest import Desk, Site, form_token, receipt_of, report_id
 
 
@@ -33,8 +34,30 @@ def test_a_blank_agency_and_a_superscript_assignee_are_refused_calmly(desk: Desk
     for action, data in (
         ("status", {"status": "referred", "agency": " "}),
         ("assign", {"assignee": "²"}),
+        ("assign", {"assignee": "9223372036854775808"}),
     ):
         response = browser.post(
             f"/staff/reports/{public_id}/{action}", data={"csrf_token": token, **data}
         )
         assert response.status_code == 303, action
+
+
+@pytest.mark.parametrize(
+    "typed", ["9223372036854775808", "2147483648", "²", "١٧", "0", " 17 ", "17"]
+)
+def test_a_row_id_is_a_plain_number_the_database_can_hold(typed: str) -> None:
+    """A member id past SQLite's 64 bits was an OverflowError in the driver: a 500."""
+    assert row_id(typed) == (17 if typed.strip() == "17" else None)
+
+
+def test_an_id_too_large_for_the_database_is_not_found_and_not_a_failure(desk: Desk) -> None:
+    browser = desk.log_in(desk.admin)
+    token = form_token(browser, "/staff/people/inboxes")
+    huge = "9223372036854775808"
+    assert browser.get(f"/staff/people/{huge}").status_code == 404
+    granted = browser.post(
+        "/staff/people/inboxes/1/grant", data={"csrf_token": token, "member": huge}
+    )
+    assert granted.status_code == 303
+    assert "Choose a member" in browser.get("/staff/people/inboxes").get_data(as_text=True)
+    assert browser.get("/staff/audit/?before=²").status_code == 400

@@ -8,7 +8,7 @@ from flask import Flask, current_app
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter, Map
 
-from portal import cli, db, errors, i18n, kdf_bound, logs, ratelimit, risk, security
+from portal import cli, db, errors, i18n, kdf_bound, logs, ratelimit, risk, security, sessions
 from portal.config import Config, load_config
 from portal.forms import MAX_ROW_ID
 
@@ -49,6 +49,7 @@ def create_app(config: Config | None = None) -> Flask:
     security.init_app(app, https=config.is_production)
     errors.init_app(app)
     ratelimit.init_app(app, config)
+    sessions.init_app(app, config)
     kdf_bound.init_app(app, config.max_kdf_concurrency)
     if config.trusted_proxies:
         # Only that many hops of X-Forwarded-For are believed: with none, it is anyone's to

@@ -36,6 +36,9 @@ DEFAULT_KDF: KdfParams = PRODUCTION_KDF
 DEFAULT_EXIT_URL = "https://www.google.com/search?q=weather"
 DEFAULT_RETENTION_DAYS = 90
 MAX_RETENTION_DAYS = 36500  # a hundred years: anything longer is not a retention period
+REDIS_SCHEMES = ("redis", "rediss", "unix")
+DEFAULT_REDIS_PREFIX = "qr111"
+LIMIT_STORAGE_SCHEMES = ("memory", "redis", "rediss", "redis+sentinel", "redis+unix")
 # Proxies in front of us whose X-Forwarded-For/-Proto we believe; more than this is a typo.
 MAX_TRUSTED_PROXIES = 5
 # Argon2id does not release the GIL: one derivation per worker keeps its core busy and its
@@ -86,6 +89,11 @@ class Config:
     exit_url: str = DEFAULT_EXIT_URL
     # Closed reports are erased (their keys destroyed) this many days after closing.
     retention_days: int = DEFAULT_RETENTION_DAYS
+    # Redis shared by every instance: rate-limit counts and the server half of staff sessions.
+    # None keeps both in the process and the database (one instance only).
+    redis_url: str | None = None
+    # Every Redis key starts with it: several deployments (or test runs) can share one Redis.
+    redis_prefix: str = DEFAULT_REDIS_PREFIX
     # Reverse proxies in front (nginx, a load balancer): 0 means we are reached directly.
     trusted_proxies: int = 0
     # Key derivations (Argon2id) running at once in one worker process; beyond it, a 503.
@@ -115,6 +123,8 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         triage=_triage_policy(env),
         exit_url=_exit_url(env),
         retention_days=_retention_days(env),
+        redis_url=_redis_url(env),
+        redis_prefix=_redis_prefix(env),
         trusted_proxies=_bounded_int(env, "PORTAL_TRUSTED_PROXIES", 0, 0, MAX_TRUSTED_PROXIES),
         max_kdf_concurrency=_bounded_int(
             env,
@@ -233,10 +243,32 @@ def _rate_limits(env: Mapping[str, str]) -> RateLimits:
         if not parsed:
             raise ConfigError(f"{name}={text!r} is not a limit like '5/minute;30/hour'")
         values[field] = text
-    storage = env.get("PORTAL_RATELIMIT_STORAGE_URL") or defaults.storage_url
-    if urlsplit(storage).scheme not in ("memory", "redis", "rediss", "redis+sentinel"):
+    # The limits count in the shared Redis when there is one, unless told otherwise.
+    shared = _redis_url(env) or ""
+    if shared.startswith("unix:"):
+        shared = "redis+" + shared  # the limits library's name for Redis on a Unix socket
+    storage = env.get("PORTAL_RATELIMIT_STORAGE_URL") or shared or defaults.storage_url
+    if urlsplit(storage).scheme not in LIMIT_STORAGE_SCHEMES:
         raise ConfigError(f"PORTAL_RATELIMIT_STORAGE_URL={storage!r}: use memory:// or redis://")
     return RateLimits(storage_url=storage, **values)
+
+
+def _redis_url(env: Mapping[str, str]) -> str | None:
+    url = env.get("PORTAL_REDIS_URL", "").strip()
+    if not url:
+        return None
+    if urlsplit(url).scheme not in REDIS_SCHEMES:
+        raise ConfigError(
+            f"PORTAL_REDIS_URL: use redis://host:6379/0, rediss:// or unix:// (got {url!r})"
+        )
+    return url
+
+
+def _redis_prefix(env: Mapping[str, str]) -> str:
+    prefix = env.get("PORTAL_REDIS_PREFIX") or DEFAULT_REDIS_PREFIX
+    if not (prefix.isascii() and prefix.replace("-", "").replace("_", "").isalnum()):
+        raise ConfigError(f"PORTAL_REDIS_PREFIX={prefix!r}: use letters, digits, '-' and '_'")
+    return prefix
 
 
 def _exit_url(env: Mapping[str, str]) -> str:

@@ -74,4 +74,13 @@ def init_app(app: Flask, config: Config) -> None:
     app.extensions[_CLIENT_KEY] = crypto.derive_server_key(config.secret_key, CLIENT_KEY_PURPOSE)
     app.config["RATELIMIT_STORAGE_URI"] = config.limits.storage_url
     app.config["RATELIMIT_KEY_PREFIX"] = "qr111"
+    if config.limits.storage_url.startswith("redis"):
+        # The limits library's own prefix (the one above is Flask-Limiter's and stays with the
+        # first app): the counts live beside the staff sessions, under the deployment's prefix.
+        app.config["RATELIMIT_STORAGE_OPTIONS"] = {"key_prefix": limits_prefix(config)}
     limiter.init_app(app)
+
+
+def limits_prefix(config: Config) -> str:
+    """The prefix of every rate-limit key in Redis (`LIMITS` would mix deployments)."""
+    return f"{config.redis_prefix}:limits"

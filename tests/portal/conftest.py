@@ -18,12 +18,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
-from portal import accounts, create_app, crypto, migrate, registry, reports
+from portal import accounts, create_app, crypto, registry, reports
 from portal.config import Config, RateLimits
 from portal.db import engine_of, get_session
 from portal.enums import Category, Priority, Role
 from portal.models import Inbox, Report, School, Staff
-from tests.conftest import SAMPLE_SCHOOLS, make_config
+from tests.conftest import SAMPLE_SCHOOLS, Databases, make_config, new_database
 
 REGION = "Туркестанская область"  # has its own inbox in the world fixture
 OTHER_REGION = "г. Астана"  # has none: its schools report to the national inbox
@@ -150,36 +150,43 @@ def build_world(session: Session, config: Config, recovery_file: Path) -> dict[s
     return totp
 
 
+WORLD = "world"  # the name of the world's database template
+
+
 @dataclass(frozen=True)
 class Snapshot:
-    """The files of a database holding the world, and the secrets made with it."""
+    """The world's database template, and the secrets made with it."""
 
-    database: bytes
+    template: str
     recovery_key: bytes
     totp: dict[str, str]
 
 
 @pytest.fixture(scope="session")
-def world_snapshot(tmp_path_factory: pytest.TempPathFactory) -> Snapshot:
-    """The world built once (registry import, keys, inboxes, staff) and saved as a file.
+def world_snapshot(tmp_path_factory: pytest.TempPathFactory, databases: Databases) -> Snapshot:
+    """The world built once (registry import, keys, inboxes, staff) as a database template.
 
-    Copying the file is much faster than building the world again for every test.
+    Copying the template is much faster than building the world again for every test.
     """
     folder = tmp_path_factory.mktemp("world")
     instance = folder / "instance"
     instance.mkdir()
-    app = create_app(make_config(instance))
-    engine = engine_of(app)
-    migrate.upgrade(engine)
-    with app.app_context():
-        session = get_session()
-        registry.import_schools(session, registry.parse_schools_csv(SAMPLE_SCHOOLS.read_bytes()))
-        totp = build_world(session, app.extensions["portal.config"], folder / "recovery.key")
-    engine.dispose()  # the last connection closed: the WAL is checkpointed into the file
-    assert [path.name for path in instance.iterdir()] == ["portal.sqlite3"]
-    return Snapshot(
-        (instance / "portal.sqlite3").read_bytes(), (folder / "recovery.key").read_bytes(), totp
-    )
+    totp: dict[str, str] = {}
+
+    def build(database_url: str) -> None:
+        app = create_app(make_config(instance, database_url=database_url))
+        with app.app_context():
+            session = get_session()
+            registry.import_schools(
+                session, registry.parse_schools_csv(SAMPLE_SCHOOLS.read_bytes())
+            )
+            totp.update(
+                build_world(session, app.extensions["portal.config"], folder / "recovery.key")
+            )
+        engine_of(app).dispose()
+
+    databases.add_template(WORLD, build)
+    return Snapshot(WORLD, (folder / "recovery.key").read_bytes(), totp)
 
 
 @pytest.fixture
@@ -188,11 +195,11 @@ def world(tmp_path: Path, world_snapshot: Snapshot) -> Iterator[World]:
     key, a national and a regional inbox, one member in each. Do not combine with `app`."""
     instance = tmp_path / "world-instance"
     instance.mkdir()
-    (instance / "portal.sqlite3").write_bytes(world_snapshot.database)
+    database_url = new_database(instance, world_snapshot.template)
     recovery_file = tmp_path / "recovery.key"
     recovery_file.write_bytes(world_snapshot.recovery_key)
     recovery_file.chmod(0o600)
-    app = create_app(make_config(instance))
+    app = create_app(make_config(instance, database_url=database_url))
     with app.app_context():
         session = get_session()
         schools = registry.list_schools(session)
@@ -271,9 +278,10 @@ def build_site(tmp_path: Path, limits: RateLimits | None = None) -> Iterator[Sit
     """A fresh app on its own database with the sample schools and a national inbox."""
     instance = tmp_path / "instance"
     instance.mkdir()
-    config = make_config(instance, limits=limits or RateLimits())
+    config = make_config(
+        instance, limits=limits or RateLimits(), database_url=new_database(instance)
+    )
     app = create_app(config)
-    migrate.upgrade(engine_of(app))
     with app.app_context():
         session = get_session()
         registry.import_schools(session, registry.parse_schools_csv(SAMPLE_SCHOOLS.read_bytes()))

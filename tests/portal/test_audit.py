@@ -145,6 +145,10 @@ def test_a_clash_on_seq_is_retried_and_keeps_the_callers_change(
     assert audit.verify(world.session, secret(world)) == []
 
 
+@pytest.mark.embedded_only(
+    "on PostgreSQL the advisory lock makes the other writer wait for ours (in this one thread,"
+    " forever): test_postgres.py::test_audit_writers_wait_for_each_other_on_the_advisory_lock"
+)
 def test_a_writer_racing_from_another_session_gets_the_next_seq(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:

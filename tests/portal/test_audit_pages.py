@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from portal import audit, audit_pages
 from portal.config import Config
-from portal.db import get_session
+from portal.db import engine_of, get_session
 from portal.enums import AuditAction
 from portal.models import AuditEvent
 from tests.portal.conftest import TEXT, Desk, report_id
@@ -113,4 +113,6 @@ def test_a_tampered_log_is_shown_not_a_failure(desk: Desk) -> None:
     assert response.status_code == 200
     page = response.get_data(as_text=True)
     assert "The chain does not verify" in page and "seq 1: edited" in page
-    assert "yesterday" in page and "unreadable: x" in page
+    assert "unreadable: x" in page
+    if engine_of(desk.site.app).dialect.name == "sqlite":  # PostgreSQL reads it as a real time
+        assert "yesterday" in page

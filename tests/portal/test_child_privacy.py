@@ -4,25 +4,28 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 from limits.storage import MemoryStorage
 
 from portal import intake
-from portal.config import RateLimits
-from portal.db import engine_of
+from portal.config import Config, RateLimits
 from portal.ratelimit import limiter
+from tests.conftest import found_in, redis_dump, stored_at_rest
 from tests.portal.conftest import Site, receipt_of
 
 CANARY = "CANARY-ұрып-соғу-7c1e: он бьёт меня"
 ADDRESS = "203.0.113.77"  # TEST-NET-3: appears nowhere unless we leak it
 
 
-def limiter_keys() -> str:
-    """Every key the rate limiter's storage holds now."""
-    storage: MemoryStorage = limiter.storage  # type: ignore[assignment]
-    return " ".join([*storage.storage, *storage.events])
+def limiter_keys(site: Site) -> str:
+    """Every key the rate limiter's storage holds now (and, in Redis, every value)."""
+    storage = limiter.storage
+    if isinstance(storage, MemoryStorage):
+        return " ".join([*storage.storage, *storage.events])
+    config: Config = site.app.extensions["portal.config"]
+    assert config.redis_url
+    return redis_dump(config.redis_url, config.redis_prefix).decode("utf-8", "replace")
 
 
 def visit(site: Site, monkeypatch: pytest.MonkeyPatch) -> str:
@@ -41,21 +44,16 @@ def visit(site: Site, monkeypatch: pytest.MonkeyPatch) -> str:
     def broken(*_args: object) -> None:
         raise RuntimeError("storage failure")
 
-    counted = limiter_keys()
+    counted = limiter_keys(site)
     monkeypatch.setattr(intake, "send_report", broken)
     limiter.reset()
     assert site.send(message=CANARY).status_code == 500
     return counted
 
 
-def stored_bytes(site: Site) -> bytes:
-    """Every file of the instance folder (database, WAL, secret key) after a checkpoint."""
-    engine = engine_of(site.app)
-    with engine.connect() as connection:
-        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-    engine.dispose()
-    folder = Path(site.app.instance_path)
-    return b"".join(path.read_bytes() for path in sorted(folder.rglob("*")) if path.is_file())
+def stored_bytes(site: Site) -> dict[str, bytes]:
+    """Everything stored: instance files, the database (file or pg_dump), Redis."""
+    return stored_at_rest(site.app)
 
 
 def pieces(text: str, size: int = 8) -> set[bytes]:
@@ -84,6 +82,6 @@ def test_no_canary_and_no_address_in_files_logs_or_limiter(
     files = stored_bytes(site)
     assert files, "no files found to search"
     for piece in pieces(CANARY):
-        assert piece not in files, piece
-    assert ADDRESS.encode() not in files
-    assert bytes(map(int, ADDRESS.split("."))) not in files  # nor packed as 4 bytes
+        assert not found_in(files, piece), piece
+    assert not found_in(files, ADDRESS.encode())
+    assert not found_in(files, bytes(map(int, ADDRESS.split("."))))  # nor packed as 4 bytes

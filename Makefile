@@ -47,8 +47,17 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
+# The suite on the embedded defaults (SQLite, limits in memory), then again on PostgreSQL and
+# Redis when PORTAL_TEST_DATABASE_URL (a database from which the tests may create and drop
+# their own) and PORTAL_TEST_REDIS_URL are both set, as .ci/run does.
 pytest: install
-	$(BIN)/pytest
+	time env -u PORTAL_TEST_DATABASE_URL -u PORTAL_TEST_REDIS_URL $(BIN)/pytest
+	@if [ -n "$$PORTAL_TEST_DATABASE_URL" ] && [ -n "$$PORTAL_TEST_REDIS_URL" ]; then \
+	  echo "== the suite again, on PostgreSQL and Redis"; \
+	  time $(BIN)/pytest; \
+	else \
+	  echo "== PORTAL_TEST_DATABASE_URL and PORTAL_TEST_REDIS_URL unset: no PostgreSQL + Redis run"; \
+	fi
 
 # bench/child.py serves the portal with gunicorn, which comes with the prod extra (in dev).
 $(VENV)/.installed-dev: $(VENV)/.installed

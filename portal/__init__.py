@@ -35,6 +35,9 @@ def create_app(config: Config | None = None) -> Flask:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SECURE=config.is_production,
         SESSION_COOKIE_SAMESITE="Lax",
+        # Flask's session holds the staff forms' CSRF token and flashes: the child's pages
+        # never use it, and a staff browser need not send it to them either.
+        SESSION_COOKIE_PATH="/staff",
         PREFERRED_URL_SCHEME="https" if config.is_production else "http",
     )
     app.extensions["portal.config"] = config

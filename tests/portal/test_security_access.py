@@ -90,12 +90,14 @@ def test_login_replaces_a_planted_session_and_its_form_token(desk: Desk) -> None
     attacker = desk.log_in(desk.outsider)
     known_token = form_token(attacker, "/staff/inbox")
     planted_staff = attacker.get_cookie(COOKIE, path=COOKIE_PATH)
-    planted_flask = attacker.get_cookie("session")  # holds the form token the attacker knows
+    planted_flask = attacker.get_cookie(
+        "session", path=COOKIE_PATH
+    )  # holds the form token the attacker knows
     assert planted_staff is not None and planted_flask is not None
 
     victim = desk.client()
     victim.set_cookie(COOKIE, planted_staff.value, path=COOKIE_PATH)
-    victim.set_cookie("session", planted_flask.value)
+    victim.set_cookie("session", planted_flask.value, path=COOKIE_PATH)
     response = desk.post_login(victim, desk.triage)
     assert response.status_code == 303
     assert cookie_of(response) != planted_staff.value  # a fresh session, not the planted one

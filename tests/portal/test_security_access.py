@@ -90,9 +90,8 @@ def test_login_replaces_a_planted_session_and_its_form_token(desk: Desk) -> None
     attacker = desk.log_in(desk.outsider)
     known_token = form_token(attacker, "/staff/inbox")
     planted_staff = attacker.get_cookie(COOKIE, path=COOKIE_PATH)
-    planted_flask = attacker.get_cookie(
-        "session", path=COOKIE_PATH
-    )  # holds the form token the attacker knows
+    # Flask's session cookie holds the form token the attacker knows.
+    planted_flask = attacker.get_cookie("session", path=COOKIE_PATH)
     assert planted_staff is not None and planted_flask is not None
 
     victim = desk.client()

@@ -48,14 +48,6 @@ TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 RECEIPT = re.compile(r'<p class="digits"[^>]*>((?:<span>\d{4}</span>){4})</p>')
 START_SECONDS = 30
 
-gunicorn_installed = pytest.mark.skipif(
-    subprocess.run(
-        [sys.executable, "-c", "import gunicorn"], capture_output=True, check=False
-    ).returncode
-    != 0,
-    reason="gunicorn is not installed: pip install -e '.[prod]'",
-)
-
 
 def service_url(variable: str) -> str:
     """A test service's URL from the environment, or skip (the second run of .ci/run sets it)."""

@@ -14,12 +14,9 @@ from tests.prod.servers import (
     Server,
     database,
     gunicorn,
-    gunicorn_installed,
     portal_env,
     prepare,
 )
-
-pytestmark = gunicorn_installed
 
 CLIENTS = 6
 RECEIPTS_BEFORE_KILL = 24

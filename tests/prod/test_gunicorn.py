@@ -10,12 +10,9 @@ from tests.prod.servers import (
     Browser,
     database,
     gunicorn,
-    gunicorn_installed,
     portal_env,
     prepare,
 )
-
-pytestmark = gunicorn_installed
 
 FORWARDED = "203.0.113.77"
 AGENT = "Mozilla/5.0 (Linux; Android 12; SM-A135F) Secret-Agent/9.9"

@@ -22,13 +22,10 @@ from tests.prod.servers import (
     Prepared,
     database,
     gunicorn,
-    gunicorn_installed,
     portal_env,
     prepare,
     service_url,
 )
-
-pytestmark = gunicorn_installed
 
 REPORT_LINK = re.compile(r'href="(/staff/reports/[^"]+)"')
 

@@ -6,6 +6,7 @@ BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app portal
 HOST ?= 127.0.0.1
 PORT ?= 5000
+PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/
 # The shared sample registry when it sits beside the repo, else the copy shipped here.
 SAMPLE_SCHOOLS := $(firstword $(wildcard ../shared/schools-sample.csv) portal/data/schools-sample.csv)
 CATALOGS := $(wildcard portal/translations/*/LC_MESSAGES/messages.po)
@@ -59,7 +60,9 @@ pytest: install
 	  echo "== PORTAL_TEST_DATABASE_URL and PORTAL_TEST_REDIS_URL unset: no PostgreSQL + Redis run"; \
 	fi
 
-# bench/child.py serves the portal with gunicorn, which comes with the prod extra (in dev).
+# bench/child.py serves the portal with gunicorn, and bench/inbox.py talks to PostgreSQL
+# (PG_URL, a server where it may create and drop its own database) with psycopg: both come
+# with the prod extra (in dev).
 $(VENV)/.installed-dev: $(VENV)/.installed
 	$(BIN)/pip install --quiet -c $(CONSTRAINTS) -e '.[dev]'
 	touch $@
@@ -67,6 +70,7 @@ $(VENV)/.installed-dev: $(VENV)/.installed
 bench: install $(VENV)/.installed-dev
 	$(BIN)/python bench/posters.py
 	$(BIN)/python bench/child.py
+	$(BIN)/python bench/inbox.py --postgres-url '$(PG_URL)'
 
 # Production serving: gunicorn, PostgreSQL and Redis clients (the prod extra).
 $(VENV)/.installed-prod: $(VENV)/.installed

@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -196,16 +197,45 @@ class InboxGrant(Base):
     staff: Mapped[Staff] = relationship(back_populates="grants")
 
 
+# The predicate of the open-queue index; the queue's own conditions must imply it (see triage).
+OPEN_REPORT = text(f"status <> '{Status.CLOSED.value}' AND erased_at IS NULL")
+
+
 class Report(Base):
     """A child's report: triage metadata in the clear, its keys wrapped, its text sealed."""
 
     __tablename__ = "reports"
-    __table_args__ = (Index("ix_reports_queue", "inbox_id", "status", "priority", "created_at"),)
+    __table_args__ = (
+        # The inbox's default view, open reports life-safety first then oldest: walked in
+        # order, it stops after a page. Partial: only the (few) open reports are in it, with
+        # what the filters and counts of open reports read, so that those need no table rows.
+        Index(
+            "ix_reports_open_queue",
+            "priority",
+            "created_at",
+            "id",
+            "inbox_id",
+            "status",
+            "category",
+            "assignee_id",
+            sqlite_where=OPEN_REPORT,
+            postgresql_where=OPEN_REPORT,
+        ),
+        # One status's list (closed, referred, ...) in the same order, and its count: the
+        # erased reports, which pile up over the years, are outside the range read.
+        Index(
+            "ix_reports_queue", "status", "erased_at", "priority", "created_at", "id", "inbox_id"
+        ),
+        # A school's or a region's reports (the school filters), counted from the index.
+        Index("ix_reports_school", "school_pk", "status", "erased_at", "inbox_id"),
+        # Someone's (or nobody's) reports, counted from the index, by category too.
+        Index("ix_reports_assignee", "assignee_id", "erased_at", "status", "inbox_id", "category"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     public_id: Mapped[str] = mapped_column(String(32), unique=True)
     # The school's row id (School.school_id is the registry's own identifier).
-    school_pk: Mapped[int] = mapped_column(ForeignKey("schools.id"), index=True)
+    school_pk: Mapped[int] = mapped_column(ForeignKey("schools.id"))  # ix_reports_school
     inbox_id: Mapped[int] = mapped_column(ForeignKey("inboxes.id"))
     category: Mapped[Category] = mapped_column(enum_type(Category))
     priority: Mapped[Priority] = mapped_column(enum_type(Priority))
@@ -219,8 +249,8 @@ class Report(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
     # The first staff reply: a report waits for one until then (target times count to it).
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    assignee_id: Mapped[int | None] = mapped_column(
-        ForeignKey("staff.id", ondelete="SET NULL"), index=True
+    assignee_id: Mapped[int | None] = mapped_column(  # ix_reports_assignee
+        ForeignKey("staff.id", ondelete="SET NULL")
     )
     referred_to: Mapped[Agency | None] = mapped_column(enum_type(Agency))
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

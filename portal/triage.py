@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from portal import accounts, audit, crypto, reports
 from portal.config import Config
@@ -142,77 +142,135 @@ def queue(
     *,
     now: datetime | None = None,
 ) -> QueuePage:
-    """The reports of the staff member's inboxes, life-safety first, then the longest waiting."""
+    """The reports of the staff member's inboxes, life-safety first, then the longest waiting.
+
+    Every query here is shaped for an index of portal.models.Report (bench/inbox.py measures
+    them with 100,000 reports): the page walks an index in queue order and stops after a page,
+    and the counts read an index alone.
+    """
     now = now or utcnow()
-    mine = inbox_ids(session, staff)
-    live = (Report.inbox_id.in_(mine), Report.erased_at.is_(None))
-    conditions: list[ColumnElement[bool]] = [*live]
+    live = (Report.inbox_id.in_(inbox_ids(session, staff)), Report.erased_at.is_(None))
+    counts, open_p1 = _counts(session, live)
     if wanted.status is None:
-        conditions.append(Report.status != Status.CLOSED)
+        # Both terms of the open-queue index's predicate, so that the database may use it.
+        shown: list[ColumnElement[bool]] = [Report.status != Status.CLOSED]
+        in_view = sum(count for status, count in counts.items() if status is not Status.CLOSED)
     else:
-        conditions.append(Report.status == wanted.status)
+        shown = [Report.status == wanted.status]
+        in_view = counts.get(wanted.status, 0)
+    narrowing = _narrowing(wanted)
+    conditions = [*live, *shown, *narrowing]
+    # The status counts give the total already unless another filter narrows the list.
+    total = (
+        session.scalar(select(func.count()).select_from(Report).where(*conditions)) or 0
+        if narrowing
+        else in_view
+    )
+    found = session.execute(
+        select(
+            Report.public_id,
+            Report.priority,
+            Report.status,
+            Report.category,
+            Report.created_at,
+            Report.answered_at,
+            School,
+            Staff.email,
+        )
+        .join(School, School.id == Report.school_pk)
+        .outerjoin(Staff, Staff.id == Report.assignee_id)
+        .where(*conditions)
+        .order_by(Report.priority, Report.created_at, Report.id)
+        .limit(PAGE_SIZE)
+        .offset((wanted.page - 1) * PAGE_SIZE)
+    ).all()
+    rows = [
+        QueueRow(
+            public_id=public_id,
+            priority=priority,
+            status=status,
+            category=category,
+            school_name=school.name_for("ru"),
+            region=school.region,
+            created_at=created_at,
+            waiting=now - created_at,
+            assignee_email=email,
+            overdue=_overdue(priority, status, created_at, answered_at, targets, now),
+        )
+        for public_id, priority, status, category, created_at, answered_at, school, email in found
+    ]
+    return QueuePage(
+        rows=rows,
+        total=total,
+        page=wanted.page,
+        pages=max(1, math.ceil(total / PAGE_SIZE)),
+        counts=counts,
+        open_p1=open_p1,
+    )
+
+
+def _counts(
+    session: Session, live: tuple[ColumnElement[bool], ...]
+) -> tuple[dict[Status, int], int]:
+    """Reports per status, and open P1 reports, from the status index alone (no table rows).
+
+    Its ranges of live reports are read: the open statuses' in one pass (FILTER, no grouping),
+    then the closed one's. Erased reports, which pile up over the years, are outside both.
+    """
+    open_statuses = [status for status in Status if status is not Status.CLOSED]
+    counted = session.execute(
+        select(
+            func.count().filter(Report.priority == Priority.P1),
+            *(func.count().filter(Report.status == status) for status in open_statuses),
+        ).where(*live, Report.status.in_(open_statuses))
+    ).one()
+    closed = session.scalar(
+        select(func.count()).select_from(Report).where(*live, Report.status == Status.CLOSED)
+    )
+    counts = dict(zip(open_statuses, counted[1:], strict=True)) | {Status.CLOSED: closed or 0}
+    return {status: count for status, count in counts.items() if count}, counted[0]
+
+
+def _narrowing(wanted: QueueFilter) -> list[ColumnElement[bool]]:
+    """The filter's conditions besides the status (a school's are on the report's school)."""
+    conditions: list[ColumnElement[bool]] = []
     if wanted.priority:
         conditions.append(Report.priority == wanted.priority)
     if wanted.category:
         conditions.append(Report.category == wanted.category)
     if wanted.region:
-        conditions.append(School.region == wanted.region)
+        conditions.append(
+            Report.school_pk.in_(select(School.id).where(School.region == wanted.region))
+        )
     if wanted.school_id:
-        conditions.append(School.school_id == wanted.school_id)
+        conditions.append(
+            Report.school_pk.in_(select(School.id).where(School.school_id == wanted.school_id))
+        )
     if wanted.unassigned:
         conditions.append(Report.assignee_id.is_(None))
     elif wanted.assignee_id is not None:
         conditions.append(Report.assignee_id == wanted.assignee_id)
-    base = select(Report, School).join(School, School.id == Report.school_pk).where(*conditions)
-    total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
-    pages = max(1, math.ceil(total / PAGE_SIZE))
-    ordered = base.order_by(Report.priority, Report.created_at, Report.id)
-    found = session.execute(ordered.limit(PAGE_SIZE).offset((wanted.page - 1) * PAGE_SIZE)).all()
-    emails = _emails(session, {report.assignee_id for report, _ in found if report.assignee_id})
-    rows = [
-        QueueRow(
-            public_id=report.public_id,
-            priority=report.priority,
-            status=report.status,
-            category=report.category,
-            school_name=school.name_for("ru"),
-            region=school.region,
-            created_at=report.created_at,
-            waiting=now - report.created_at,
-            assignee_email=emails.get(report.assignee_id) if report.assignee_id else None,
-            overdue=is_overdue(report, targets, now),
-        )
-        for report, school in found
-    ]
-    counted = session.execute(
-        select(Report.status, func.count()).where(*live).group_by(Report.status)
-    ).all()
-    open_p1 = session.scalar(
-        select(func.count()).where(
-            *live, Report.priority == Priority.P1, Report.status != Status.CLOSED
-        )
-    )
-    return QueuePage(
-        rows=rows,
-        total=total,
-        page=wanted.page,
-        pages=pages,
-        counts={status: count for status, count in counted},
-        open_p1=open_p1 or 0,
-    )
-
-
-def _emails(session: Session, ids: set[int]) -> dict[int, str]:
-    if not ids:
-        return {}
-    return dict(session.execute(select(Staff.id, Staff.email).where(Staff.id.in_(ids))).tuples())
+    return conditions
 
 
 def is_overdue(report: Report, targets: Targets, now: datetime) -> bool:
     """Unanswered and open for longer than its priority's target time."""
-    if report.answered_at is not None or report.status is Status.CLOSED:
+    return _overdue(
+        report.priority, report.status, report.created_at, report.answered_at, targets, now
+    )
+
+
+def _overdue(
+    priority: Priority,
+    status: Status,
+    created_at: datetime,
+    answered_at: datetime | None,
+    targets: Targets,
+    now: datetime,
+) -> bool:
+    if answered_at is not None or status is Status.CLOSED:
         return False
-    return now - report.created_at > targets.of(report.priority)
+    return now - created_at > targets.of(priority)
 
 
 @dataclass(frozen=True)
@@ -239,18 +297,29 @@ def open_report(
     session: Session, config: Config, staff: Staff, staff_private: bytes, public_id: str
 ) -> OpenedReport:
     """Decrypt a report of one of the reader's inboxes, and put the access on record."""
-    report = session.scalar(
-        select(Report).where(Report.public_id == public_id, Report.erased_at.is_(None))
-    )
-    inbox = session.get(Inbox, report.inbox_id) if report is not None else None
-    if report is None or inbox is None:
+    # The report with its school, inbox and whole conversation: two queries, not one a row.
+    found = session.execute(
+        select(Report, School, Inbox)
+        .join(School, School.id == Report.school_pk)
+        .join(Inbox, Inbox.id == Report.inbox_id)
+        .where(Report.public_id == public_id, Report.erased_at.is_(None))
+        .options(selectinload(Report.entries))
+    ).first()
+    if found is None:
         raise NoSuchReport(public_id)
+    report, school, inbox = found
     try:
         inbox_private = accounts.open_inbox_key(session, inbox, staff, staff_private)
     except accounts.NotAMember:
         raise NoSuchReport(public_id) from None
     keys = reports.keys_for_staff(report, inbox_private)
     entries = reports.read_conversation(report, keys)
+    members = session.scalars(
+        select(Staff)
+        .join(InboxGrant, InboxGrant.staff_id == Staff.id)
+        .where(InboxGrant.inbox_id == inbox.id, Staff.active.is_(True))
+    ).all()
+    # Last, then commit: the audit log is appended to by one transaction at a time.
     audit.record(
         session,
         AuditAction.REPORT_OPENED,
@@ -259,10 +328,7 @@ def open_report(
         server_secret=config.secret_key,
     )
     session.commit()
-    members = [grant.staff for grant in inbox.grants if grant.staff.active]
-    return OpenedReport(
-        report, report.school, keys, entries, sorted(members, key=lambda s: s.email)
-    )
+    return OpenedReport(report, school, keys, entries, sorted(members, key=lambda s: s.email))
 
 
 def _checked_text(text: str, what: str) -> str:

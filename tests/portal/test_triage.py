@@ -164,3 +164,16 @@ def test_the_grade_is_read_from_the_sealed_intake(world: World) -> None:
         grade=7,
     )
     assert opened(world, report).grade == "7"
+
+
+def test_the_queue_names_the_assignee(world: World) -> None:
+    mine, _ = world.submit(world.national_school, "help", Priority.P1)
+    world.submit(world.national_school, "more", Priority.P3)
+    staff = world.national_member.staff
+    triage.assign(world.session, world.config, staff, opened(world, mine), staff.id)
+    page = triage.queue(world.session, staff, triage.QueueFilter(), triage.Targets())
+    assert [row.assignee_email for row in page.rows] == [staff.email, None]
+    wanted = triage.QueueFilter.parse({"assignee": str(staff.id)})
+    assert [
+        row.public_id for row in triage.queue(world.session, staff, wanted, triage.Targets()).rows
+    ] == [mine.public_id]

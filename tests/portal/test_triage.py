@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
+from sqlalchemy import event
 
-from portal import reports, triage
+from portal import accounts, registry, reports, triage
 from portal.enums import Agency, AuditAction, Category, EntryKind, Priority, Status
 from portal.models import AuditEvent, Report
-from tests.portal.conftest import World
+from tests.portal.conftest import OTHER_REGION, REGION, World, add_member
 
 
 def opened(world: World, report: Report) -> triage.OpenedReport:
@@ -177,3 +180,121 @@ def test_the_queue_names_the_assignee(world: World) -> None:
     assert [
         row.public_id for row in triage.queue(world.session, staff, wanted, triage.Targets()).rows
     ] == [mine.public_id]
+
+
+def test_the_counts_cover_every_status_and_leave_out_erased_reports(world: World) -> None:
+    school, staff = world.national_school, world.national_member.staff
+    world.submit(school, "a", Priority.P1)
+    closed_p1, _ = world.submit(school, "b", Priority.P1)
+    gone, _ = world.submit(school, "c", Priority.P3)
+    world.submit(school, "d", Priority.P3)
+    for report in (closed_p1, gone):
+        triage.change_status(
+            world.session, world.config, staff, opened(world, report), Status.CLOSED
+        )
+    reports.erase_report(world.session, gone)
+    page = triage.queue(world.session, staff, triage.QueueFilter(), triage.Targets())
+    assert page.counts == {Status.NEW: 2, Status.CLOSED: 1}
+    assert (page.open_p1, page.total) == (1, 2)
+    closed = triage.queue(
+        world.session, staff, triage.QueueFilter(status=Status.CLOSED), triage.Targets()
+    )
+    assert [row.public_id for row in closed.rows] == [closed_p1.public_id]
+    assert closed.total == 1
+
+
+def test_region_school_and_category_filters_count_what_they_show(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(triage, "PAGE_SIZE", 1)
+    elsewhere = next(
+        school
+        for school in registry.list_schools(world.session)
+        if school.region not in (REGION, OTHER_REGION)
+    )
+    world.submit(world.national_school, "a")
+    world.submit(world.national_school, "b")
+    far, _ = reports.submit_report(
+        world.session,
+        elsewhere,
+        Category.HOME,
+        Priority.P3,
+        "c",
+        params=world.config.kdf,
+        server_secret=world.config.secret_key,
+    )
+    staff = world.national_member.staff
+
+    def shown(**args: str) -> tuple[int, int, int]:
+        page = triage.queue(world.session, staff, triage.QueueFilter.parse(args), triage.Targets())
+        return page.total, page.pages, len(page.rows)
+
+    assert shown(region=OTHER_REGION) == (2, 2, 1)
+    assert shown(region=elsewhere.region) == (1, 1, 1)
+    assert shown(school=elsewhere.school_id) == (1, 1, 1)
+    assert shown(category="home") == (1, 1, 1)
+    assert shown(category="home", region=OTHER_REGION) == (0, 1, 0)
+    assert shown(school="no-such-school") == (0, 1, 0)
+    home = triage.queue(
+        world.session, staff, triage.QueueFilter.parse({"category": "home"}), triage.Targets()
+    )
+    assert [(row.public_id, row.region) for row in home.rows] == [(far.public_id, elsewhere.region)]
+
+
+def statements_of(world: World, work: Callable[[], object]) -> list[tuple[str, Any]]:
+    """The SQL statements (and their parameters) that `work` runs."""
+    ran: list[tuple[str, Any]] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        ran.append((statement, parameters))
+
+    engine = world.session.get_bind()
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        work()
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    return ran
+
+
+def test_opening_a_report_takes_as_many_queries_for_any_number_of_members(world: World) -> None:
+    report, _ = world.submit(world.national_school, "help")
+    world.session.expunge_all()  # nothing loaded beforehand: the report page's real work
+    alone = statements_of(world, lambda: opened(world, report))
+    for number in range(3):
+        email = f"colleague{number}@111.kz"
+        add_member(world.session, world.config, email, "a long colleague passphrase")
+        accounts.grant_with_recovery_key(world.session, "national", email, world.recovery_private)
+    world.session.expunge_all()
+    crowded = statements_of(world, lambda: opened(world, report))
+    assert len(opened(world, report).members) == 4
+    assert len(crowded) == len(alone)
+
+
+@pytest.mark.parametrize("args", [{}, {"status": "closed"}, {"priority": "p2"}])
+def test_the_queue_reads_indexes_and_sorts_nothing(world: World, args: dict[str, str]) -> None:
+    """SQLite's plans (PostgreSQL plans by statistics): a sort or a table scan here would read
+    every report of the inbox on each page view (bench/inbox.py measures the difference).
+    A school or region filter may sort: only that school's or region's reports."""
+    if world.session.get_bind().dialect.name != "sqlite":
+        pytest.skip("query plans are checked on SQLite")
+    world.submit(world.national_school, "a")
+    ran = statements_of(
+        world,
+        lambda: triage.queue(
+            world.session,
+            world.national_member.staff,
+            triage.QueueFilter.parse(args),
+            triage.Targets(),
+        ),
+    )
+    connection = world.session.connection()
+    plans = [
+        [row[3] for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", params)]
+        for sql, params in ran
+        if "FROM reports" in sql
+    ]
+    assert len(plans) >= 2  # the counts and the page
+    for plan in plans:
+        assert not any("TEMP B-TREE" in step for step in plan), plan
+        assert not any(step == "SCAN reports" for step in plan), plan

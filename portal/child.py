@@ -14,7 +14,7 @@ from flask import (
 )
 from werkzeug.exceptions import HTTPException
 
-from portal import errors, get_config, intake, ratelimit
+from portal import errors, get_config, intake, kdf_bound, ratelimit
 from portal.db import get_session
 from portal.forms import CATEGORY_LABELS, MAX_MESSAGE_CHARS, CheckForm, ReportForm
 from portal.i18n import select_language
@@ -98,6 +98,7 @@ def school(code: str) -> Response:
 @_client_messages
 @_all_messages
 @limiter.limit(ratelimit.school_messages, key_func=ratelimit.school_key, deduct_when=_stored)
+@kdf_bound.bounded
 def send(code: str) -> Response:
     """Store a report and show its receipt; any problem brings the form back, text in it."""
     found = _school_or_404(code)
@@ -125,6 +126,7 @@ def send(code: str) -> Response:
 @_client_messages
 @_all_messages
 @limiter.limit(ratelimit.receipt_failures, methods=["POST"], deduct_when=_failed_receipt)
+@kdf_bound.bounded
 def check() -> Response:
     """Open the conversation with the receipt; write more to it."""
     form = CheckForm()

@@ -1,40 +1,74 @@
 """At most a configured number of key derivations at once per worker; beyond it, a quick 503.
 
-Argon2id costs ~22 ms of one core and 19 MiB per derivation and holds the GIL: a flood of
-reports must not make a worker hold many of them in memory and make every page slow. The
-requests that derive a key for someone not logged in wait a moment for a slot; when none
-frees up they get the kind error page at once, with their text and a Retry-After.
+Argon2id costs ~22 ms of one core and 19 MiB per derivation: a flood of reports must not make
+a worker hold many of them in memory and make every page slow. The views that derive a key
+for someone not logged in are decorated with `bounded`, beneath their rate limits (a request
+the limits refuse never waits for a slot); they wait a moment for a slot, and only a few may
+wait at once, so that waiting requests never take all of a worker's threads from the staff
+pages. When no slot frees up, or too many wait already, the kind error page comes at once,
+with the typed text and a Retry-After.
 """
 
 from __future__ import annotations
 
+import functools
 import threading
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
 
 from flask import Flask, Response, current_app, g, request
 from werkzeug.exceptions import ServiceUnavailable
 
-# The POSTs that run Argon2id: a report (its receipt key and lookup), a receipt opening the
-# conversation or adding to it, a staff login (the password).
-KDF_ENDPOINTS = frozenset({"child.send", "child.check", "staff.login"})
+P = ParamSpec("P")
+R = TypeVar("R")
 # How long a request waits for a slot: the derivations queued before it on a busy machine;
 # then a quick 503 with the text, rather than a proxy's timeout page that loses it.
 WAIT_SECONDS = 2.0
 # What the 503 asks browsers and clients to wait before sending again.
 RETRY_AFTER_SECONDS = 10
+# Requests waiting for a slot, per slot. A waiting request holds one of the worker's threads
+# (gunicorn.conf.py: 8): unbounded, a flood of reports parks every thread and the staff pages
+# queue behind them (bench/flood.py); three smooth the bursts of ordinary children and leave
+# half the threads of a worker with one slot to the pages.
+WAITING_PER_SLOT = 3
 _EXTENSION = "portal.kdf_bound"
 
 
 class KdfBound:
-    """A per-process semaphore of key derivation slots, taken with a short wait."""
+    """A per-process semaphore of key derivation slots, taken with a short, bounded wait."""
 
-    def __init__(self, limit: int, wait_seconds: float = WAIT_SECONDS) -> None:
+    def __init__(
+        self,
+        limit: int,
+        wait_seconds: float = WAIT_SECONDS,
+        max_waiting: int | None = None,
+    ) -> None:
         self.limit = limit
         self.wait_seconds = wait_seconds
+        self.max_waiting = WAITING_PER_SLOT * limit if max_waiting is None else max_waiting
         self._slots = threading.BoundedSemaphore(limit)
+        self._waiting = 0
+        self._lock = threading.Lock()
 
     def acquire(self) -> bool:
-        """Take a slot, waiting at most wait_seconds; False when none became free."""
-        return self._slots.acquire(timeout=self.wait_seconds)
+        """Take a slot, waiting at most wait_seconds; False when none became free, or when
+        max_waiting requests wait already."""
+        if self._slots.acquire(blocking=False):
+            return True
+        with self._lock:
+            if self._waiting >= self.max_waiting:
+                return False
+            self._waiting += 1
+        try:
+            return self._slots.acquire(timeout=self.wait_seconds)
+        finally:
+            with self._lock:
+                self._waiting -= 1
+
+    @property
+    def waiting(self) -> int:
+        """Requests waiting for a slot now."""
+        return self._waiting
 
     def release(self) -> None:
         """Give a slot back."""
@@ -47,14 +81,29 @@ def bound_of(app: Flask) -> KdfBound:
     return bound
 
 
-def _take_slot() -> None:
-    if request.method != "POST" or request.endpoint not in KDF_ENDPOINTS:
-        return
-    if not bound_of(current_app).acquire():
-        g.kdf_refused = True
-        # The child's blueprint and the app's error pages render it with the typed text.
-        raise ServiceUnavailable()
-    g.kdf_slot = True
+def bounded(view: Callable[P, R]) -> Callable[P, R]:
+    """Run a view's POST holding a key derivation slot, or refuse it with a quick 503.
+
+    Put it beneath the view's rate limits (the decorator nearest the function): Flask-Limiter
+    checks decorated limits when the view is called, so a request they refuse is answered
+    before it takes, or waits for, a slot.
+    """
+
+    @functools.wraps(view)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        if request.method != "POST":
+            return view(*args, **kwargs)
+        bound = bound_of(current_app)
+        if not bound.acquire():
+            g.kdf_refused = True
+            # The child's blueprint and the app's error pages render it with the typed text.
+            raise ServiceUnavailable()
+        try:
+            return view(*args, **kwargs)
+        finally:
+            bound.release()  # whatever happened in the view: a failure never leaks a slot
+
+    return wrapper
 
 
 def _mark_refusal(response: Response) -> Response:
@@ -64,15 +113,7 @@ def _mark_refusal(response: Response) -> Response:
     return response
 
 
-def _give_slot_back(_exc: BaseException | None) -> None:
-    # Teardown runs whatever happened in the view, so a failure never leaks a slot.
-    if g.pop("kdf_slot", False):
-        bound_of(current_app).release()
-
-
 def init_app(app: Flask, limit: int) -> None:
     """Bound the key derivations of this app's process to `limit` at once."""
     app.extensions[_EXTENSION] = KdfBound(limit)
-    app.before_request(_take_slot)
     app.after_request(_mark_refusal)
-    app.teardown_request(_give_slot_back)

@@ -20,7 +20,7 @@ from flask import session as browser_session
 from werkzeug.exceptions import BadRequest
 from werkzeug.wrappers import Response
 
-from portal import access, get_config, login, posters, triage
+from portal import access, get_config, kdf_bound, login, posters, triage
 from portal.access import COOKIE
 from portal.db import get_session
 from portal.enums import Agency, Priority, Role, Status
@@ -61,6 +61,7 @@ def _staff() -> Staff:
 
 @bp.route("/login", methods=["GET", "POST"], endpoint="login")
 @limiter.limit("10/minute", key_func=client_key, methods=["POST"])
+@kdf_bound.bounded
 def login_page() -> Response | str:
     """Email, password and TOTP code; one generic message for every failure."""
     form = LoginForm()

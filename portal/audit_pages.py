@@ -10,10 +10,11 @@ from datetime import UTC, datetime
 from itertools import islice
 
 from flask import Blueprint, render_template, request
+from flask_babel import gettext as _
 from sqlalchemy import ColumnElement, String, func, select, type_coerce
 from sqlalchemy.orm import Session
 
-from portal import access, audit, get_config
+from portal import access, audit, get_config, labels
 from portal.db import get_session
 from portal.enums import AuditAction
 from portal.forms import row_id
@@ -35,21 +36,33 @@ class AuditFilter:
 
     @classmethod
     def parse(cls, args: Mapping[str, str]) -> AuditFilter:
-        """Read the query string; ValueError names the bad parameter."""
+        """Read the query string; ValueError names the bad parameter (in the page's language)."""
 
         def text(name: str) -> str:
             return (args.get(name) or "").strip()
 
-        action = AuditAction.parse(text("action")) if text("action") else None
+        try:
+            action = AuditAction.parse(text("action")) if text("action") else None
+        except ValueError:
+            allowed = ", ".join(member.value for member in AuditAction)
+            raise ValueError(
+                _(
+                    "%(value)s is not one of: %(allowed)s",
+                    value=repr(text("action")[:40]),
+                    allowed=allowed,
+                )
+            ) from None
         actor = text("actor").lower()
         if len(actor) > 254:
-            raise ValueError("the actor's email is longer than 254 characters")
+            raise ValueError(_("the actor's email is longer than 254 characters"))
         report = text("report").lower() or None
         if report is not None and not _REPORT_ID.fullmatch(report):
-            raise ValueError(f"report {report[:40]!r} is not a report id (32 hex characters)")
+            raise ValueError(
+                _("“%(report)s” is not a report id (32 hex characters)", report=report[:40])
+            )
         before = text("before")
         if before and row_id(before) is None:
-            raise ValueError(f"before {before[:20]!r} is not a record number")
+            raise ValueError(_("“%(before)s” is not a record number", before=before[:20]))
         return cls(action, actor, report, row_id(before))
 
     def conditions(self) -> list[ColumnElement[bool]]:
@@ -158,6 +171,12 @@ def _detail(encoded: str) -> list[tuple[str, str]]:
 
 bp = Blueprint("audit", __name__, url_prefix="/staff/audit")
 access.guard(bp)
+
+
+@bp.app_template_filter("audit_action")
+def audit_action(stored: str) -> str:
+    """An action as stored, in the reader's language (a tampered value as it is)."""
+    return labels.label_of(AuditAction, stored)
 
 
 @bp.get("/")

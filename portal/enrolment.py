@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pyotp
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from portal import accounts, audit, crypto, sessions
+from portal import accounts, audit, crypto, labels, sessions
 from portal.config import Config
 from portal.enums import AuditAction, Role, Status
 from portal.login import matching_step
@@ -44,7 +45,10 @@ INBOX_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}\Z")
 
 
 class EnrolmentError(Exception):
-    """An admin or enrolment step could not be done; the message says why, for the page."""
+    """An admin or enrolment step could not be done; the message says why, for the page.
+
+    Messages are lazy: `str(error)` gives them in the language of the page that shows them.
+    """
 
 
 class BadLink(EnrolmentError):
@@ -136,14 +140,14 @@ def parse_school_ids(text: str) -> list[str]:
 def _schools(session: Session, school_ids: Sequence[str]) -> list[School]:
     """The registry's schools with these ids; every unknown id is named."""
     if not school_ids:
-        raise EnrolmentError("A school account needs at least one school id.")
+        raise EnrolmentError(_l("A school account needs at least one school id."))
     if len(school_ids) > MAX_SCHOOLS:
-        raise EnrolmentError(f"At most {MAX_SCHOOLS} schools per account.")
+        raise EnrolmentError(_l("At most %(count)d schools per account.", count=MAX_SCHOOLS))
     found = list(session.scalars(select(School).where(School.school_id.in_(school_ids))))
     unknown = sorted(set(school_ids) - {school.school_id for school in found})
     if unknown:
         shown = ", ".join(unknown[:10]) + (" …" if len(unknown) > 10 else "")
-        raise EnrolmentError(f"No school in the registry has the id {shown}.")
+        raise EnrolmentError(_l("No school in the registry has the id %(ids)s.", ids=shown))
     return sorted(found, key=lambda school: school.school_id)
 
 
@@ -161,19 +165,25 @@ def invite(
     now = now or utcnow()
     email = accounts.normalize_email(email)
     if not accounts.EMAIL_PATTERN.fullmatch(email) or len(email) > 254:
-        raise EnrolmentError(f"{email!r} is not an email address.")
+        raise EnrolmentError(_l("“%(email)s” is not an email address.", email=email))
     if session.scalar(select(Staff).where(Staff.email == email)) is not None:
         raise EnrolmentError(
-            f"{email} has an account already. If they lost their authenticator, "
-            "use “Reset TOTP” on their page."
+            _l(
+                "%(email)s has an account already. If they lost their authenticator, "
+                "use “Reset TOTP” on their page.",
+                email=email,
+            )
         )
     schools: list[School] = []
     if role is Role.SCHOOL:
         schools = _schools(session, school_ids)
     elif school_ids:
         raise EnrolmentError(
-            "Only school accounts are linked to schools: leave the school ids empty "
-            f"for a {role.value} account."
+            _l(
+                "Only school accounts are linked to schools: leave the school ids empty "
+                "for an account of the role %(role)s.",
+                role=labels.label(role),
+            )
         )
     issued = _issue(session, actor, email, role, None, now)
     issued.invitation.schools = schools
@@ -197,7 +207,9 @@ def reset_totp(
     """A link to enrol a new TOTP secret; the old one stops now and the member's sessions end."""
     now = now or utcnow()
     if not staff.active:
-        raise EnrolmentError(f"{staff.email} is disabled: enable the account first.")
+        raise EnrolmentError(
+            _l("%(email)s is disabled: enable the account first.", email=staff.email)
+        )
     issued = _issue(session, actor, staff.email, staff.role, staff, now)
     # A secret nobody ever sees: the old authenticator stops at once, logins wait for the link.
     staff.sealed_totp_secret = accounts.seal_totp_secret(
@@ -231,7 +243,7 @@ def revoke_invitation(
     """Stop a pending link from working."""
     invitation = session.get(StaffInvitation, invitation_id)
     if invitation is None or invitation.used_at is not None or invitation.revoked_at is not None:
-        raise EnrolmentError("That link is not pending any more: nothing to revoke.")
+        raise EnrolmentError(_l("That link is not pending any more: nothing to revoke."))
     invitation.revoked_at = utcnow()
     _record(session, config, AuditAction.STAFF, actor, op="revoke_link", email=invitation.email)
     session.commit()
@@ -245,19 +257,23 @@ def find_link(session: Session, token: str, *, now: datetime | None = None) -> S
         select(StaffInvitation).where(StaffInvitation.token_hash == token_hash(token))
     )
     if invitation is None or invitation.revoked_at is not None:
-        raise BadLink("This enrolment link is not valid. Ask an administrator for a new one.")
+        raise BadLink(_l("This enrolment link is not valid. Ask an administrator for a new one."))
     if invitation.used_at is not None:
         raise UsedLink(
-            "This enrolment link was used already; each link works once. "
-            "Log in, or ask an administrator for a new link."
+            _l(
+                "This enrolment link was used already; each link works once. "
+                "Log in, or ask an administrator for a new link."
+            )
         )
     if invitation.expires_at <= now:
         raise ExpiredLink(
-            "This enrolment link has expired (links work for 72 hours). "
-            "Ask an administrator for a new one."
+            _l(
+                "This enrolment link has expired (links work for 72 hours). "
+                "Ask an administrator for a new one."
+            )
         )
     if invitation.staff is not None and not invitation.staff.active:
-        raise BadLink("This account is disabled. Ask an administrator.")
+        raise BadLink(_l("This account is disabled. Ask an administrator."))
     return invitation
 
 
@@ -306,8 +322,10 @@ def _confirmed_step(secret: str, code: str, now: datetime) -> int:
     step = matching_step(secret, code, now)
     if step is None:
         raise WrongCode(
-            "That code does not match. Scan the QR code again (or type the key), "
-            "then enter the six digits the app shows now."
+            _l(
+                "That code does not match. Scan the QR code again (or type the key), "
+                "then enter the six digits the app shows now."
+            )
         )
     return step
 
@@ -337,7 +355,7 @@ def accept(
     except crypto.WrongPassword:
         _record(session, config, AuditAction.STAFF, staff, op="enrol_failed")
         session.commit()
-        raise EnrolmentError("That is not the password of this account.") from None
+        raise EnrolmentError(_l("That is not the password of this account.")) from None
     step = _confirmed_step(secret, code, now)
     staff.sealed_totp_secret = accounts.seal_totp_secret(secret, staff.email, config.secret_key)
     staff.last_totp_step = step  # the confirmation code does not log in too
@@ -360,7 +378,10 @@ def _create_account(
 ) -> Staff:
     if len(password) < accounts.MIN_PASSWORD_LENGTH:
         raise EnrolmentError(
-            f"The password needs at least {accounts.MIN_PASSWORD_LENGTH} characters."
+            _l(
+                "The password needs at least %(count)d characters.",
+                count=accounts.MIN_PASSWORD_LENGTH,
+            )
         )
     step = _confirmed_step(secret, code, now)
     invitation.used_at = now
@@ -411,12 +432,17 @@ def get_staff(session: Session, staff_id: int) -> Staff | None:
 def set_active(session: Session, config: Config, actor: Staff, staff: Staff, active: bool) -> None:
     """Disable (its sessions end at once, login refuses it) or enable an account."""
     if staff.active == active:
-        raise EnrolmentError(f"{staff.email} is {'active' if active else 'disabled'} already.")
+        already = (
+            _l("%(email)s is active already.", email=staff.email)
+            if active
+            else _l("%(email)s is disabled already.", email=staff.email)
+        )
+        raise EnrolmentError(already)
     if not active:
         if staff.id == actor.id:
-            raise NotAllowed("You cannot disable your own account.")
+            raise NotAllowed(_l("You cannot disable your own account."))
         if staff.role is Role.ADMIN and _active_admins(session) <= 1:
-            raise NotAllowed(f"{staff.email} is the last active administrator.")
+            raise NotAllowed(_l("%(email)s is the last active administrator.", email=staff.email))
     staff.active = active
     _record(
         session,
@@ -441,7 +467,13 @@ def set_schools(
 ) -> None:
     """The schools whose posters a school account may print."""
     if staff.role is not Role.SCHOOL:
-        raise EnrolmentError(f"{staff.email} is a {staff.role.value} account, not a school one.")
+        raise EnrolmentError(
+            _l(
+                "%(email)s is an account of the role %(role)s, not a school one.",
+                email=staff.email,
+                role=labels.label(staff.role),
+            )
+        )
     staff.schools = _schools(session, school_ids)
     _record(
         session,
@@ -487,14 +519,18 @@ def create_inbox(
     name = name.strip()
     if not INBOX_NAME.match(name):
         raise EnrolmentError(
-            "An inbox name is 1 to 64 lower-case letters, digits, '-' or '_', e.g. 'almaty'."
+            _l("An inbox name is 1 to 64 lower-case letters, digits, '-' or '_', e.g. 'almaty'.")
         )
     if region is None:
         if session.scalar(select(Inbox).where(Inbox.region.is_(None))) is not None:
-            raise EnrolmentError("There is a national inbox already; choose a region.")
+            raise EnrolmentError(_l("There is a national inbox already; choose a region."))
     elif region not in regions_without_inbox(session):
         raise EnrolmentError(
-            f"{region!r} is not a region of the registry without an inbox; choose one of the list."
+            _l(
+                "“%(region)s” is not a region of the registry without an inbox; "
+                "choose one of the list.",
+                region=region,
+            )
         )
     try:
         inbox, inbox_private = accounts.new_inbox(session, name, region)
@@ -529,21 +565,32 @@ def grant_inbox(
         accounts.check_can_hold_inbox(member.role, member.email)
     except accounts.NoReportAccess:
         raise EnrolmentError(
-            f"{member.email} is a school account: school accounts print posters and never "
-            "read reports, so they cannot be given an inbox."
+            _l(
+                "%(email)s is a school account: school accounts print posters and never "
+                "read reports, so they cannot be given an inbox.",
+                email=member.email,
+            )
         ) from None
     if not member.active:
-        raise EnrolmentError(f"{member.email} is disabled: enable the account first.")
+        raise EnrolmentError(
+            _l("%(email)s is disabled: enable the account first.", email=member.email)
+        )
     if _grant_of(session, inbox, member) is not None:
-        raise EnrolmentError(f"{member.email} is a member of {inbox.name} already.")
+        raise EnrolmentError(
+            _l("%(email)s is a member of %(inbox)s already.", email=member.email, inbox=inbox.name)
+        )
     try:
         inbox_private = accounts.open_inbox_key(session, inbox, actor, actor_private)
     except accounts.NotAMember:
         raise NotAllowed(
-            f"You are not a member of inbox {inbox.name}, so you do not hold its key. "
-            "A member of it must grant it, or the operator with the offline recovery key: "
-            f"flask --app portal keys recover --inbox {inbox.name} --email {member.email} "
-            "--recovery-key FILE"
+            _l(
+                "You are not a member of inbox %(inbox)s, so you do not hold its key. "
+                "A member of it must grant it, or the operator with the offline recovery key: "
+                "%(command)s",
+                inbox=inbox.name,
+                command=f"flask --app portal keys recover --inbox {inbox.name} "
+                f"--email {member.email} --recovery-key FILE",
+            )
         ) from None
     _record(
         session, config, AuditAction.KEYS, actor, op="grant", inbox=inbox.name, email=member.email
@@ -557,11 +604,17 @@ def revoke_inbox(
     """Take an inbox away from a member: its wrapped key is deleted."""
     record = _grant_of(session, inbox, member)
     if record is None:
-        raise EnrolmentError(f"{member.email} is not a member of {inbox.name}.")
+        raise EnrolmentError(
+            _l("%(email)s is not a member of %(inbox)s.", email=member.email, inbox=inbox.name)
+        )
     if len(inbox.grants) <= 1:
         raise NotAllowed(
-            f"{member.email} is the only member of {inbox.name}: grant the inbox to someone "
-            "else first, or only the offline recovery key could open it again."
+            _l(
+                "%(email)s is the only member of %(inbox)s: grant the inbox to someone "
+                "else first, or only the offline recovery key could open it again.",
+                email=member.email,
+                inbox=inbox.name,
+            )
         )
     session.delete(record)
     _record(

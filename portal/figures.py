@@ -24,11 +24,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from flask import Blueprint, g, make_response, render_template
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
-from portal import access, audit, get_config
+from portal import access, audit, get_config, labels
 from portal.config import Config
 from portal.db import get_session
 from portal.enums import AuditAction, Category, Priority, Status
@@ -149,7 +151,7 @@ def month_starts(now: datetime, months: int = MONTHS) -> list[datetime]:
     local = now.astimezone(KZ_TIME)
     year, month = local.year, local.month + 1  # the end: the start of next month
     starts: list[datetime] = []
-    for _ in range(months + 1):
+    for _month in range(months + 1):
         if month == 0:
             year, month = year - 1, 12
         starts.append(datetime(year, month, 1, tzinfo=KZ_TIME))
@@ -257,7 +259,10 @@ def _lines(regions: list[str]) -> list[Line]:
 
 
 def to_csv(figures: Figures) -> str:
-    """The figures as CSV, table after table, suppressed exactly as on the page."""
+    """The figures as CSV, table after table, suppressed exactly as on the page.
+
+    In English whatever the page's language: a file passed on keeps one set of headings.
+    """
     stream = io.StringIO()
     writer = csv.writer(stream, lineterminator="\n")
     writer.writerow([_period(figures)])
@@ -289,6 +294,68 @@ def _cell(value: str) -> str:
     return f"'{value}" if value[:1] in ("=", "+", "-", "@") else value
 
 
+# ---- the page: the same tables, in the reader's language (the CSV stays as computed) -------
+
+TITLES = {
+    "region": _l("By region"),
+    "category": _l("By category"),
+    "priority": _l("By priority"),
+    "status": _l("By status"),
+    "month": _l("By month"),
+    "region_month": _l("Region × month"),
+}
+FIRST_COLUMNS = {
+    "region": _l("Region"),
+    "category": _l("Category"),
+    "priority": _l("Priority"),
+    "status": _l("Status"),
+    "month": _l("Month"),
+    "region_month": _l("Region"),
+}
+# The tables whose rows are an enum's members, in the enum's order (as `compute` lists them).
+ENUM_ROWS: dict[str, type[Category] | type[Priority] | type[Status]] = {
+    "category": Category,
+    "priority": Priority,
+    "status": Status,
+}
+
+
+def presented(table: Table) -> Table:
+    """The table as the page shows it: titles, headings and enum rows translated."""
+    rows = table.rows
+    enum = ENUM_ROWS.get(table.name)
+    if enum is not None:
+        # zip(strict=True): a row missing for a member is an error, never a shifted label.
+        rows = [[labels.label(member), *row[1:]] for member, row in zip(enum, rows, strict=True)]
+    if table.name == "region_month":
+        head = [str(FIRST_COLUMNS[table.name]), *table.head[1:-1], _("Total")]
+    else:
+        head = [str(FIRST_COLUMNS[table.name]), _("Reports")]
+    return Table(table.name, str(TITLES[table.name]), head, rows, [_("Total"), *table.foot[1:]])
+
+
+def period_text(figures: Figures) -> str:
+    """The period counted, for the page."""
+    last_day = figures.end - timedelta(days=1)
+    text: str = _(
+        "Reports received %(start)s to %(end)s (Kazakhstan time, UTC+5; the current month so far)",
+        start=f"{figures.start:%Y-%m-%d}",
+        end=f"{last_day:%Y-%m-%d}",
+    )
+    return text
+
+
+def note_text() -> str:
+    """What the suppression marks mean, for the page."""
+    text: str = _(
+        'Counts of 1 to 4 are shown as "%(small)s"; "%(hidden)s" is a count of 5 or more hidden '
+        "so that a small count in the same row or column cannot be worked out from the totals.",
+        small=SUPPRESSED,
+        hidden=HIDDEN,
+    )
+    return text
+
+
 def export(session: Session, config: Config, actor: Staff) -> str:
     """The CSV export, on record."""
     figures = compute(session)
@@ -311,7 +378,10 @@ def page() -> str:
     """The figures of the last 12 months."""
     figures = compute(get_session())
     return render_template(
-        "figures/figures.html", figures=figures, period=_period(figures), note=NOTE
+        "figures/figures.html",
+        tables=[presented(table) for table in figures.tables],
+        period=period_text(figures),
+        note=note_text(),
     )
 
 

@@ -6,6 +6,9 @@ import hashlib
 from collections.abc import Callable
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask_babel import LazyString
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from markupsafe import Markup
 from werkzeug.wrappers import Response
@@ -17,7 +20,6 @@ from portal.forms import row_id
 from portal.models import Inbox, Staff
 from portal.ratelimit import client_key, limiter
 from portal.staff_forms import (
-    CSRF_MESSAGE,
     ActionForm,
     GrantForm,
     InboxForm,
@@ -25,6 +27,7 @@ from portal.staff_forms import (
     NewAccountForm,
     ResetForm,
     SchoolsForm,
+    form_problems,
 )
 
 bp = Blueprint("people", __name__, url_prefix="/staff/people")
@@ -40,19 +43,8 @@ def _actor() -> Staff:
     return staff
 
 
-def _problems(form: FlaskForm) -> list[str]:
-    """The form's errors as sentences; a bad CSRF token gets one plain message."""
-    found = []
-    for name, errors in form.errors.items():
-        if name == "csrf_token":
-            found.append(CSRF_MESSAGE)
-        else:
-            found.extend(str(error) for error in errors)
-    return found
-
-
 def _flash_problems(form: FlaskForm) -> None:
-    for problem in _problems(form):
+    for problem in form_problems(form):
         flash(problem)
 
 
@@ -107,7 +99,7 @@ def invite() -> str:
     """Make an invitation and show its link once."""
     form = InviteForm()
     if not form.validate_on_submit():
-        return _index(form, _problems(form))
+        return _index(form, form_problems(form))
     try:
         issued = enrolment.invite(
             get_session(),
@@ -134,7 +126,7 @@ def revoke_link(invitation_id: int) -> Response:
         except enrolment.EnrolmentError as exc:
             flash(str(exc))
         else:
-            flash(f"The link for {revoked.email} no longer works.")
+            flash(_("The link for %(email)s no longer works.", email=revoked.email))
     else:
         _flash_problems(form)
     return redirect(url_for("people.index"), 303)
@@ -153,7 +145,7 @@ def person(staff_id: int) -> str:
     )
 
 
-def _on_person(staff_id: int, form: FlaskForm, done: str, change: Change) -> Response:
+def _on_person(staff_id: int, form: FlaskForm, done: LazyString, change: Change) -> Response:
     """Run a change on an account if the form is good, then show the account again."""
     staff = _member(staff_id)
     if not form.validate_on_submit():
@@ -164,7 +156,7 @@ def _on_person(staff_id: int, form: FlaskForm, done: str, change: Change) -> Res
         except enrolment.EnrolmentError as exc:
             flash(str(exc))
         else:
-            flash(done.format(email=staff.email))
+            flash(str(done) % {"email": staff.email})
     return redirect(url_for("people.person", staff_id=staff_id), 303)
 
 
@@ -174,7 +166,7 @@ def disable(staff_id: int) -> Response:
     return _on_person(
         staff_id,
         ActionForm(),
-        "{email} is disabled; its sessions have ended.",
+        _l("%(email)s is disabled; its sessions have ended."),
         lambda staff: enrolment.set_active(get_session(), get_config(), _actor(), staff, False),
     )
 
@@ -185,7 +177,7 @@ def enable(staff_id: int) -> Response:
     return _on_person(
         staff_id,
         ActionForm(),
-        "{email} can log in again.",
+        _l("%(email)s can log in again."),
         lambda staff: enrolment.set_active(get_session(), get_config(), _actor(), staff, True),
     )
 
@@ -198,7 +190,7 @@ def schools(staff_id: int) -> Response:
     return _on_person(
         staff_id,
         form,
-        "The schools of {email} are saved.",
+        _l("The schools of %(email)s are saved."),
         lambda staff: enrolment.set_schools(get_session(), get_config(), _actor(), staff, ids),
     )
 
@@ -227,7 +219,7 @@ def _inboxes(form: InboxForm, problems: list[str] | None = None) -> str:
     rows = enrolment.inbox_rows(session)
     regions = [(r, r) for r in enrolment.regions_without_inbox(session)]
     if all(row.inbox.region is not None for row in rows):  # one national inbox at most
-        regions.insert(0, (NATIONAL, "national (no region)"))
+        regions.insert(0, (NATIONAL, _("national (no region)")))
     form.region.choices = regions
     holders = [
         staff
@@ -259,7 +251,7 @@ def create_inbox() -> str | Response:
     """A new inbox; the admin creating it is its first member."""
     form = InboxForm()
     if not form.validate_on_submit():
-        return _inboxes(form, _problems(form))
+        return _inboxes(form, form_problems(form))
     region = form.region.data or NATIONAL
     try:
         inbox = enrolment.create_inbox(
@@ -271,7 +263,7 @@ def create_inbox() -> str | Response:
         )
     except enrolment.EnrolmentError as exc:
         return _inboxes(form, [str(exc)])
-    flash(f"Inbox {inbox.name} is made; you are its first member.")
+    flash(_("Inbox %(inbox)s is made; you are its first member.", inbox=inbox.name))
     return redirect(url_for("people.inboxes"), 303)
 
 
@@ -286,7 +278,7 @@ def grant(inbox_id: int) -> Response:
     if not form.validate_on_submit():
         _flash_problems(form)
     elif member is None:
-        flash("Choose a member from the list.")
+        flash(_("Choose a member from the list."))
     else:
         try:
             enrolment.grant_inbox(
@@ -295,7 +287,9 @@ def grant(inbox_id: int) -> Response:
         except enrolment.EnrolmentError as exc:
             flash(str(exc))
         else:
-            flash(f"{member.email} is now a member of {inbox.name}.")
+            flash(
+                _("%(email)s is now a member of %(inbox)s.", email=member.email, inbox=inbox.name)
+            )
     return redirect(url_for("people.inboxes"), 303)
 
 
@@ -312,7 +306,13 @@ def revoke_grant(inbox_id: int, staff_id: int) -> Response:
         except enrolment.EnrolmentError as exc:
             flash(str(exc))
         else:
-            flash(f"{member.email} is no longer a member of {inbox.name}.")
+            flash(
+                _(
+                    "%(email)s is no longer a member of %(inbox)s.",
+                    email=member.email,
+                    inbox=inbox.name,
+                )
+            )
     return redirect(url_for("people.inboxes"), 303)
 
 
@@ -347,10 +347,12 @@ def enrol(token: str) -> Response | tuple[str, int] | str:
         except enrolment.EnrolmentError as exc:
             problems.append(str(exc))
         else:
-            flash("Your authenticator is set up. Log in with your email, password and a new code.")
+            flash(
+                _("Your authenticator is set up. Log in with your email, password and a new code.")
+            )
             return redirect(url_for("staff.login"), 303)
     else:
-        problems = _problems(form) if request.method == "POST" else []
+        problems = form_problems(form) if request.method == "POST" else []
     secret = enrolment.pending_secret(session, config, invitation)
     uri = enrolment.totp_uri(secret, invitation.email)
     return render_template(
@@ -360,5 +362,5 @@ def enrol(token: str) -> Response | tuple[str, int] | str:
         invitation=invitation,
         problems=problems,
         secret=" ".join(secret[i : i + 4] for i in range(0, len(secret), 4)),
-        qr=Markup(enrolment.qr_svg(uri, "QR code for the authenticator app")),  # noqa: S704
+        qr=Markup(enrolment.qr_svg(uri, _("QR code for the authenticator app"))),  # noqa: S704
     )

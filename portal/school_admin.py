@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from sqlalchemy.orm import Session
@@ -20,6 +22,7 @@ from portal.config import Config
 from portal.db import get_session
 from portal.enums import AuditAction
 from portal.models import School, Staff
+from portal.staff_forms import form_problems
 from qr.urls import validate_base_url
 
 bp = Blueprint("schools", __name__, url_prefix="/staff/schools")
@@ -30,19 +33,21 @@ MAX_UPLOAD_BYTES = 4 * 1024 * 1024
 MAX_PROBLEMS_SHOWN = 300  # a wholly wrong file has a problem on every line: show the first
 STATES = {"": None, "active": True, "inactive": False}
 MAX_PAGE = 10_000
-EXPIRED = "The form had expired or was sent from elsewhere: please try again."
+EXPIRED = _l("The form had expired or was sent from elsewhere: please try again.")
 
 
 class ImportForm(FlaskForm):  # type: ignore[misc]  # Flask-WTF ships no types
     """The registry CSV file."""
 
-    file = FileField("Registry CSV file", validators=[FileRequired("Choose a CSV file first.")])
+    file = FileField(
+        _l("Registry CSV file"), validators=[FileRequired(_l("Choose a CSV file first."))]
+    )
 
 
 class ConfirmForm(FlaskForm):  # type: ignore[misc]  # Flask-WTF ships no types
     """An action whose effect on printed posters the admin must acknowledge."""
 
-    confirm = BooleanField(validators=[DataRequired("Tick the box to confirm first.")])
+    confirm = BooleanField(validators=[DataRequired(_l("Tick the box to confirm first."))])
 
 
 class PlainForm(FlaskForm):  # type: ignore[misc]  # Flask-WTF ships no types
@@ -60,19 +65,26 @@ class SchoolFilter:
 
     @classmethod
     def parse(cls, args: Mapping[str, str], known_regions: list[str]) -> SchoolFilter:
-        """Read the query string; ValueError names the bad parameter."""
+        """Read the query string; ValueError names the bad parameter (in the page's language)."""
         text = (args.get("q") or "").strip()
         if len(text) > 200:
-            raise ValueError("the search text is longer than 200 characters")
+            raise ValueError(_("the search text is longer than 200 characters"))
         region = (args.get("region") or "").strip() or None
         if region is not None and region not in known_regions:
-            raise ValueError(f"there is no region {region!r} in the registry")
+            raise ValueError(
+                _("there is no region %(region)s in the registry", region=repr(region))
+            )
         state = (args.get("state") or "").strip()
         if state not in STATES:
-            raise ValueError(f"state {state!r} is not one of: active, inactive (or empty for all)")
+            raise ValueError(
+                _(
+                    "state %(state)s is not one of: active, inactive (or empty for all)",
+                    state=repr(state),
+                )
+            )
         page = (args.get("page") or "1").strip()
         if not page.isdigit() or not 1 <= int(page) <= MAX_PAGE:
-            raise ValueError(f"page {page!r} is not a page number")
+            raise ValueError(_("page %(page)s is not a page number", page=repr(page)))
         return cls(text=text, region=region, state=state, page=int(page))
 
     def search(self, session: Session) -> registry.SchoolPage:
@@ -151,9 +163,8 @@ def _school_or_404(school_id: str) -> School:
 
 
 def _flash_errors(form: FlaskForm) -> None:
-    for name, errors in form.errors.items():
-        for error in errors:
-            flash(EXPIRED if name == "csrf_token" else str(error))
+    for problem in form_problems(form, expired=EXPIRED):
+        flash(problem)
 
 
 @bp.before_request
@@ -206,7 +217,10 @@ def rotate_code(school_id: str) -> Response:
     else:
         rotate(get_session(), get_config(), _staff(), found.school_id)
         flash(
-            f"New code {found.code}: print and put up the new posters; the old ones no longer work."
+            _(
+                "New code %(code)s: print and put up the new posters; the old ones no longer work.",
+                code=found.code,
+            )
         )
     return redirect(url_for("schools.school", school_id=school_id), 303)
 
@@ -220,7 +234,7 @@ def deactivate(school_id: str) -> Response:
         _flash_errors(form)
     else:
         set_active(get_session(), get_config(), _staff(), found.school_id, False)
-        flash("The school is deactivated: its page and posters no longer work.")
+        flash(_("The school is deactivated: its page and posters no longer work."))
     return redirect(url_for("schools.school", school_id=school_id), 303)
 
 
@@ -233,7 +247,7 @@ def reactivate(school_id: str) -> Response:
         _flash_errors(form)
     else:
         set_active(get_session(), get_config(), _staff(), found.school_id, True)
-        flash("The school is active again: its current posters work.")
+        flash(_("The school is active again: its current posters work."))
     return redirect(url_for("schools.school", school_id=school_id), 303)
 
 
@@ -241,7 +255,10 @@ def reactivate(school_id: str) -> Response:
 def upload() -> str:
     """Upload the registry CSV: any bad row refuses the whole file, with every problem."""
     limit_mb = MAX_UPLOAD_BYTES // (1024 * 1024)
-    too_large = f"The file is larger than {limit_mb} MB: nothing was imported. Split it by region."
+    too_large = _(
+        "The file is larger than %(limit)d MB: nothing was imported. Split it by region.",
+        limit=limit_mb,
+    )
     try:
         form = ImportForm()
     except RequestEntityTooLarge:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from enum import Enum
 
 from flask import (
     Blueprint,
@@ -17,10 +18,11 @@ from flask import (
     url_for,
 )
 from flask import session as browser_session
+from flask_babel import gettext as _
 from werkzeug.exceptions import BadRequest
 from werkzeug.wrappers import Response
 
-from portal import access, get_config, kdf_bound, login, posters, triage
+from portal import access, get_config, kdf_bound, labels, login, posters, triage
 from portal.access import COOKIE
 from portal.db import get_session
 from portal.enums import Agency, Priority, Role, Status
@@ -34,6 +36,7 @@ from portal.staff_forms import (
     PriorityForm,
     StatusForm,
     TextForm,
+    form_problems,
 )
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
@@ -46,12 +49,18 @@ def waited(span: timedelta) -> str:
     """A waiting time as staff read it at a glance: '12 min', '3 h 05 min', '2 d 4 h'."""
     minutes = max(0, int(span.total_seconds() // 60))
     if minutes < 60:
-        return f"{minutes} min"
+        return str(_("%(minutes)d min", minutes=minutes))
     hours, minutes = divmod(minutes, 60)
     if hours < 48:
-        return f"{hours} h {minutes:02d} min"
+        return str(_("%(hours)d h %(minutes)02d min", hours=hours, minutes=minutes))
     days, hours = divmod(hours, 24)
-    return f"{days} d {hours} h"
+    return str(_("%(days)d d %(hours)d h", days=days, hours=hours))
+
+
+@bp.app_template_filter("label")
+def label(member: Enum) -> str:
+    """What staff read for an enum value, in their language (portal/labels.py)."""
+    return labels.label(member)
 
 
 def _staff() -> Staff:
@@ -71,7 +80,7 @@ def login_page() -> Response | str:
                 get_session(), get_config(), form.email.data, form.password.data, form.code.data
             )
         except login.LoginFailed:
-            flash("Wrong email, password or code, or the account is locked for a while.")
+            flash(_("Wrong email, password or code, or the account is locked for a while."))
         else:
             # A new form token too: one planted with the browser's cookie before login
             # (session fixation) must not sign the staff member's actions after it.
@@ -86,7 +95,7 @@ def login_page() -> Response | str:
                 samesite="Strict",
             )  # no max_age: the cookie share dies with the browser session
             return response
-    return render_template("staff/login.html", form=form)
+    return render_template("staff/login.html", form=form, problems=form_problems(form))
 
 
 @bp.post("/logout")
@@ -138,7 +147,7 @@ def report(public_id: str) -> str:
     """The conversation, decrypted for the reader; the opening is audited."""
     opened = _opened(public_id)
     assign_form = AssignForm(assignee=str(opened.report.assignee_id or ""))
-    assign_form.assignee.choices = [("", "nobody")] + [
+    assign_form.assignee.choices = [("", _("nobody"))] + [
         (str(member.id), member.email) for member in opened.members
     ]
     status_form = StatusForm(status=opened.report.status.value)
@@ -167,9 +176,8 @@ def _act(public_id: str, action: Callable[[triage.OpenedReport], None]) -> Respo
 
 
 def _form_error(form: TextForm | StatusForm | PriorityForm | AssignForm) -> None:
-    for errors in form.errors.values():
-        for error in errors:
-            flash(str(error))
+    for problem in form_problems(form):
+        flash(problem)
 
 
 @bp.post("/reports/<public_id>/reply")

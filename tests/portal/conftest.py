@@ -339,13 +339,17 @@ class Desk:
     outsider: Account  # triage, but of another inbox
     school_id: str
 
-    def client(self) -> FlaskClient:
-        """A fresh browser."""
-        return self.site.app.test_client()
+    def client(self, language: str = "en") -> FlaskClient:
+        """A fresh browser asking for this language (English: the staff text asserted in tests)."""
+        browser = self.site.app.test_client()
+        browser.environ_base["HTTP_ACCEPT_LANGUAGE"] = language
+        return browser
 
-    def log_in(self, account: Account, code: str | None = None) -> FlaskClient:
+    def log_in(
+        self, account: Account, code: str | None = None, language: str = "en"
+    ) -> FlaskClient:
         """A browser logged in as the account (password and the current TOTP code)."""
-        browser = self.client()
+        browser = self.client(language)
         response = self.post_login(browser, account, code)
         assert response.status_code == 303, response.get_data(as_text=True)
         assert response.headers["Location"].endswith("/staff/")

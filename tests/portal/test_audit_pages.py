@@ -84,7 +84,7 @@ def test_the_page_filters_by_actor_and_shows_no_report_text(desk: Desk) -> None:
     admin = desk.log_in(desk.admin)
     page = admin.get("/staff/audit/").get_data(as_text=True)
     assert "The chain verifies" in page and "Audit</a>" in page
-    assert "report opened" in page and TEXT not in page
+    assert "Report opened" in page and TEXT not in page
     by_triage = admin.get("/staff/audit/", query_string={"actor": "TRIAGE@"})
     shown = by_triage.get_data(as_text=True)
     assert "triage@111.kz" in shown and "admin@111.kz</td>" not in shown

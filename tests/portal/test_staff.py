@@ -71,7 +71,7 @@ def test_p1_comes_first_and_a_reply_reaches_the_child(desk: Desk) -> None:
     danger_id = report_id(desk)
     browser = desk.log_in(desk.triage)
     queue = browser.get("/staff/inbox").get_data(as_text=True)
-    assert queue.index(danger_id) < queue.index("online")
+    assert queue.index(danger_id) < queue.index("Online bullying")
     assert "open P1" in queue
     page = browser.get(f"/staff/reports/{danger_id}")
     assert page.status_code == 200

@@ -1,4 +1,4 @@
-"""Every string a child can see is translated into Kazakh, Russian and English."""
+"""Every string a child or a staff member can see is translated into Kazakh, Russian and English."""
 
 from __future__ import annotations
 
@@ -6,36 +6,61 @@ import re
 from pathlib import Path
 
 import pytest
-from babel.messages.extract import extract_from_dir
+from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.pofile import read_po
 
 from portal.i18n import LANGUAGES, TRANSLATIONS
 
 ROOT = Path(__file__).resolve().parents[2]
 KAZAKH_LETTERS = set("әғқңөұүһіӘҒҚҢӨҰҮҺІ")
+# The keywords of `make messages`: Babel's defaults (gettext, ngettext, ...) and our lazy ones.
+KEYWORDS = {**DEFAULT_KEYWORDS, "_l": None, "lazy_gettext": None}
+PLACEHOLDER = re.compile(r"%\(\w+\)\d*[sd]|\{\w+\}|\d{3}")
+MessageId = str | tuple[str, ...]
 
 
-def source_messages() -> set[str]:
-    """The message ids in the code and templates, extracted the way `make messages` does."""
+def source_messages() -> set[MessageId]:
+    """The message ids in the code and templates (a plural: the pair of English forms),
+    extracted the way `make messages` does."""
     method_map = [("portal/**.py", "python"), ("templates/**.html", "jinja2")]
-    found = set()
+    found: set[MessageId] = set()
     for _file, _line, message, _comments, _context in extract_from_dir(
-        str(ROOT), method_map, keywords={"_": None, "gettext": None, "lazy_gettext": None}
+        str(ROOT), method_map, keywords=KEYWORDS
     ):
-        found.add(message if isinstance(message, str) else message[0])
+        found.add(message if isinstance(message, str) else tuple(m for m in message if m))
     return found
+
+
+def forms_of(text: str | tuple[str, ...] | list[str] | None) -> tuple[str, ...]:
+    """A translation's forms (one, or one per plural form)."""
+    if text is None:
+        return ()
+    return (text,) if isinstance(text, str) else tuple(text)
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_catalog_is_complete_and_current(language: str) -> None:
     with (TRANSLATIONS / language / "LC_MESSAGES" / "messages.po").open("rb") as stream:
-        catalog = read_po(stream)
-    translated = {m.id: m.string for m in catalog if m.id and not m.fuzzy and m.string}
+        catalog = read_po(stream, locale=language)
+    entries = [m for m in catalog if m.id]
+    assert not [m.id for m in entries if m.fuzzy], f"{language}: fuzzy entries"
+    empty = [m.id for m in entries if not all(forms_of(m.string))]
+    assert not empty, f"{language}: empty translations: {empty}"
+    translated = {m.id: forms_of(m.string) for m in entries}
     missing = source_messages() - set(translated)
-    assert not missing, f"{language}: untranslated: {sorted(missing)}"
-    for msgid, text in translated.items():
-        placeholders = sorted(re.findall(r"%\(\w+\)s|\{\w+\}|\d{3}", str(msgid)))
-        assert sorted(re.findall(r"%\(\w+\)s|\{\w+\}|\d{3}", str(text))) == placeholders, msgid
+    assert not missing, f"{language}: untranslated: {sorted(map(str, missing))}"
+    for msgid, texts in translated.items():
+        assert len(texts) == (catalog.num_plurals if isinstance(msgid, tuple) else 1), msgid
+        placeholders = sorted(PLACEHOLDER.findall(str(forms_of(msgid)[-1])))
+        for text in texts:
+            assert sorted(PLACEHOLDER.findall(text)) == placeholders, (msgid, text)
+
+
+def test_the_catalogs_cover_the_staff_side() -> None:
+    """The check above reaches the staff's words too: labels, plurals, lazy form labels."""
+    found = source_messages()
+    assert {"Inbox", "Violence at home", "Code from the authenticator app"} <= found
+    assert ("%(num)d open report", "%(num)d open reports") in found
 
 
 def test_kazakh_is_kazakh() -> None:

@@ -69,7 +69,7 @@ def scanned_secret(page: Page) -> str:
 def test_an_invitee_enrols_with_the_qr_code_and_logs_in(
     browser: Browser, live_server: str, admin_secret: str, tmp_path: Path
 ) -> None:
-    admin = browser.new_context(viewport=DESKTOP, locale="ru-RU").new_page()
+    admin = browser.new_context(viewport=DESKTOP, locale="en-US").new_page()
     log_in(admin, live_server, ADMIN, ADMIN_PASSWORD, pyotp.TOTP(admin_secret).now())
     admin.get_by_role("link", name="People").click()
     admin.get_by_label("Email").fill(INVITEE)
@@ -79,7 +79,7 @@ def test_an_invitee_enrols_with_the_qr_code_and_logs_in(
     assert link.startswith("https://qr111.example.kz/staff/people/enrol/")
     path = urlsplit(link).path
 
-    invitee = browser.new_context(viewport=PHONE, locale="ru-RU").new_page()
+    invitee = browser.new_context(viewport=PHONE, locale="en-US").new_page()
     invitee.goto(f"{live_server}{path}")
     secret = scanned_secret(invitee)
     assert invitee.locator("#secret").inner_text().replace(" ", "") == secret
@@ -103,7 +103,7 @@ def test_an_invitee_enrols_with_the_qr_code_and_logs_in(
 
     # The admin gives the new member the national inbox, with the admin's own membership.
     admin.get_by_role("link", name="Inboxes").click()
-    admin.get_by_label("Grant national to").select_option(label=f"{INVITEE} (triage)")
+    admin.get_by_label("Grant national to").select_option(label=f"{INVITEE} (Triage)")
     admin.get_by_role("button", name="Grant").click()
     assert f"{INVITEE} is now a member of national." in admin.locator(".problem").inner_text()
     admin.screenshot(path=screenshot_path(tmp_path, "staff-inboxes"), full_page=True)
@@ -114,7 +114,7 @@ def test_an_invitee_enrols_with_the_qr_code_and_logs_in(
 
     admin.get_by_role("link", name="Staff", exact=True).click()
     row = admin.locator("table.people tr", has_text=INVITEE)
-    assert "triage" in row.inner_text() and "national" in row.inner_text()
+    assert "Triage" in row.inner_text() and "national" in row.inner_text()
     admin.screenshot(path=screenshot_path(tmp_path, "staff-people"), full_page=True)
     admin.set_viewport_size(PHONE)
     admin.screenshot(path=screenshot_path(tmp_path, "staff-people-phone"), full_page=True)

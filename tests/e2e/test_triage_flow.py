@@ -57,7 +57,8 @@ def setup(app: Flask, tmp_path: Path) -> Setup:
 @pytest.fixture
 def desk(browser: Browser) -> Iterator[Page]:
     """A desktop browser window."""
-    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="ru-RU")
+    # English: the labels below (tests/e2e/test_staff_languages.py has the desk in kk and ru).
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-US")
     page = context.new_page()
     yield page
     context.close()

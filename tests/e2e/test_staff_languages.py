@@ -1,0 +1,80 @@
+"""The triage desk in Russian and Kazakh on a phone-sized screen: the browser's language first,
+then the switcher in the staff bar, remembered for the staff pages and never sent to a child's."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyotp
+import pytest
+from playwright.sync_api import Browser, BrowserContext
+
+from tests.e2e.conftest import PHONE, screenshot_path
+from tests.e2e.test_triage_flow import DANGER_TEXT, PASSWORD, Setup, send_report, setup
+
+pytestmark = pytest.mark.e2e
+__all__ = ["setup"]  # the fixture of the triage flow: schools, an inbox, a triage member
+
+STAFF_COOKIE = "qr111_staff_lang"
+
+
+@pytest.fixture
+def phone_desk(browser: Browser) -> Iterator[BrowserContext]:
+    """A phone-sized browser that asks for Russian."""
+    context = browser.new_context(viewport=PHONE, locale="ru-RU", device_scale_factor=1)
+    yield context
+    context.close()
+
+
+def test_the_desk_in_russian_then_kazakh_on_a_phone(
+    phone_desk: BrowserContext, browser: Browser, live_server: str, setup: Setup, tmp_path: Path
+) -> None:
+    child = browser.new_page(viewport=PHONE)
+    send_report(child, live_server, setup.code, "Мне грустно на переменах", danger=False)
+    send_report(child, live_server, setup.code, DANGER_TEXT, danger=True)
+    child.close()
+
+    page = phone_desk.new_page()
+    page.goto(f"{live_server}/staff/login")
+    assert page.locator("html").get_attribute("lang") == "ru"
+    page.get_by_label("Эл. почта").fill("triage@111.kz")
+    page.get_by_label("Пароль").fill(PASSWORD)
+    code = pyotp.TOTP(setup.totp["triage@111.kz"]).now()
+    page.get_by_label("Код из приложения-аутентификатора").fill(code)
+    page.get_by_role("button", name="Войти").click()
+
+    assert page.url.endswith("/staff/inbox")
+    assert page.get_by_role("heading", name="Входящие").is_visible()
+    assert "1 открытое обращение P1" in page.locator(".p1-cue").inner_text()
+    first = page.locator("table.queue tbody tr").first
+    assert first.locator("td").first.inner_text().startswith("P1")
+    assert "мин" in first.locator("td").nth(1).inner_text()
+    table = page.locator("table.queue").inner_text()
+    assert "Другое" in table and "Новое" in table  # category and status, by their labels
+    page.screenshot(path=screenshot_path(tmp_path, "staff-inbox-ru"), full_page=True)
+
+    page.locator(".staff-languages").get_by_role("link", name="ҚАЗ").click()
+    assert page.locator("html").get_attribute("lang") == "kk"
+    assert page.get_by_role("heading", name="Кіріс").is_visible()
+    first = page.locator("table.queue tbody tr").first
+    first.get_by_role("link").click()
+    assert page.locator("html").get_attribute("lang") == "kk"  # remembered on the next page
+    assert DANGER_TEXT in page.locator(".conversation").inner_text()
+    answer = "Жазғаның үшін рақмет. Сен кінәлі емессің. Қазір қауіпті болса, 112-ге қоңырау шал."
+    page.get_by_label("Балаға жауап (бала оны өз коды арқылы оқиды)").fill(answer)
+    page.get_by_role("button", name="Жауап жіберу").click()
+    assert answer in page.locator(".conversation").inner_text()
+    assert "111 (жауап)" in page.locator(".conversation").inner_text()
+    page.screenshot(path=screenshot_path(tmp_path, "staff-report-kk"), full_page=True)
+
+    # The choice is a cookie for /staff only: a child's page on this browser never gets it.
+    staff_cookies = phone_desk.cookies(f"{live_server}/staff/inbox")
+    assert {(c["name"], c["value"]) for c in staff_cookies} >= {(STAFF_COOKIE, "kk")}
+    chosen = next(c for c in staff_cookies if c["name"] == STAFF_COOKIE)
+    assert chosen["path"] == "/staff" and chosen["sameSite"] == "Strict" and chosen["httpOnly"]
+    child_cookies = phone_desk.cookies([f"{live_server}/s/{setup.code}", f"{live_server}/check"])
+    assert child_cookies == []
+    school = phone_desk.new_page()
+    school.goto(f"{live_server}/s/{setup.code}")
+    assert school.locator("html").get_attribute("lang") == "ru"  # the browser's, as before

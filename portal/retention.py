@@ -5,11 +5,14 @@ Erasure destroys a report's wrapped keys, its receipt lookup and its sealed entr
 `flask --app portal reports purge`, as often as you like: a second run finds nothing to do.
 
 Backups made before the erasure still hold the keys: keep them no longer than the retention
-period (docs/crypto.md, "Limits"). On PostgreSQL run VACUUM after a large purge.
+period (docs/crypto.md, "Limits"). On PostgreSQL run VACUUM after a large purge. On SQLite the
+job ends with a checkpoint that empties the write-ahead log: until then the WAL file holds the
+pages as they were before the erasure, keys and all (tests/portal/test_at_rest_scenario.py).
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -19,6 +22,7 @@ from portal import audit, reports
 from portal.enums import AuditAction, Status
 from portal.models import Report, utcnow
 
+logger = logging.getLogger(__name__)
 BATCH = 500  # reports erased per transaction: short locks, bounded memory
 
 
@@ -67,4 +71,23 @@ def purge_closed_reports(
         detail={"count": erased, "closed_before": cutoff.isoformat(timespec="seconds")},
         server_secret=server_secret,
     )
+    if erased:
+        empty_sqlite_wal(session)
     return erased
+
+
+def empty_sqlite_wal(session: Session) -> None:
+    """On SQLite, copy the write-ahead log into the database and truncate it to nothing.
+
+    The erased pages, overwritten in the database file (secure_delete), are otherwise still
+    whole in the WAL's older frames. It waits for readers (the busy timeout); if some still
+    read, the next purge (or SQLite's own checkpoints) finishes the job.
+    """
+    engine = session.get_bind().engine
+    if engine.dialect.name != "sqlite":
+        return
+    # A connection of its own, outside any transaction (a checkpoint is no change to commit).
+    with engine.connect() as connection:
+        busy, _frames, _moved = connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
+    if busy:
+        logger.warning("the WAL could not be emptied after a purge: readers were busy")

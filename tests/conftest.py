@@ -299,11 +299,12 @@ def pg_dump(database_url: str) -> bytes:
     return done.stdout
 
 
-def redis_dump(redis_url: str, prefix: str) -> bytes:
-    """Every key under the prefix and its values, whatever their type."""
+def redis_dump(redis_url: str, prefix: str | None) -> bytes:
+    """Every key under the prefix (or, with None, every key of the database) and its values,
+    whatever their type."""
     parts: list[bytes] = []
     with redis.Redis.from_url(redis_url) as client:
-        for key in client.scan_iter(match=f"{prefix}:*", count=1000):
+        for key in client.scan_iter(match=f"{prefix}:*" if prefix else "*", count=1000):
             kind = client.type(key)
             parts.append(key)
             if kind == b"string":
@@ -317,6 +318,8 @@ def redis_dump(redis_url: str, prefix: str) -> bytes:
             elif kind == b"hash":
                 for field, value in client.hgetall(key).items():
                     parts += [field, value]
+            else:  # a stream, or a type yet to come: its serialized form, not nothing
+                parts.append(client.dump(key) or b"")
     return b"\n".join(parts)
 
 

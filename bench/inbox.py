@@ -13,7 +13,9 @@ measures the inbox, not Argon2id, and every report stays openable by staff. Then
 member logs in (password at production Argon2id cost, TOTP) and the app is driven in-process
 through the Flask test client (no HTTP server, no network): the inbox's first page, filtered
 pages, and opening reports (decrypt the conversation, write an audit record). Prints median
-and p95 per page against the goals, and the SQL statements each request ran.
+and p95 per page against the goals, the CPU time a request costs (the app's, and PostgreSQL's
+server processes'; unlike wall time, hardly changed by other work on the machine) and the SQL
+statements each request ran.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import argparse
 import csv
 import io
 import itertools
+import os
 import random
 import re
 import secrets
@@ -105,14 +108,18 @@ class Counter:
 
 @dataclass(frozen=True)
 class Page:
-    """One row of the result table: a page's timings and statements per request."""
+    """One row of the result table: a page's timed requests."""
 
     backend: str
     name: str
     goal: str
-    timing: crypto_bench.Timing
-    statements: list[int]
+    timed: Timed
     detail: dict[str, crypto_bench.Timing] = field(default_factory=dict)
+
+    @property
+    def timing(self) -> crypto_bench.Timing:
+        """The percentiles of the timed requests."""
+        return crypto_bench.Timing(self.name, [seconds for _, seconds in self.timed.samples])
 
     @property
     def met(self) -> bool:
@@ -363,13 +370,46 @@ def log_in(app: Flask, totp_secret: str) -> FlaskClient:
     return browser
 
 
+@dataclass(frozen=True)
+class Timed:
+    """The timed requests of one page: (path, seconds) each, SQL statements each, CPU in all."""
+
+    samples: list[tuple[str, float]]
+    statements: list[int]
+    cpu_seconds: float
+
+
+def database_pids(engine: Engine) -> list[int]:
+    """The PostgreSQL server processes serving the bench database (none for SQLite)."""
+    if engine.dialect.name != "postgresql":
+        return []
+    query = text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+    with engine.connect() as connection:
+        return list(connection.scalars(query))
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """CPU time so far of this process (the app) and of the database processes `pids`."""
+    return time.process_time() + sum(child_bench.tree_cpu(pid) or 0.0 for pid in pids)
+
+
 def timed_gets(
-    browser: FlaskClient, counter: Counter, paths: Callable[[int], str], runs: int, warmup: int
-) -> tuple[list[tuple[str, float]], list[int]]:
-    """GET paths(0), paths(1), ...: warm-up first, then `runs` timed; (path, seconds) each."""
+    browser: FlaskClient,
+    engine: Engine,
+    counter: Counter,
+    paths: Callable[[int], str],
+    runs: int,
+    warmup: int,
+) -> Timed:
+    """GET paths(0), paths(1), ...: warm-up first, then `runs` timed."""
     samples: list[tuple[str, float]] = []
     statements: list[int] = []
+    pids: list[int] = []
+    cpu_before = 0.0
     for number in range(warmup + runs):
+        if number == warmup:  # every connection of the pool is open by now
+            pids = database_pids(engine)
+            cpu_before = cpu_seconds(pids)
         path = paths(number)
         counter.statements = 0
         started = time.perf_counter()
@@ -381,46 +421,41 @@ def timed_gets(
         if number >= warmup:
             samples.append((path, seconds))
             statements.append(counter.statements)
-    return samples, statements
+    return Timed(samples, statements, cpu_seconds(pids) - cpu_before)
 
 
 def measure(
     backend: str, app: Flask, filled: Filled, totp_secret: str, runs: int, warmup: int
 ) -> list[Page]:
     """Log in, then time the three pages."""
+    engine = engine_of(app)
     counter = Counter()
-    counter.attach(engine_of(app))
+    counter.attach(engine)
     browser = log_in(app, totp_secret)
-    first, first_statements = timed_gets(browser, counter, lambda _: "/staff/inbox", runs, warmup)
+
+    def gets(paths: Callable[[int], str]) -> Timed:
+        return timed_gets(browser, engine, counter, paths, runs, warmup)
+
+    first = gets(lambda _: "/staff/inbox")
     filters = filled.filters
-    filtered, filtered_statements = timed_gets(
-        browser, counter, lambda n: f"/staff/inbox?{filters[n % len(filters)]}", runs, warmup
-    )
+    filtered = gets(lambda n: f"/staff/inbox?{filters[n % len(filters)]}")
     if len(filled.to_open) < warmup + runs:
         raise BenchError(f"only {len(filled.to_open)} reports to open")
-    opened, opened_statements = timed_gets(
-        browser, counter, lambda n: f"/staff/reports/{filled.to_open[n]}", runs, warmup
-    )
+    opened = gets(lambda n: f"/staff/reports/{filled.to_open[n]}")
     by_filter: dict[str, list[float]] = {}
-    for path, seconds in filtered:
+    for path, seconds in filtered.samples:
         by_filter.setdefault(path.split("?", 1)[1], []).append(seconds)
     return [
-        Page(backend, "inbox, first page", "list", timing(first), first_statements),
+        Page(backend, "inbox, first page", "list", first),
         Page(
             backend,
             f"inbox, filtered ({len(filters)} kinds)",
             "list",
-            timing(filtered),
-            filtered_statements,
+            filtered,
             {name: crypto_bench.Timing(name, samples) for name, samples in by_filter.items()},
         ),
-        Page(backend, "open a report", "open", timing(opened), opened_statements),
+        Page(backend, "open a report", "open", opened),
     ]
-
-
-def timing(samples: list[tuple[str, float]]) -> crypto_bench.Timing:
-    """The percentiles of the timed requests."""
-    return crypto_bench.Timing("page", [seconds for _, seconds in samples])
 
 
 @contextmanager
@@ -486,17 +521,23 @@ def print_table(pages: list[Page], skipped: dict[str, str]) -> None:
     """The result table, then the filtered pages one by one."""
     print(
         f"\n{'backend':<11} {'page':<28} {'median':>8} {'p95':>8} {'goal p95':>9}  "
-        f"{'result':<8} SQL/request"
+        f"{'result':<8} {'CPU/req':>8}  SQL/req"
     )
     for page in pages:
-        statements = sorted(page.statements)
+        statements = sorted(page.timed.statements)
+        cpu = page.timed.cpu_seconds / len(page.timed.samples)
         print(
             f"{page.backend:<11} {page.name:<28} {page.timing.median * 1e3:6.1f}ms "
             f"{page.timing.p95 * 1e3:6.1f}ms {GOALS_MS[page.goal]:7.0f}ms  "
-            f"{'met' if page.met else 'NOT met':<8} {statements[len(statements) // 2]}"
+            f"{'met' if page.met else 'NOT met':<8} {cpu * 1e3:6.1f}ms  "
+            f"{statements[len(statements) // 2]}"
         )
     for backend, reason in skipped.items():
         print(f"{backend:<11} not measured: {reason}")
+    print(
+        "CPU/req: CPU time of this process (the app) and of its PostgreSQL server processes,\n"
+        "    per request: the cost of a request whatever else runs on the machine."
+    )
     for page in pages:
         for name, detail in page.detail.items():
             print(
@@ -542,6 +583,10 @@ def main(argv: list[str] | None = None) -> int:
         "by the real crypto with a cheap Argon2id for the child's receipt (wrap and lookup):\n"
         "    this measures the inbox, not Argon2id; the staff login runs at production cost"
     )
+    # The bench shares the machine with whatever else runs: say so when that is much.
+    busy = child_bench.machine_busy()
+    if busy is not None and busy > child_bench.BUSY_NEIGHBOURS:
+        print(f"warning: {busy:.0%} of the CPUs were busy before the bench: figures run high")
     pages: list[Page] = []
     skipped: dict[str, str] = {}
     for backend in args.backends:
@@ -550,6 +595,8 @@ def main(argv: list[str] | None = None) -> int:
         except BenchError as exc:
             print(f"{backend}: {exc}", file=sys.stderr)
             skipped[backend] = str(exc).splitlines()[0]
+        load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+        print(f"    load average after {backend}: {load} ({os.cpu_count()} CPUs)")
     print_table(pages, skipped)
     return 1 if skipped else 0
 

@@ -226,10 +226,30 @@ class Report(Base):
         Index(
             "ix_reports_queue", "status", "erased_at", "priority", "created_at", "id", "inbox_id"
         ),
-        # A school's or a region's reports (the school filters), counted from the index.
-        Index("ix_reports_school", "school_pk", "status", "erased_at", "inbox_id"),
-        # Someone's (or nobody's) reports, counted from the index, by category too.
-        Index("ix_reports_assignee", "assignee_id", "erased_at", "status", "inbox_id", "category"),
+        # A school's or a region's reports (the school filters): counted, and their page
+        # chosen, from the index alone.
+        Index(
+            "ix_reports_school",
+            "school_pk",
+            "status",
+            "erased_at",
+            "inbox_id",
+            "priority",
+            "created_at",
+            "id",
+        ),
+        # Someone's (or nobody's) reports, by category too: the same.
+        Index(
+            "ix_reports_assignee",
+            "assignee_id",
+            "erased_at",
+            "status",
+            "inbox_id",
+            "category",
+            "priority",
+            "created_at",
+            "id",
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

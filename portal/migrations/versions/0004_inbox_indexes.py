@@ -42,12 +42,23 @@ def upgrade() -> None:
         ["status", "erased_at", "priority", "created_at", "id", "inbox_id"],
     )
     op.create_index(
-        "ix_reports_school", "reports", ["school_pk", "status", "erased_at", "inbox_id"]
+        "ix_reports_school",
+        "reports",
+        ["school_pk", "status", "erased_at", "inbox_id", "priority", "created_at", "id"],
     )
     op.create_index(
         "ix_reports_assignee",
         "reports",
-        ["assignee_id", "erased_at", "status", "inbox_id", "category"],
+        [
+            "assignee_id",
+            "erased_at",
+            "status",
+            "inbox_id",
+            "category",
+            "priority",
+            "created_at",
+            "id",
+        ],
     )
 
 

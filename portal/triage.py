@@ -12,10 +12,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session, selectinload
 
-from portal import accounts, audit, crypto, reports
+from portal import accounts, audit, crypto, labels, reports
 from portal.config import Config
 from portal.enums import Agency, AuditAction, Category, EntryKind, Priority, Status
 from portal.models import Inbox, InboxGrant, Report, School, Staff, utcnow
@@ -341,12 +342,20 @@ def open_report(
     return OpenedReport(report, school, keys, entries, sorted(members, key=lambda s: s.email))
 
 
+# Messages are lazy: the staff page that shows one gives it in the reader's language.
+_EMPTY = {
+    "reply": _l("the reply is empty"),
+    "note": _l("the note is empty"),
+    "reason": _l("the reason is empty"),
+}
+
+
 def _checked_text(text: str, what: str) -> str:
     text = text.replace("\r\n", "\n").strip()
     if not text:
-        raise TriageError(f"the {what} is empty")
+        raise TriageError(_EMPTY[what])
     if len(text) > MAX_TEXT:
-        raise TriageError(f"the {what} is longer than {MAX_TEXT} characters")
+        raise TriageError(_l("the text is longer than %(limit)d characters", limit=MAX_TEXT))
     return text
 
 
@@ -385,9 +394,15 @@ def change_status(
     report = opened.report
     old = report.status
     if new not in NEXT_STATUSES[old]:
-        raise TriageError(f"a {old.value} report cannot become {new.value}")
+        raise TriageError(
+            _l(
+                "the status %(old)s cannot change to %(new)s",
+                old=labels.label(old),
+                new=labels.label(new),
+            )
+        )
     if new is Status.REFERRED and agency is None:
-        raise TriageError("say where the report is referred")
+        raise TriageError(_l("say where the report is referred"))
     if note.strip():
         label = f"{old.value} → {new.value}" + (f" ({agency.value})" if agency else "")
         text = f"{label}: {_checked_text(note, 'note')}"
@@ -412,7 +427,7 @@ def change_priority(
     report = opened.report
     old = report.priority
     if new is old:
-        raise TriageError(f"the report is {new.value.upper()} already")
+        raise TriageError(_l("the report is %(priority)s already", priority=new.value.upper()))
     text = f"{old.value.upper()} → {new.value.upper()}: {_checked_text(reason, 'reason')}"
     reports.add_entry(session, report, opened.keys, EntryKind.NOTE, text)
     report.priority = new
@@ -430,7 +445,7 @@ def assign(
 ) -> None:
     """Give the report to a member of its inbox, or to nobody."""
     if assignee_id is not None and assignee_id not in {member.id for member in opened.members}:
-        raise TriageError("that person is not a member of this report's inbox")
+        raise TriageError(_l("that person is not a member of this report's inbox"))
     opened.report.assignee_id = assignee_id
     _record(session, config, staff, opened.report, AuditAction.ASSIGN, {"to": assignee_id})
     session.commit()

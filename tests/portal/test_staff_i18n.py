@@ -258,3 +258,15 @@ def test_browsers_keep_their_languages_apart(desk: Desk) -> None:
     first.get("/staff/login?lang=kk")
     second = desk.client("en")
     assert lang_of(second.get("/staff/login")) == "en"
+
+
+def test_a_refused_triage_action_says_why_in_the_staff_language(desk: Desk) -> None:
+    desk.site.send()
+    triage = desk.log_in(desk.triage, language="ru")
+    path = f"/staff/reports/{report_id(desk)}"
+    token = form_token(triage, path)
+    refused = triage.post(
+        f"{path}/status", data={"csrf_token": token, "status": "referred", "agency": ""}
+    )
+    assert refused.status_code == 303
+    assert "укажите, куда передано обращение" in text_of(triage.get(path))

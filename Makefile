@@ -70,6 +70,7 @@ $(VENV)/.installed-dev: $(VENV)/.installed
 bench: install $(VENV)/.installed-dev
 	$(BIN)/python bench/posters.py
 	$(BIN)/python bench/child.py
+	$(BIN)/python bench/flood.py
 	$(BIN)/python bench/inbox.py --postgres-url '$(PG_URL)'
 
 # Production serving: gunicorn, PostgreSQL and Redis clients (the prod extra).

@@ -28,9 +28,9 @@ WAIT_SECONDS = 2.0
 RETRY_AFTER_SECONDS = 10
 # Requests waiting for a slot, per slot. A waiting request holds one of the worker's threads
 # (gunicorn.conf.py: 8): unbounded, a flood of reports parks every thread and the staff pages
-# queue behind them (bench/flood.py); three smooth the bursts of ordinary children and leave
-# half the threads of a worker with one slot to the pages.
-WAITING_PER_SLOT = 3
+# queue behind them (bench/flood.py). Six, with one slot, leave a thread to the pages; fewer
+# refuse ordinary bursts of children (tests/prod/test_crash.py sends six at once to two workers).
+WAITING_PER_SLOT = 6
 _EXTENSION = "portal.kdf_bound"
 
 

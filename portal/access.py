@@ -42,6 +42,7 @@ ACCESS: Mapping[str, frozenset[Role]] = {
     "figures.page": ADMIN,
     "figures.export_csv": ADMIN,
     "audit.log": ADMIN,
+    "audit.verify": ADMIN,
     "people.index": ADMIN,
     "people.invite": ADMIN,
     "people.revoke_link": ADMIN,

@@ -9,16 +9,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import islice
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import ColumnElement, String, func, select, type_coerce
 from sqlalchemy.orm import Session
+from werkzeug.wrappers import Response
 
 from portal import access, audit, get_config, labels
 from portal.db import get_session
 from portal.enums import AuditAction
 from portal.forms import row_id
-from portal.models import AuditEvent
+from portal.models import AuditEvent, Staff
+from portal.staff_forms import ActionForm
 
 PAGE_SIZE = 50
 PROBLEMS_SHOWN = 20
@@ -179,11 +181,15 @@ def audit_action(stored: str) -> str:
     return labels.label_of(AuditAction, stored)
 
 
-@bp.get("/")
-def log() -> str | tuple[str, int]:
-    """The log, newest first, with the chain's state."""
-    session = get_session()
-    chain = chain_state(session, get_config().secret_key)
+def record_reading(session: Session, reader: Staff, server_secret: str, **detail: str) -> None:
+    """Put the reading of the log on the log itself (P5: every staff access is on record)."""
+    audit.record_and_commit(
+        session, AuditAction.AUDIT_READ, actor=reader, detail=detail, server_secret=server_secret
+    )
+
+
+def _page(session: Session, chain: ChainState | None) -> str | tuple[str, int]:
+    """The log as the query string filters it; a bad filter is the page again with a 400."""
     try:
         wanted = AuditFilter.parse(request.args)
     except ValueError as exc:
@@ -194,6 +200,8 @@ def log() -> str | tuple[str, int]:
             page=empty,
             wanted=AuditFilter(),
             chain=chain,
+            records=audit.count(session),
+            verify_form=ActionForm(),
             actions=list(AuditAction),
             bad=str(exc),
         )
@@ -203,5 +211,29 @@ def log() -> str | tuple[str, int]:
         page=browse(session, wanted),
         wanted=wanted,
         chain=chain,
+        records=audit.count(session),
+        verify_form=ActionForm(),
         actions=list(AuditAction),
     )
+
+
+@bp.get("/")
+def log() -> str | tuple[str, int]:
+    """The log, newest first; reading it is on record."""
+    session = get_session()
+    filters = {name: request.args.get(name, "")[:200] for name in ("action", "actor", "report")}
+    record_reading(session, g.staff, get_config().secret_key, op="browse", **filters)
+    return _page(session, chain=None)
+
+
+@bp.post("/verify")
+def verify() -> Response | str | tuple[str, int]:
+    """Walk the whole chain (as `flask audit verify`) on demand: on a long log it takes seconds."""
+    if not ActionForm().validate_on_submit():
+        flash(_("The form had expired; verify again."))
+        return redirect(url_for("audit.log"), 303)
+    session = get_session()
+    chain = chain_state(session, get_config().secret_key)
+    verdict = "intact" if chain.intact else "broken"
+    record_reading(session, g.staff, get_config().secret_key, op="verify", verdict=verdict)
+    return _page(session, chain)

@@ -100,3 +100,4 @@ class AuditAction(StrictEnum):
     STAFF = "staff"
     INBOX = "inbox"
     SCHOOL = "school"  # registry import, code rotation, deactivation (at most 16 characters)
+    AUDIT_READ = "audit_read"  # the log itself browsed or its chain verified

@@ -70,6 +70,7 @@ AUDIT_ACTION: Mapping[AuditAction, LazyString] = {
     AuditAction.STAFF: _l("Staff accounts"),
     AuditAction.INBOX: _l("Inboxes"),
     AuditAction.SCHOOL: _l("Schools"),
+    AuditAction.AUDIT_READ: _l("Audit log read"),
 }
 TABLES: Mapping[type[Enum], Mapping[Any, LazyString]] = {
     Status: STATUS,

@@ -29,6 +29,7 @@ SAMPLE_URLS = {
     "figures.page": ("GET", "/staff/figures/"),
     "figures.export_csv": ("GET", "/staff/figures/figures.csv"),
     "audit.log": ("GET", "/staff/audit/"),
+    "audit.verify": ("POST", "/staff/audit/verify"),
     "people.index": ("GET", "/staff/people/"),
     "people.invite": ("POST", "/staff/people/invite"),
     "people.revoke_link": ("POST", "/staff/people/links/1/revoke"),

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
-from sqlalchemy import text, update
+from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
 from portal import audit, audit_pages
@@ -11,7 +13,7 @@ from portal.config import Config
 from portal.db import engine_of, get_session
 from portal.enums import AuditAction
 from portal.models import AuditEvent
-from tests.portal.conftest import TEXT, Desk, report_id
+from tests.portal.conftest import TEXT, Desk, form_token, report_id
 
 REPORT = "ab" * 16
 
@@ -83,7 +85,12 @@ def test_the_page_filters_by_actor_and_shows_no_report_text(desk: Desk) -> None:
     assert TEXT in triage.get(f"/staff/reports/{public_id}").get_data(as_text=True)
     admin = desk.log_in(desk.admin)
     page = admin.get("/staff/audit/").get_data(as_text=True)
-    assert "The chain verifies" in page and "Audit</a>" in page
+    assert "Verify the chain" in page and "Audit</a>" in page
+    assert "The chain verifies" not in page  # walked only when asked: seconds on a long log
+    verified = admin.post(
+        "/staff/audit/verify", data={"csrf_token": form_token(admin, "/staff/audit/")}
+    ).get_data(as_text=True)
+    assert "The chain verifies" in verified
     assert "Report opened" in page and TEXT not in page
     by_triage = admin.get("/staff/audit/", query_string={"actor": "TRIAGE@"})
     shown = by_triage.get_data(as_text=True)
@@ -111,8 +118,31 @@ def test_a_tampered_log_is_shown_not_a_failure(desk: Desk) -> None:
         session.commit()
     response = admin.get("/staff/audit/")
     assert response.status_code == 200
-    page = response.get_data(as_text=True)
+    token = form_token(admin, "/staff/audit/")
+    page = admin.post("/staff/audit/verify", data={"csrf_token": token}).get_data(as_text=True)
     assert "The chain does not verify" in page and "seq 1: edited" in page
     assert "unreadable: x" in page
     if engine_of(desk.site.app).dialect.name == "sqlite":  # PostgreSQL reads it as a real time
         assert "yesterday" in page
+
+
+def test_reading_the_log_is_on_the_log(desk: Desk) -> None:
+    admin = desk.log_in(desk.admin)
+    admin.get("/staff/audit/", query_string={"actor": "triage"})
+    token = form_token(admin, "/staff/audit/")
+    admin.post("/staff/audit/verify", data={"csrf_token": token})
+    expired = admin.post("/staff/audit/verify", data={"csrf_token": "forged"})
+    assert expired.status_code == 303
+    with desk.site.app.app_context():
+        session = get_session()
+        reads = session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.action == AuditAction.AUDIT_READ)
+            .order_by(AuditEvent.seq)
+        ).all()
+        details = [json.loads(read.detail) for read in reads]
+        assert {read.actor_email for read in reads} == {"admin@111.kz"}
+        assert details[0] == {"op": "browse", "action": "", "actor": "triage", "report": ""}
+        assert {"op": "verify", "verdict": "intact"} in details
+        assert len(reads) == 3  # browse, browse (for the token), verify; not the forged post
+        assert audit.verify(session, desk.site.app.extensions["portal.config"].secret_key) == []

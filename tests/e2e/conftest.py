@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from flask import Flask
 from playwright.sync_api import Browser, Page, ViewportSize, sync_playwright
+
+from portal import accounts, registry
+from portal.db import get_session
+from portal.enums import Role
+from tests.conftest import SAMPLE_SCHOOLS
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -41,3 +49,75 @@ def screenshot_path(tmp_path: Path, name: str) -> Path:
     folder = Path(os.environ.get("SCREENSHOT_DIR") or tmp_path)
     folder.mkdir(parents=True, exist_ok=True)
     return folder / f"{name}.png"
+
+
+# ---- the staff desk -------------------------------------------------------------------------
+
+STAFF_PASSWORD = "desk passphrase for tests"
+DESKTOP: ViewportSize = {"width": 1280, "height": 800}
+DANGER_TEXT = "Мне страшно идти домой, отчим сказал что убьёт меня"
+SCHOOL_OF_SCHOOL_ACCOUNT = "34000015"
+
+
+@dataclass(frozen=True)
+class Setup:
+    """The school's code and the staff accounts' TOTP secrets."""
+
+    code: str
+    school_id: str
+    totp: dict[str, str]
+
+
+def seed_staff(app: Flask, tmp_path: Path, staff: Mapping[str, Role]) -> Setup:
+    """Sample schools, a national inbox and staff accounts with STAFF_PASSWORD.
+
+    Triage and admin accounts are members of the inbox; a school account prints the posters
+    of SCHOOL_OF_SCHOOL_ACCOUNT, whose code the setup gives.
+    """
+    with app.app_context():
+        session = get_session()
+        config = app.extensions["portal.config"]
+        registry.import_schools(session, registry.parse_schools_csv(SAMPLE_SCHOOLS.read_bytes()))
+        accounts.init_recovery_key(session, tmp_path / "recovery.key")
+        accounts.create_inbox(session, "national")
+        recovery = accounts.read_recovery_key(session, tmp_path / "recovery.key")
+        school = registry.get_school(session, SCHOOL_OF_SCHOOL_ACCOUNT)
+        totp = {}
+        for email, role in staff.items():
+            made = accounts.add_staff(
+                session, email, role, STAFF_PASSWORD, config.kdf, config.secret_key
+            )
+            totp[email] = made.totp_secret
+            if role is Role.SCHOOL:
+                made.staff.schools.append(school)
+                session.commit()
+            else:
+                accounts.grant_with_recovery_key(session, "national", email, recovery)
+        return Setup(school.code, school.school_id, totp)
+
+
+@pytest.fixture
+def setup(app: Flask, tmp_path: Path) -> Setup:
+    """Schools, a national inbox, a triage member and a school account."""
+    return seed_staff(app, tmp_path, {"triage@111.kz": Role.TRIAGE, "school@111.kz": Role.SCHOOL})
+
+
+def log_in(
+    page: Page, live_server: str, email: str, code: str, password: str = STAFF_PASSWORD
+) -> None:
+    """The staff login form, in English: email, password and a TOTP code."""
+    page.goto(f"{live_server}/staff/login?lang=en")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_label("Code from the authenticator app").fill(code)
+    page.get_by_role("button", name="Log in").click()
+
+
+def send_report(page: Page, live_server: str, code: str, text: str, danger: bool) -> str:
+    """A child's report through the real form, in Russian; returns the receipt."""
+    page.goto(f"{live_server}/s/{code}?lang=ru")
+    page.get_by_label("Напиши, что случилось").fill(text)
+    if danger:
+        page.get_by_label("Да, мне сейчас опасно").check()
+    page.get_by_role("button", name="Отправить").click()
+    return re.sub(r"\D", "", page.locator(".receipt .digits").inner_text())

@@ -12,47 +12,22 @@ import pytest
 import zxingcpp
 from flask import Flask
 from PIL import Image
-from playwright.sync_api import Browser, Page, ViewportSize
+from playwright.sync_api import Browser, Page
 
-from portal import accounts, registry
-from portal.db import get_session
 from portal.enums import Role
-from tests.conftest import SAMPLE_SCHOOLS
-from tests.e2e.conftest import PHONE, screenshot_path
+from tests.e2e.conftest import DESKTOP, PHONE, log_in, screenshot_path, seed_staff
 
 pytestmark = pytest.mark.e2e
 
 ADMIN = "admin@111.kz"
-ADMIN_PASSWORD = "admin passphrase for tests"
 INVITEE = "aliya@111.kz"
 INVITEE_PASSWORD = "Алия құпия сөз 2026"
-DESKTOP: ViewportSize = {"width": 1280, "height": 800}
 
 
 @pytest.fixture
 def admin_secret(app: Flask, tmp_path: Path) -> str:
     """Schools, a national inbox and an admin who is its member; the admin's TOTP secret."""
-    with app.app_context():
-        session = get_session()
-        config = app.extensions["portal.config"]
-        registry.import_schools(session, registry.parse_schools_csv(SAMPLE_SCHOOLS.read_bytes()))
-        accounts.init_recovery_key(session, tmp_path / "recovery.key")
-        accounts.create_inbox(session, "national")
-        made = accounts.add_staff(
-            session, ADMIN, Role.ADMIN, ADMIN_PASSWORD, config.kdf, config.secret_key
-        )
-        recovery = accounts.read_recovery_key(session, tmp_path / "recovery.key")
-        accounts.grant_with_recovery_key(session, "national", ADMIN, recovery)
-        return made.totp_secret
-
-
-def log_in(page: Page, live_server: str, email: str, password: str, code: str) -> None:
-    """The staff login form."""
-    page.goto(f"{live_server}/staff/login")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_label("Code from the authenticator app").fill(code)
-    page.get_by_role("button", name="Log in").click()
+    return seed_staff(app, tmp_path, {ADMIN: Role.ADMIN}).totp[ADMIN]
 
 
 def scanned_secret(page: Page) -> str:
@@ -70,7 +45,7 @@ def test_an_invitee_enrols_with_the_qr_code_and_logs_in(
     browser: Browser, live_server: str, admin_secret: str, tmp_path: Path
 ) -> None:
     admin = browser.new_context(viewport=DESKTOP, locale="en-US").new_page()
-    log_in(admin, live_server, ADMIN, ADMIN_PASSWORD, pyotp.TOTP(admin_secret).now())
+    log_in(admin, live_server, ADMIN, pyotp.TOTP(admin_secret).now())
     admin.get_by_role("link", name="People").click()
     admin.get_by_label("Email").fill(INVITEE)
     admin.get_by_label("Role").select_option("triage")
@@ -109,7 +84,7 @@ def test_an_invitee_enrols_with_the_qr_code_and_logs_in(
     admin.screenshot(path=screenshot_path(tmp_path, "staff-inboxes"), full_page=True)
 
     # The confirmation code does not log in a second time: the next step's code does.
-    log_in(invitee, live_server, INVITEE, INVITEE_PASSWORD, pyotp.TOTP(secret).at(time.time() + 30))
+    log_in(invitee, live_server, INVITEE, pyotp.TOTP(secret).at(time.time() + 30), INVITEE_PASSWORD)
     assert invitee.url.endswith("/staff/inbox")
 
     admin.get_by_role("link", name="Staff", exact=True).click()

@@ -10,11 +10,16 @@ import pyotp
 import pytest
 from playwright.sync_api import Browser, BrowserContext
 
-from tests.e2e.conftest import PHONE, screenshot_path
-from tests.e2e.test_triage_flow import DANGER_TEXT, PASSWORD, Setup, send_report, setup
+from tests.e2e.conftest import (
+    DANGER_TEXT,
+    PHONE,
+    STAFF_PASSWORD,
+    Setup,
+    screenshot_path,
+    send_report,
+)
 
 pytestmark = pytest.mark.e2e
-__all__ = ["setup"]  # the fixture of the triage flow: schools, an inbox, a triage member
 
 STAFF_COOKIE = "qr111_staff_lang"
 
@@ -39,7 +44,7 @@ def test_the_desk_in_russian_then_kazakh_on_a_phone(
     page.goto(f"{live_server}/staff/login")
     assert page.locator("html").get_attribute("lang") == "ru"
     page.get_by_label("Эл. почта").fill("triage@111.kz")
-    page.get_by_label("Пароль").fill(PASSWORD)
+    page.get_by_label("Пароль").fill(STAFF_PASSWORD)
     code = pyotp.TOTP(setup.totp["triage@111.kz"]).now()
     page.get_by_label("Код из приложения-аутентификатора").fill(code)
     page.get_by_role("button", name="Войти").click()

@@ -32,6 +32,11 @@ TOKEN_BYTES = 32
 _STORE = "portal.session_store"
 
 
+# The last use is written only when it is this old: a write (a commit, fsync on SQLite) on every
+# staff request cost more than the page. The idle timeout may then end up to this much early.
+TOUCH_AFTER = timedelta(seconds=30)
+
+
 class SessionInvalid(Exception):
     """The session cookie is unknown, expired, ended or tampered with: log in again."""
 
@@ -311,7 +316,8 @@ def resume_session(
         genuine = False
     if staff is None or not genuine or not staff.active:
         raise SessionInvalid("the session's key does not match its account")
-    store.touch(session_id, half, now)
+    if now - half.last_seen_at >= TOUCH_AFTER:
+        store.touch(session_id, half, now)
     return UnlockedSession(staff=staff, staff_private=private, session_id=session_id)
 
 

@@ -204,3 +204,19 @@ def test_malformed_cookies_are_invalid_sessions_never_errors(world: World) -> No
     assert resume(world, cookie).staff.id == world.regional_member.staff.id
     for value in malformed:
         sessions.end_session(world.session, value)  # logging out with a bad cookie: no error
+
+
+def test_the_last_use_is_written_only_once_it_is_old(world: World) -> None:
+    """A write on every staff request cost more than the page; the idle clock is coarse."""
+    cookie = start(world, world.regional_member)
+    before = stored(world)
+    store = sessions.store_for(world.session)
+    session_id = next(iter(before))
+    first = store.get(session_id)
+    assert first is not None
+    resume(world, cookie, after=sessions.TOUCH_AFTER - timedelta(seconds=1))
+    unchanged = store.get(session_id)
+    assert unchanged is not None and unchanged.last_seen_at == first.last_seen_at
+    resume(world, cookie, after=sessions.TOUCH_AFTER)
+    touched = store.get(session_id)
+    assert touched is not None and touched.last_seen_at > first.last_seen_at

@@ -10,6 +10,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 _SESSION_FACTORY = "portal.sessionmaker"
+CONNECT_TIMEOUT_SECONDS = 5
 
 
 def make_engine(database_url: str) -> Engine:
@@ -19,10 +20,18 @@ def make_engine(database_url: str) -> Engine:
         pool_pre_ping=not database_url.startswith("sqlite"),
         # Error messages and logs never carry bound values (sealed blobs, lookups, codes).
         hide_parameters=True,
+        connect_args=_connect_args(database_url),
     )
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _configure_sqlite)
     return engine
+
+
+def _connect_args(database_url: str) -> dict[str, Any]:
+    """A database that does not answer fails a request (and /healthz) in seconds, not never."""
+    if database_url.startswith("postgresql") and "connect_timeout" not in database_url:
+        return {"connect_timeout": CONNECT_TIMEOUT_SECONDS}
+    return {}
 
 
 def _configure_sqlite(dbapi_connection: sqlite3.Connection, _record: Any) -> None:

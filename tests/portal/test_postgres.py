@@ -6,6 +6,7 @@ The rest of the suite runs on PostgreSQL too: these are the checks SQLite cannot
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -17,10 +18,11 @@ from alembic import command
 from alembic.script import ScriptDirectory
 from flask import Flask
 from sqlalchemy import Engine, Enum, LargeBinary, String, select, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from portal import audit, migrate
-from portal.db import engine_of, make_engine
+from portal.db import CONNECT_TIMEOUT_SECONDS, engine_of, make_engine
 from portal.enums import AuditAction
 from portal.models import AuditEvent, Base, School, UTCDateTime
 from tests.conftest import Databases, new_database
@@ -185,3 +187,23 @@ def test_audit_writers_wait_for_each_other_on_the_advisory_lock(world: World) ->
         AuditAction.LOGOUT,
     ]
     assert audit.verify(world.session, secret) == []
+
+
+def test_a_database_that_never_answers_fails_in_seconds() -> None:
+    """No connect_timeout in the URL: the engine sets one, so /healthz cannot hang."""
+    failures: list[BaseException] = []
+
+    def connect(url: str) -> None:
+        try:
+            make_engine(url).connect()
+        except OperationalError as exc:
+            failures.append(exc)
+
+    with socket.create_server(("127.0.0.1", 0), backlog=4) as silent:  # listens, never answers
+        url = f"postgresql+psycopg://nobody@127.0.0.1:{silent.getsockname()[1]}/none"
+        # A thread, so that a broken timeout fails this test instead of hanging the suite.
+        attempt = threading.Thread(target=connect, args=(url,), daemon=True)
+        attempt.start()
+        attempt.join(CONNECT_TIMEOUT_SECONDS + 5)
+        assert not attempt.is_alive(), "the connection attempt is still waiting"
+    assert len(failures) == 1

@@ -25,11 +25,11 @@ from werkzeug.wrappers import Response
 from portal import access, get_config, kdf_bound, labels, login, posters, triage
 from portal.access import COOKIE
 from portal.db import get_session
-from portal.enums import Agency, Priority, Role, Status
+from portal.enums import Agency, Category, Priority, Role, Status
 from portal.forms import row_id
 from portal.models import School, Staff, utcnow
 from portal.ratelimit import client_key, limiter
-from portal.registry import get_school, list_schools
+from portal.registry import get_school, list_schools, regions
 from portal.staff_forms import (
     AssignForm,
     LoginForm,
@@ -125,13 +125,17 @@ def inbox() -> str:
         wanted = triage.QueueFilter.parse(request.args)
     except ValueError as exc:
         raise BadRequest(str(exc)) from None
-    page = triage.queue(get_session(), _staff(), wanted, triage.targets_of(get_config()))
+    session = get_session()
+    page = triage.queue(session, _staff(), wanted, triage.targets_of(get_config()))
     return render_template(
         "staff/inbox.html",
         page=page,
         wanted=wanted,
         statuses=list(Status),
         priorities=list(Priority),
+        categories=list(Category),
+        regions=regions(session),
+        colleagues=triage.members_of(session, triage.inbox_ids(session, _staff())),
     )
 
 

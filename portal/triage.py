@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, selectinload
 from portal import accounts, audit, crypto, labels, reports
 from portal.config import Config
 from portal.enums import Agency, AuditAction, Category, EntryKind, Priority, Status
+from portal.forms import row_id
 from portal.models import Inbox, InboxGrant, Report, School, Staff, utcnow
 
 PAGE_SIZE = 50
@@ -88,7 +89,7 @@ class QueueFilter:
         page = text("page") or "1"
         if not page.isdigit() or not 1 <= int(page) <= 100_000:
             raise ValueError(f"page {page!r} is not a page number")
-        if assignee not in (None, "none") and not (assignee or "").isdigit():
+        if assignee not in (None, "none") and row_id(assignee) is None:
             raise ValueError(f"assignee {assignee!r} is not a staff id or 'none'")
         return cls(
             status=Status.parse(status) if (status := text("status")) else None,
@@ -96,7 +97,7 @@ class QueueFilter:
             category=Category.parse(category) if (category := text("category")) else None,
             region=text("region"),
             school_id=text("school"),
-            assignee_id=int(assignee) if assignee and assignee.isdigit() else None,
+            assignee_id=row_id(assignee),
             unassigned=assignee == "none",
             page=int(page),
         )
@@ -133,6 +134,18 @@ class QueuePage:
 def inbox_ids(session: Session, staff: Staff) -> list[int]:
     """The inboxes granted to this staff member."""
     return list(session.scalars(select(InboxGrant.inbox_id).where(InboxGrant.staff_id == staff.id)))
+
+
+def members_of(session: Session, inboxes: list[int]) -> list[Staff]:
+    """The active members of these inboxes, by email: whom their reports can be assigned to."""
+    member_ids = select(InboxGrant.staff_id).where(InboxGrant.inbox_id.in_(inboxes))
+    return list(
+        session.scalars(
+            select(Staff)
+            .where(Staff.id.in_(member_ids), Staff.active.is_(True))
+            .order_by(Staff.email)
+        )
+    )
 
 
 def queue(
@@ -325,11 +338,7 @@ def open_report(
         raise NoSuchReport(public_id) from None
     keys = reports.keys_for_staff(report, inbox_private)
     entries = reports.read_conversation(report, keys)
-    members = session.scalars(
-        select(Staff)
-        .join(InboxGrant, InboxGrant.staff_id == Staff.id)
-        .where(InboxGrant.inbox_id == inbox.id, Staff.active.is_(True))
-    ).all()
+    members = members_of(session, [inbox.id])
     # Last, then commit: the audit log is appended to by one transaction at a time.
     audit.record(
         session,
@@ -339,7 +348,7 @@ def open_report(
         server_secret=config.secret_key,
     )
     session.commit()
-    return OpenedReport(report, school, keys, entries, sorted(members, key=lambda s: s.email))
+    return OpenedReport(report, school, keys, entries, members)
 
 
 # Messages are lazy: the staff page that shows one gives it in the reader's language.

@@ -149,7 +149,15 @@ def _opened(public_id: str) -> triage.OpenedReport:
 @bp.get("/reports/<public_id>")
 def report(public_id: str) -> str:
     """The conversation, decrypted for the reader; the opening is audited."""
-    opened = _opened(public_id)
+    return _report_page(_opened(public_id))
+
+
+def _report_page(
+    opened: triage.OpenedReport,
+    reply_form: TextForm | None = None,
+    note_form: TextForm | None = None,
+) -> str:
+    """The report page; a reply or note that was refused comes back in its box."""
     assign_form = AssignForm(assignee=str(opened.report.assignee_id or ""))
     assign_form.assignee.choices = [("", _("nobody"))] + [
         (str(member.id), member.email) for member in opened.members
@@ -159,8 +167,8 @@ def report(public_id: str) -> str:
     return render_template(
         "staff/report.html",
         opened=opened,
-        reply_form=TextForm(prefix="reply"),
-        note_form=TextForm(prefix="note"),
+        reply_form=reply_form or TextForm(prefix="reply", formdata=None),
+        note_form=note_form or TextForm(prefix="note", formdata=None),
         status_form=status_form,
         priority_form=priority_form,
         assign_form=assign_form,
@@ -184,30 +192,44 @@ def _form_error(form: TextForm | StatusForm | PriorityForm | AssignForm) -> None
         flash(problem)
 
 
+Write = Callable[[triage.OpenedReport, str], None]
+
+
+def _write(public_id: str, prefix: str, write: Write) -> Response | str:
+    """A reply or a note: stored, or the page again with the text still in its box."""
+    form = TextForm(prefix=prefix)
+    opened = _opened(public_id)
+    problems = [] if form.validate_on_submit() else form_problems(form)
+    if not problems:
+        try:
+            write(opened, form.text.data or "")
+        except triage.TriageError as exc:
+            problems = [str(exc)]
+        else:
+            return redirect(url_for("staff.report", public_id=public_id), 303)
+    for problem in problems:
+        flash(problem)
+    # A long answer to a child is not typed twice: the refused text is shown again.
+    return _report_page(opened, **{f"{prefix}_form": form})
+
+
 @bp.post("/reports/<public_id>/reply")
-def reply(public_id: str) -> Response:
+def reply(public_id: str) -> Response | str:
     """Answer the child."""
-    form = TextForm(prefix="reply")
-    if not form.validate_on_submit():
-        _form_error(form)
-        return redirect(url_for("staff.report", public_id=public_id), 303)
-    text = form.text.data or ""
-    return _act(
-        public_id, lambda opened: triage.reply(get_session(), get_config(), _staff(), opened, text)
+    return _write(
+        public_id,
+        "reply",
+        lambda opened, text: triage.reply(get_session(), get_config(), _staff(), opened, text),
     )
 
 
 @bp.post("/reports/<public_id>/note")
-def note(public_id: str) -> Response:
+def note(public_id: str) -> Response | str:
     """Add an internal note."""
-    form = TextForm(prefix="note")
-    if not form.validate_on_submit():
-        _form_error(form)
-        return redirect(url_for("staff.report", public_id=public_id), 303)
-    text = form.text.data or ""
-    return _act(
+    return _write(
         public_id,
-        lambda opened: triage.add_note(get_session(), get_config(), _staff(), opened, text),
+        "note",
+        lambda opened, text: triage.add_note(get_session(), get_config(), _staff(), opened, text),
     )
 
 

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, selectinload
 from portal import accounts, audit, crypto, labels, reports
 from portal.config import Config
 from portal.enums import Agency, AuditAction, Category, EntryKind, Priority, Status
-from portal.forms import row_id
+from portal.forms import clean_text, row_id
 from portal.models import Inbox, InboxGrant, Report, School, Staff, utcnow
 
 PAGE_SIZE = 50
@@ -360,7 +360,9 @@ _EMPTY = {
 
 
 def _checked_text(text: str, what: str) -> str:
-    text = text.replace("\r\n", "\n").strip()
+    # As the child's text: invisible and direction-changing characters go (a reply of only
+    # those would show the child an empty message; bidi overrides could disguise a text).
+    text = clean_text(text)
     if not text:
         raise TriageError(_EMPTY[what])
     if len(text) > MAX_TEXT:

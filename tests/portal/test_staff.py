@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 import pyotp
 from sqlalchemy import select
 
@@ -9,6 +11,7 @@ from portal import accounts
 from portal.access import COOKIE
 from portal.db import get_session
 from portal.models import AuditEvent, StaffSession
+from portal.staff_forms import MAX_TEXT
 from tests.portal.conftest import (
     Account,
     Desk,
@@ -156,3 +159,23 @@ def test_the_school_account_gets_its_posters_and_no_report(desk: Desk) -> None:
     assert browser.get("/staff/posters/00000000.pdf").status_code == 404
     assert browser.get("/staff/inbox").status_code == 403
     assert browser.get(f"/staff/reports/{public_id}").status_code == 403
+
+
+def test_a_refused_reply_comes_back_in_its_box(desk: Desk) -> None:
+    desk.site.send()
+    public_id = report_id(desk)
+    browser = desk.log_in(desk.triage)
+    token = form_token(browser, f"/staff/reports/{public_id}")
+    long_answer = "Мы рядом. " * (MAX_TEXT // 10 + 1)
+    for text, problem in ((long_answer, "characters"), ("  \u200e ", "the reply is empty")):
+        refused = browser.post(
+            f"/staff/reports/{public_id}/reply",
+            data={"reply-csrf_token": token, "reply-text": text},
+        )
+        assert refused.status_code == 200
+        page = refused.get_data(as_text=True)
+        assert problem in page
+        if text.strip():
+            assert html.escape(text, quote=False) in page  # in the textarea, to shorten it
+    conversation = browser.get(f"/staff/reports/{public_id}").get_data(as_text=True)
+    assert "Мы рядом." not in conversation  # nothing was sent to the child

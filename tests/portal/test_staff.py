@@ -11,7 +11,7 @@ from portal import accounts
 from portal.access import COOKIE
 from portal.db import get_session
 from portal.models import AuditEvent, StaffSession
-from portal.staff_forms import MAX_TEXT
+from portal.triage import MAX_TEXT
 from tests.portal.conftest import (
     Account,
     Desk,

@@ -19,15 +19,21 @@ wsgi_app = "portal.wsgi:app"
 bind = ["127.0.0.1:8000"]
 proc_name = "qr111-portal"
 
-# Argon2id is CPU-bound and holds the GIL: one process per core does the hashing, and one
-# more keeps a core busy while another process waits on the database.
-workers = len(os.sched_getaffinity(0)) + 1
+# One process per core. Argon2id releases the GIL while it hashes (measured: two threads of
+# one process hash 1.7-2x as fast as one, and Python code beside a hashing thread keeps 99% of
+# its speed), so a worker's other threads serve pages and wait on the database meanwhile: no
+# extra process is needed to cover those waits, and one fewer hash at once (the bound below
+# is per worker) leaves the CPU a little room for the staff pages during a flood.
+workers = len(os.sched_getaffinity(0))
 # Threads let a worker take the next requests and serve pages while one thread hashes; the
 # number hashing at once is bounded in the app (PORTAL_MAX_KDF_CONCURRENCY, portal/kdf_bound.py),
-# and reports beyond what the cores can hash get a quick 503 that keeps the child's text,
-# instead of waiting in the listen queue for a proxy's timeout page that loses it.
+# and reports beyond what the cores can hash get a 503 that keeps the child's text, instead of
+# waiting in the listen queue for a proxy's timeout page that loses it. 24: up to 7 wait for
+# the derivation slot (kdf_bound.WAITING_PER_SLOT + 1), up to 8 hold back a refusal
+# (ratelimit.SLOW_REFUSALS_PER_WORKER), and at least 9 are left for pages. A waiting or held
+# thread uses no CPU and no database connection.
 worker_class = "gthread"
-threads = 8
+threads = 24
 # Every worker builds its own app after the fork: no database connection crosses a fork.
 preload_app = False
 # A request that takes this long is a stuck worker (a report takes ~50 ms of CPU).

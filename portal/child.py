@@ -19,7 +19,6 @@ from portal.db import get_session
 from portal.forms import CATEGORY_LABELS, MAX_MESSAGE_CHARS, CheckForm, ReportForm
 from portal.i18n import select_language
 from portal.models import School
-from portal.ratelimit import limiter
 from portal.registry import find_by_code
 
 bp = Blueprint("child", __name__)
@@ -49,22 +48,33 @@ def _no_message() -> bool:
     return not (request.form.get("message") or "").strip()
 
 
-# Reports and follow-ups count together, per client and over the whole service.
-_client_messages = limiter.shared_limit(
+# Reports and follow-ups count together, per client and over the whole service. The client's
+# own count comes first: a client over its limit is refused without touching the shared ones.
+_CLIENT_MESSAGES = ratelimit.Rule(
+    "client-messages",
     ratelimit.client_messages,
-    scope="client-messages",
-    methods=["POST"],
-    exempt_when=_no_message,
-    deduct_when=_stored,
+    ratelimit.client_key,
+    _stored,
+    _no_message,
+    per_client=True,
 )
-_all_messages = limiter.shared_limit(
-    ratelimit.all_messages,
-    scope="all-messages",
-    key_func=ratelimit.everyone_key,
-    methods=["POST"],
-    exempt_when=_no_message,
-    deduct_when=_stored,
+_ALL_MESSAGES = ratelimit.Rule(
+    "all-messages", ratelimit.all_messages, ratelimit.everyone_key, _stored, _no_message
 )
+_SCHOOL_MESSAGES = ratelimit.Rule(
+    "school-messages", ratelimit.school_messages, ratelimit.school_key, _stored
+)
+_RECEIPT_FAILURES = ratelimit.Rule(
+    "receipt-failures",
+    ratelimit.receipt_failures,
+    ratelimit.client_key,
+    _failed_receipt,
+    per_client=True,
+)
+
+
+def _limited_page() -> Response:
+    return errors.refusal(429, "limited")
 
 
 def _page(template: str, status: int = 200, **context: object) -> Response:
@@ -95,9 +105,7 @@ def school(code: str) -> Response:
 
 
 @bp.post("/s/<code>")
-@_client_messages
-@_all_messages
-@limiter.limit(ratelimit.school_messages, key_func=ratelimit.school_key, deduct_when=_stored)
+@ratelimit.limited(_CLIENT_MESSAGES, _SCHOOL_MESSAGES, _ALL_MESSAGES, refusal=_limited_page)
 @kdf_bound.bounded
 def send(code: str) -> Response:
     """Store a report and show its receipt; any problem brings the form back, text in it."""
@@ -123,9 +131,7 @@ def send(code: str) -> Response:
 
 
 @bp.route("/check", methods=["GET", "POST"])
-@_client_messages
-@_all_messages
-@limiter.limit(ratelimit.receipt_failures, methods=["POST"], deduct_when=_failed_receipt)
+@ratelimit.limited(_CLIENT_MESSAGES, _RECEIPT_FAILURES, _ALL_MESSAGES, refusal=_limited_page)
 @kdf_bound.bounded
 def check() -> Response:
     """Open the conversation with the receipt; write more to it."""

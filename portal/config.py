@@ -41,8 +41,9 @@ DEFAULT_REDIS_PREFIX = "qr111"
 LIMIT_STORAGE_SCHEMES = ("memory", "redis", "rediss", "redis+sentinel", "redis+unix")
 # Proxies in front of us whose X-Forwarded-For/-Proto we believe; more than this is a typo.
 MAX_TRUSTED_PROXIES = 5
-# Argon2id does not release the GIL: one derivation per worker keeps its core busy and its
-# memory (19 MiB each) bounded; threads beyond it would only wait holding their request.
+# Argon2id releases the GIL while it hashes (measured: docs/deploy.md, "Floods"), so a worker's
+# other threads keep serving pages; with one worker per core, one derivation per worker keeps
+# every core busy and its memory (19 MiB each) bounded: more would only share the same cores.
 DEFAULT_MAX_KDF_CONCURRENCY = 1
 MAX_KDF_CONCURRENCY = 64
 
@@ -119,7 +120,7 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         base_url=_base_url(env, environment),
         instance_path=instance_path,
         kdf=_kdf_params(env, environment),
-        limits=_rate_limits(env),
+        limits=_rate_limits(env, environment),
         triage=_triage_policy(env),
         exit_url=_exit_url(env),
         retention_days=_retention_days(env),
@@ -231,7 +232,7 @@ _LIMIT_VARIABLES = {
 }
 
 
-def _rate_limits(env: Mapping[str, str]) -> RateLimits:
+def _rate_limits(env: Mapping[str, str], environment: Environment) -> RateLimits:
     defaults = RateLimits()
     values: dict[str, str] = {}
     for field, name in _LIMIT_VARIABLES.items():
@@ -250,6 +251,14 @@ def _rate_limits(env: Mapping[str, str]) -> RateLimits:
     storage = env.get("PORTAL_RATELIMIT_STORAGE_URL") or shared or defaults.storage_url
     if urlsplit(storage).scheme not in LIMIT_STORAGE_SCHEMES:
         raise ConfigError(f"PORTAL_RATELIMIT_STORAGE_URL={storage!r}: use memory:// or redis://")
+    # Counts in memory are each process's own: gunicorn's workers (one per core) would each
+    # allow the whole limit, and the config cannot know how many workers will run. Production
+    # counts in Redis, always (docs/deploy.md, "Floods").
+    if environment is Environment.PRODUCTION and storage.startswith("memory"):
+        raise ConfigError(
+            "PORTAL_REDIS_URL must be set in production: rate limits kept in memory are counted "
+            "by each gunicorn worker alone (or set PORTAL_RATELIMIT_STORAGE_URL=redis://...)"
+        )
     return RateLimits(storage_url=storage, **values)
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Flask, current_app, render_template, request
+from flask import Flask, Response, current_app, make_response, render_template, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 # The form field the child writes in; an error page gives its content back (P4).
 TYPED_FIELD = "message"
+# The other fields of the child's forms, sent again as they came with the refused request.
+# Not the receipt: a page left open on a shared phone must not show it.
+RESENT_FIELDS = ("csrf_token", "category", "danger", "grade")
 
 
 def typed_text() -> str:
@@ -23,6 +26,29 @@ def render_error(error: HTTPException) -> tuple[str, int]:
     """The error page for an HTTP error, with the typed text to copy."""
     code = error.code or 500
     return render_template("errors/error.html", status=code, typed=typed_text()), code
+
+
+def refusal(status: int, problem: str) -> Response:
+    """The quick page of a refused child's message: why, and the text in a form to send again.
+
+    A flood meets this page thousands of times a second, so it is small: no form machinery,
+    no database, no school page; the fields come back as they were sent (P4).
+    """
+    try:
+        form = request.form
+    except HTTPException:  # too large or malformed: there is nothing we can read back
+        form = None
+    fields = {name: form.get(name, "") for name in RESENT_FIELDS} if form else {}
+    page = render_template(
+        "errors/refused.html",
+        problem=problem,
+        action=request.full_path.rstrip("?"),
+        fields={name: value for name, value in fields.items() if value},
+        typed=form.get(TYPED_FIELD, "") if form else "",
+    )
+    response = make_response(page, status)
+    response.headers["Cache-Control"] = "no-store"  # the page carries the typed text
+    return response
 
 
 def render_server_error(error: Exception) -> tuple[str, int]:

@@ -1,12 +1,12 @@
-"""At most a configured number of key derivations at once per worker; beyond it, a quick 503.
+"""At most a configured number of key derivations at once per worker; beyond it, a 503.
 
-Argon2id costs ~22 ms of one core and 19 MiB per derivation: a flood of reports must not make
-a worker hold many of them in memory and make every page slow. The views that derive a key
-for someone not logged in are decorated with `bounded`, beneath their rate limits (a request
-the limits refuse never waits for a slot); they wait a moment for a slot, and only a few may
-wait at once, so that waiting requests never take all of a worker's threads from the staff
-pages. When no slot frees up, or too many wait already, the kind error page comes at once,
-with the typed text and a Retry-After.
+Argon2id costs ~15-22 ms of one core and 19 MiB per derivation (it releases the GIL meanwhile):
+a flood of reports must not make a worker hold many of them in memory and make every page slow.
+The views that derive a key for someone not logged in are decorated with `bounded`, beneath
+their rate limits (a request the limits refuse never waits for a slot); they wait a moment for
+a slot, and only a few may wait at once, so that waiting requests never take all of a worker's
+threads from the staff pages. When no slot frees up, or too many wait already, the kind error
+page comes (held back a moment, see WAITING_PER_SLOT), with the typed text and a Retry-After.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from typing import ParamSpec, TypeVar
 from flask import Flask, Response, current_app, g, request
 from werkzeug.exceptions import ServiceUnavailable
 
+from portal.ratelimit import slow_lane_of
+
 P = ParamSpec("P")
 R = TypeVar("R")
 # How long a request waits for a slot: the derivations queued before it on a busy machine;
@@ -27,9 +29,11 @@ WAIT_SECONDS = 2.0
 # What the 503 asks browsers and clients to wait before sending again.
 RETRY_AFTER_SECONDS = 10
 # Requests waiting for a slot, per slot. A waiting request holds one of the worker's threads
-# (gunicorn.conf.py: 8): unbounded, a flood of reports parks every thread and the staff pages
-# queue behind them (bench/flood.py). Six, with one slot, leave a thread to the pages; fewer
+# (gunicorn.conf.py: 24): unbounded, a flood of reports parks every thread and the staff pages
+# queue behind them (bench/flood.py). Six, with one slot, leave most threads to the pages; fewer
 # refuse ordinary bursts of children (tests/prod/test_crash.py sends six at once to two workers).
+# A refused request is answered after ratelimit.SLOW_REFUSAL_SECONDS (when a place is free), so
+# a client resending at once cannot spin on quick 503s and take the CPU from the slot.
 WAITING_PER_SLOT = 6
 _EXTENSION = "portal.kdf_bound"
 
@@ -96,6 +100,8 @@ def bounded(view: Callable[P, R]) -> Callable[P, R]:
         bound = bound_of(current_app)
         if not bound.acquire():
             g.kdf_refused = True
+            # Held back a moment: a client that resends at once would keep the CPU busy.
+            slow_lane_of(current_app).hold()
             # The child's blueprint and the app's error pages render it with the typed text.
             raise ServiceUnavailable()
         try:

@@ -44,6 +44,7 @@ def production(tmp_path: Path, **extra: str) -> dict[str, str]:
         "PORTAL_SECRET_KEY": GOOD_KEY,
         "PORTAL_DATABASE_URL": "postgresql+psycopg://portal@db/portal",
         "PORTAL_BASE_URL": "https://qr111.kz",
+        "PORTAL_REDIS_URL": "redis://127.0.0.1:6379/0",
     }
     env.update(extra)
     return env
@@ -63,6 +64,7 @@ def test_production_with_everything_set(tmp_path: Path) -> None:
         ("PORTAL_SECRET_KEY", "PORTAL_SECRET_KEY must be set"),
         ("PORTAL_DATABASE_URL", "PORTAL_DATABASE_URL must be set"),
         ("PORTAL_BASE_URL", "PORTAL_BASE_URL must be set"),
+        ("PORTAL_REDIS_URL", "PORTAL_REDIS_URL must be set"),
     ],
 )
 def test_production_refuses_to_start_without(tmp_path: Path, missing: str, message: str) -> None:
@@ -141,3 +143,21 @@ def test_retention_defaults_to_90_days_and_can_be_set(tmp_path: Path) -> None:
 def test_a_bad_retention_period_fails_loudly(tmp_path: Path, value: str) -> None:
     with pytest.raises(ConfigError, match="PORTAL_RETENTION_DAYS"):
         load_config(production(tmp_path, PORTAL_RETENTION_DAYS=value))
+
+
+def test_production_refuses_rate_limits_in_memory_even_with_redis(tmp_path: Path) -> None:
+    env = production(tmp_path, PORTAL_RATELIMIT_STORAGE_URL="memory://")
+    with pytest.raises(ConfigError, match="counted by each gunicorn worker alone"):
+        load_config(env)
+
+
+def test_production_may_count_limits_in_a_redis_of_their_own(tmp_path: Path) -> None:
+    env = production(tmp_path, PORTAL_RATELIMIT_STORAGE_URL="redis://limits:6379/1")
+    del env["PORTAL_REDIS_URL"]
+    config = load_config(env)
+    assert config.limits.storage_url == "redis://limits:6379/1"
+    assert config.redis_url is None
+
+
+def test_development_keeps_limits_in_memory(tmp_path: Path) -> None:
+    assert load_config({"PORTAL_INSTANCE_PATH": str(tmp_path)}).limits.storage_url == "memory://"

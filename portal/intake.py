@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from portal import crypto, reports
 from portal.config import Config
 from portal.enums import Category, EntryKind, Priority
-from portal.models import Report, School
+from portal.models import Inbox, Report, School
 from portal.risk import intake_priority
 
 
@@ -46,8 +46,12 @@ class ChildView:
     entries: list[reports.ConversationEntry]
 
 
-def send_report(session: Session, config: Config, school: School, new: NewReport) -> SentReport:
-    """Set the priority, seal the report and store it; the receipt exists nowhere else."""
+def send_report(
+    session: Session, config: Config, school: School, new: NewReport, inbox: Inbox | None = None
+) -> SentReport:
+    """Set the priority, seal the report and store it; the receipt exists nowhere else.
+
+    `inbox` is the one the school's reports go to, when the caller read it already."""
     priority = intake_priority(new.category, new.in_danger, new.text)
     _report, receipt = reports.submit_report(
         session,
@@ -58,6 +62,7 @@ def send_report(session: Session, config: Config, school: School, new: NewReport
         grade=new.grade,
         params=config.kdf,
         server_secret=config.secret_key,
+        inbox=inbox,
     )
     return SentReport(receipt=receipt, priority=priority, in_danger=new.in_danger)
 

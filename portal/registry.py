@@ -9,7 +9,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Protocol
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from portal.codes import new_check_word, new_code, normalize_code
@@ -282,10 +282,17 @@ def _finish(session: Session, commit: bool) -> None:
 
 def find_by_code(session: Session, typed_code: str) -> School | None:
     """The active school whose code this is, in any case; None for unknown or old codes."""
+    wanted = code_is(typed_code)
+    return None if wanted is None else session.scalar(select(School).where(wanted))
+
+
+def code_is(typed_code: str) -> ColumnElement[bool] | None:
+    """The condition "the active school with this code" (any case, as printed); None when the
+    text cannot be a code. For queries that read more with the school (reports.school_and_inbox)."""
     code = normalize_code(typed_code)
     if code is None:
         return None
-    return session.scalar(select(School).where(School.code == code, School.active.is_(True)))
+    return and_(School.code == code, School.active.is_(True))
 
 
 # ---- search (the admin's school list) ------------------------------------------------------

@@ -6,10 +6,10 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from portal import crypto
+from portal import crypto, registry
 from portal.dbutil import commit_retrying
 from portal.enums import Category, EntryKind, Priority
 from portal.models import Entry, Inbox, Report, School, utcnow
@@ -47,14 +47,40 @@ def lookup_secret(server_secret: str) -> bytes:
     return crypto.derive_server_key(server_secret, RECEIPT_LOOKUP_PURPOSE)
 
 
+def _receives(region: ColumnElement[str] | InstrumentedAttribute[str] | str) -> ColumnElement[bool]:
+    """The inboxes that may receive reports from this region: its own and the national ones."""
+    return or_(Inbox.region == region, Inbox.region.is_(None))
+
+
+# Among those, the region's own first (its region IS NULL is false), else the oldest national.
+_ROUTING_ORDER = (Inbox.region.is_(None), Inbox.id)
+
+
 def inbox_for_school(session: Session, school: School) -> Inbox:
     """The region's inbox if it has one, else the national inbox."""
-    inbox = session.scalar(select(Inbox).where(Inbox.region == school.region))
-    if inbox is None:
-        inbox = session.scalar(select(Inbox).where(Inbox.region.is_(None)).order_by(Inbox.id))
+    inbox = session.scalar(
+        select(Inbox).where(_receives(school.region)).order_by(*_ROUTING_ORDER).limit(1)
+    )
     if inbox is None:
         raise NoInbox(f"no inbox for region {school.region!r} and no national inbox")
     return inbox
+
+
+def school_and_inbox(session: Session, typed_code: str) -> tuple[School, Inbox | None] | None:
+    """The active school of a code and the inbox its reports go to (None if none does), read in
+    one query: a report's POST needs both, and each query costs the worker CPU (bench/child.py)."""
+    wanted = registry.code_is(typed_code)
+    if wanted is None:
+        return None
+    query = (
+        select(School, Inbox)
+        .outerjoin(Inbox, _receives(School.region))
+        .where(wanted)
+        .order_by(*_ROUTING_ORDER)
+        .limit(1)
+    )
+    row = session.execute(query).first()
+    return None if row is None else (row[0], row[1])
 
 
 def submit_report(
@@ -67,13 +93,16 @@ def submit_report(
     params: crypto.KdfParams,
     server_secret: str,
     grade: int | None = None,
+    inbox: Inbox | None = None,
 ) -> tuple[Report, str]:
     """Seal and store a new report with the child's first message; returns it and the receipt.
 
     The grade, when given, is sealed as a staff-only intake entry: only the priority and
-    category of a report are kept in the clear.
+    category of a report are kept in the clear. `inbox` is the school's (school_and_inbox read
+    it already); without it, it is looked up.
     """
-    inbox = inbox_for_school(session, school)
+    if inbox is None:
+        inbox = inbox_for_school(session, school)
     receipts: list[str] = []
 
     def build() -> Report:

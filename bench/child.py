@@ -3,19 +3,26 @@
 Run by hand (`make bench` runs it after bench/posters.py, with gunicorn installed):
     python bench/child.py [--workers 2,3,4] [--clients 8] [--landing-seconds 5]
                           [--submit-seconds 10] [--warmup-seconds 2]
-It makes a temporary instance folder with a fresh SQLite database (`flask --app portal db
-upgrade`, then `flask --app portal demo` with the sample schools and a national inbox), raises
-the rate limits through PORTAL_LIMIT_* (every bench client is 127.0.0.1), and for each worker
-count starts gunicorn on a free port of 127.0.0.1, measures, and stops that process. Prints:
-(1) the first load of a school's page as a phone fetches it (requests, raw and gzip-6 bytes);
-(2) landing page requests per second; (3) report submissions per second, compared with the
-Argon2id ceiling that bench/crypto.py computes on this machine's cores.
+                          [--postgres-url postgresql+psycopg://postgres@127.0.0.1:5432/test]
+                          [--redis-url redis://127.0.0.1:6379/0]
+It makes a temporary instance folder with a fresh SQLite database (or, with --postgres-url, a
+PostgreSQL database of its own on that server, dropped afterwards; with --redis-url the rate
+limits count in Redis under a key prefix of its own, deleted afterwards), runs `flask --app
+portal db upgrade`, then `flask --app portal demo` with the sample schools and a national
+inbox, raises the rate limits through PORTAL_LIMIT_* (every bench client is 127.0.0.1), and
+for each worker count starts gunicorn on a free port of 127.0.0.1, measures, and stops that
+process. Prints: (1) the first load of a school's page as a phone fetches it (requests, raw and
+gzip-6 bytes); (2) landing page requests per second; (3) report submissions per second,
+compared with the Argon2id ceiling that bench/crypto.py computes on this machine's cores, and
+where a submission's CPU goes. The clients share the server's cores, so they read only what
+they need of a page (the form's action and token), not the whole HTML.
 """
 
 from __future__ import annotations
 
 import argparse
 import gzip
+import html
 import http.client
 import os
 import random
@@ -23,7 +30,6 @@ import re
 import secrets
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -144,9 +150,11 @@ class Browser:
             body = gzip.decompress(wire)
         elif encoding == "deflate":
             body = zlib.decompress(wire)
-        # Status line plus header lines: an estimate, http.client keeps no raw copy.
-        header_bytes = len(f"HTTP/1.1 {response.status} {response.reason}\r\n") + len(
-            str(response.headers).encode()
+        # Status line plus header lines: an estimate, http.client keeps no raw copy. Summed by
+        # hand: str(headers) runs the email generator, 0.06 ms of the CPU the server shares.
+        header_bytes = len(f"HTTP/1.1 {response.status} {response.reason}\r\n") + 2
+        header_bytes += sum(
+            len(f"{name}: {value}\r\n".encode()) for name, value in response.headers.items()
         )
         return Reply(response.status, encoding, body, len(wire), header_bytes, seconds)
 
@@ -188,6 +196,23 @@ def parse_page(body: bytes) -> PageParser:
     parser.feed(body.decode("utf-8"))
     parser.close()
     return parser
+
+
+# What a submission needs of the school's page, found without parsing it all: HTMLParser took
+# ~0.6 ms a page of the CPU that the server under test shares. Both read the same
+# (tests/bench/test_child_bench.py).
+_FORM_ACTION = re.compile(rb'<form\b[^>]*\baction="([^"]*)"')
+_CSRF_TOKEN = re.compile(rb'<input\b[^>]*\bname="csrf_token"[^>]*>')
+_VALUE = re.compile(rb'\bvalue="([^"]*)"')
+
+
+def form_of(body: bytes) -> tuple[str, str] | None:
+    """The first form's action and its csrf_token (HTML unescaped), or None if either lacks."""
+    action, tag = _FORM_ACTION.search(body), _CSRF_TOKEN.search(body)
+    value = _VALUE.search(tag.group(0)) if tag else None
+    if action is None or value is None or not value.group(1):
+        return None
+    return html.unescape(action.group(1).decode()), html.unescape(value.group(1).decode())
 
 
 @dataclass(frozen=True)
@@ -444,10 +469,10 @@ def submission(codes: list[str]) -> Operation:
         page = browser.request("GET", path)
         if page.status != 200:
             raise WrongReply(f"GET {path}: {page.status}")
-        form = parse_page(page.body)
-        token = form.hidden.get("csrf_token")
-        if not token or form.form_action is None:
+        form = form_of(page.body)
+        if form is None:
             raise WrongReply(f"{path}: no form with a csrf_token")
+        form_action, token = form
         fields = {
             "csrf_token": token,
             "category": rng.choice(CATEGORIES),
@@ -457,7 +482,7 @@ def submission(codes: list[str]) -> Operation:
             "grade": rng.choice(GRADES),
             "homepage": "",
         }
-        action = urljoin(path, form.form_action)
+        action = urljoin(path, form_action)
         reply = browser.request(
             "POST",
             action,
@@ -474,21 +499,78 @@ def submission(codes: list[str]) -> Operation:
     return operation
 
 
-def portal_env(instance: Path, port: int = 5000) -> dict[str, str]:
+@dataclass(frozen=True)
+class Store:
+    """Where the served portal keeps its data: a database, and Redis (for the rate limits'
+    counts and staff sessions) under a prefix of the bench's own, or each worker's memory."""
+
+    database_url: str
+    redis_url: str = ""
+    redis_prefix: str = ""
+
+    @property
+    def name(self) -> str:
+        """How the figures name it."""
+        database = "SQLite" if self.database_url.startswith("sqlite") else "PostgreSQL"
+        return f"{database} + {'Redis' if self.redis_url else 'limits in memory'}"
+
+
+def embedded_store(instance: Path) -> Store:
+    """The embedded defaults: SQLite in the instance folder, limits in each worker's memory."""
+    return Store(f"sqlite:///{instance / 'portal.sqlite3'}")
+
+
+@contextmanager
+def own_store(instance: Path, postgres_url: str, redis_url: str) -> Iterator[Store]:
+    """A PostgreSQL database of the bench's own on that server (created, then dropped) and/or
+    a Redis key prefix of its own (its keys deleted afterwards); SQLite where no URL is given."""
+    database_url = embedded_store(instance).database_url
+    admin, name = None, f"qr111_bench_child_{os.getpid()}"
+    if postgres_url:
+        from sqlalchemy import create_engine, make_url, text
+
+        admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            connection.execute(text(f"CREATE DATABASE {name}"))
+        database_url = make_url(postgres_url).set(database=name).render_as_string(False)
+    prefix = f"qr111-bench-child-{secrets.token_hex(4)}" if redis_url else ""
+    try:
+        yield Store(database_url, redis_url, prefix)
+    finally:
+        if admin is not None:
+            with admin.connect() as connection:
+                connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            admin.dispose()
+        if redis_url:
+            import redis
+
+            with redis.Redis.from_url(redis_url) as client:
+                keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
+                if keys:
+                    client.delete(*keys)
+
+
+def portal_env(instance: Path, port: int = 5000, store: Store | None = None) -> dict[str, str]:
     """The environment of the flask commands and the server: this instance, no throttling."""
+    store = store or embedded_store(instance)
     env = {
         name: value
         for name, value in os.environ.items()
-        # Production Argon2id is what we measure, whatever the caller's shell says.
-        if not name.startswith("PORTAL_KDF_")
+        # Production Argon2id is what we measure, and the store is the one given, whatever
+        # the caller's shell says.
+        if not name.startswith(("PORTAL_KDF_", "PORTAL_REDIS_", "PORTAL_RATELIMIT_"))
     }
+    if store.redis_url:
+        env.update(PORTAL_REDIS_URL=store.redis_url, PORTAL_REDIS_PREFIX=store.redis_prefix)
+    else:
+        env.update(PORTAL_RATELIMIT_STORAGE_URL="memory://")
     env.update(
         PORTAL_ENV="development",  # `flask demo` refuses production
         PORTAL_INSTANCE_PATH=str(instance),
-        PORTAL_DATABASE_URL=f"sqlite:///{instance / 'portal.sqlite3'}",
+        PORTAL_DATABASE_URL=store.database_url,
         PORTAL_SECRET_KEY=SECRET_KEY,
         PORTAL_BASE_URL=f"http://{HOST}:{port}",
-        PORTAL_RATELIMIT_STORAGE_URL="memory://",
         PORTAL_LIMIT_CLIENT=UNTHROTTLED,
         PORTAL_LIMIT_SCHOOL=UNTHROTTLED,
         PORTAL_LIMIT_GLOBAL=UNTHROTTLED,
@@ -513,10 +595,10 @@ def flask_command(env: dict[str, str], *args: str) -> str:
     return result.stdout
 
 
-def prepare_instance(instance: Path) -> list[str]:
+def prepare_instance(instance: Path, store: Store | None = None) -> list[str]:
     """Migrate a fresh database, seed the demo schools and inbox; return the active codes."""
-    instance.mkdir()  # config creates it only when it makes the database URL itself
-    env = portal_env(instance)
+    instance.mkdir(exist_ok=True)  # config creates it only when it makes the database URL
+    env = portal_env(instance, store=store)
     flask_command(env, "db", "upgrade")
     flask_command(env, "demo", str(SAMPLE_SCHOOLS))
     codes = []
@@ -563,7 +645,9 @@ class Server:
 
 
 @contextmanager
-def gunicorn(instance: Path, workers: int, log: Path) -> Iterator[Server]:
+def gunicorn(
+    instance: Path, workers: int, log: Path, store: Store | None = None
+) -> Iterator[Server]:
     """Serve the portal with gunicorn on a free port; stop exactly that process afterwards."""
     port = free_port()
     # The production settings (gunicorn.conf.py: gthread workers, the app of portal/wsgi.py,
@@ -581,7 +665,11 @@ def gunicorn(instance: Path, workers: int, log: Path) -> Iterator[Server]:
     ]
     with log.open("ab") as output:
         process = subprocess.Popen(
-            command, cwd=REPO, env=portal_env(instance, port), stdout=output, stderr=output
+            command,
+            cwd=REPO,
+            env=portal_env(instance, port, store),
+            stdout=output,
+            stderr=output,
         )
     try:
         deadline = time.monotonic() + 60
@@ -611,10 +699,16 @@ class Run:
     submissions: LoadResult
 
 
-def report_count(instance: Path) -> int:
+def report_count(store: Store) -> int:
     """Reports stored in the bench database."""
-    with sqlite3.connect(instance / "portal.sqlite3") as connection:
-        count: int = connection.execute("SELECT count(*) FROM reports").fetchone()[0]
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(store.database_url)
+    try:
+        with engine.connect() as connection:
+            count: int = connection.execute(text("SELECT count(*) FROM reports")).scalar_one()
+    finally:
+        engine.dispose()
     return count
 
 
@@ -687,15 +781,16 @@ def worker_counts(text: str) -> list[int]:
 
 
 def measure(
-    args: argparse.Namespace, ceiling: float, instance: Path, log: Path
+    args: argparse.Namespace, ceiling: float, instance: Path, log: Path, store: Store
 ) -> tuple[list[Run], int]:
-    """Serve with each worker count in turn and print its figures; also count the receipts."""
-    codes = prepare_instance(instance)
+    """Serve with each worker count in turn and print its figures; also count the receipts
+    shown, plus the demo's own reports (stored before, no receipt shown): what must be stored."""
+    codes = prepare_instance(instance, store)
+    receipts = report_count(store)
     page = poster_path(codes[0])
     runs: list[Run] = []
-    receipts = 0
     for number, workers in enumerate(args.workers):
-        with gunicorn(instance, workers, log) as server:
+        with gunicorn(instance, workers, log, store) as server:
             if number == 0:
                 print(f"fresh database with {len(codes)} schools")
                 print_first_load(first_load(server.port, page), page)
@@ -715,6 +810,26 @@ def measure(
     return runs, receipts
 
 
+def print_breakdown(run: Run, per: float, alone: float, side_by_side: float) -> None:
+    """Where a submission's server CPU goes: the page (as the landing load measured it), the
+    POST, the rest beside the two Argon2id; and the bench's own share of the same cores.
+
+    Argon2id is memory-bound: two at once (one a core) each take longer than one alone, so
+    the rest is only known between two bounds, as if every Argon2id ran side by side or alone.
+    """
+    landing, submissions = run.landing, run.submissions
+    if landing.latencies and landing.cpu.server is not None:
+        page = landing.cpu.server / len(landing.latencies)
+        print(f"      the page (GET) {page * 1e3:.1f} ms, the POST {(per - page) * 1e3:.1f} ms")
+    print(
+        f"      two Argon2id take {alone * 1e3:.1f} ms alone, {side_by_side * 1e3:.1f} ms side "
+        f"by side (the measured ceiling): the rest is {max(0.0, per - side_by_side) * 1e3:.1f}"
+        f" to {max(0.0, per - alone) * 1e3:.1f} ms"
+    )
+    bench = submissions.cpu.bench / len(submissions.latencies)
+    print(f"      the bench's own CPU (same cores): {bench * 1e3:.1f} ms per submission")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Set up, serve, measure and print."""
     cpus = os.cpu_count() or 1
@@ -732,12 +847,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--landing-seconds", type=float, default=5.0, help="landing load (5)")
     parser.add_argument("--submit-seconds", type=float, default=10.0, help="submit load (10)")
     parser.add_argument("--warmup-seconds", type=float, default=2.0, help="unmeasured load (2)")
+    parser.add_argument(
+        "--postgres-url",
+        default="",
+        help="serve from PostgreSQL: a server where the bench creates its own database and "
+        "drops it afterwards, e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test "
+        "(default: SQLite)",
+    )
+    parser.add_argument(
+        "--redis-url",
+        default="",
+        help="count the rate limits in Redis, under a key prefix of the bench's own (deleted "
+        "afterwards), e.g. redis://127.0.0.1:6379/0 (default: each worker's memory)",
+    )
     args = parser.parse_args(argv)
     # A plain kill of the bench must still stop its server: SystemExit runs the finally blocks.
     signal.signal(signal.SIGTERM, lambda _signal, _frame: sys.exit(128 + signal.SIGTERM))
 
+    described = Store(args.postgres_url or "sqlite://", args.redis_url).name
     print(
-        f"child's side on gunicorn (gunicorn.conf.py), SQLite, {HOST}; "
+        f"child's side on gunicorn (gunicorn.conf.py), {described}, {HOST}; "
         f"Python {sys.version.split()[0]}, {cpus} CPUs, {args.clients} clients"
     )
     # The bench shares the machine with whatever else runs: say so when that is much.
@@ -752,12 +881,13 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="qr111-bench-child-") as temporary:
         instance, log = Path(temporary) / "instance", Path(temporary) / "gunicorn.log"
-        try:
-            runs, receipts = measure(args, ceiling, instance, log)
-        except BenchError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
-        stored = report_count(instance)
+        with own_store(instance, args.postgres_url, args.redis_url) as store:
+            try:
+                runs, receipts = measure(args, ceiling, instance, log, store)
+            except BenchError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 1
+            stored = report_count(store)
 
     best = max(runs, key=lambda run: run.submissions.rate)
     rate = best.submissions.rate
@@ -765,7 +895,10 @@ def main(argv: list[str] | None = None) -> int:
         f"\nbest: {best.workers} workers, {rate:.1f} submissions/s "
         f"= {rate * 86400:,.0f} a day (the 111 line gets about 360)"
     )
-    print(f"    receipts shown {receipts:,}, reports stored {stored:,} (warm-ups included)")
+    print(
+        f"    receipts shown (warm-ups included) plus the demo's reports {receipts:,}, "
+        f"reports stored {stored:,}"
+    )
     print(f"    ratio to the measured {cpus}-process ceiling: {rate / parallel:.2f}")
     done, server_cpu = len(best.submissions.latencies), best.submissions.cpu.server
     if done and server_cpu is not None:
@@ -774,6 +907,7 @@ def main(argv: list[str] | None = None) -> int:
             f"    server CPU per submission (page and POST): {per * 1e3:.1f} ms, of which "
             f"{argon2 * 1e3:.1f} ms is its two Argon2id measured alone ({argon2 / per:.0%})"
         )
+        print_breakdown(best, per, argon2, cpus / parallel)
         # Unlike the rate, CPU per submission hardly depends on what else runs meanwhile.
         alone = cpus / per
         print(

@@ -198,8 +198,13 @@ Write = Callable[[triage.OpenedReport, str], None]
 def _write(public_id: str, prefix: str, write: Write) -> Response | str:
     """A reply or a note: stored, or the page again with the text still in its box."""
     form = TextForm(prefix=prefix)
+    valid = form.validate_on_submit()
+    if "csrf_token" in form.errors:
+        # Forged or stale: nothing is opened, written or put on the log for such a request.
+        _form_error(form)
+        return redirect(url_for("staff.report", public_id=public_id), 303)
     opened = _opened(public_id)
-    problems = [] if form.validate_on_submit() else form_problems(form)
+    problems = [] if valid else form_problems(form)
     if not problems:
         try:
             write(opened, form.text.data or "")

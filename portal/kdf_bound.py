@@ -7,13 +7,23 @@ their rate limits (a request the limits refuse never waits for a slot); they wai
 a slot, and only a few may wait at once, so that waiting requests never take all of a worker's
 threads from the staff pages. When no slot frees up, or too many wait already, the kind error
 page comes (held back a moment, see WAITING_PER_SLOT), with the typed text and a Retry-After.
+
+The bounded work runs in a thread of a small per-worker pool whose threads lower their own
+priority (NICENESS) when they start: under a flood the derivations then take only the CPU the
+staff pages and the cheap refusals leave, instead of sharing it equally (bench/flood.py (c)).
+The request thread only waits for it, so the view still sees the request's own contexts.
 """
 
 from __future__ import annotations
 
+import contextvars
 import functools
+import logging
+import os
+import sys
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import ParamSpec, TypeVar
 
 from flask import Flask, Response, current_app, g, request
@@ -35,7 +45,13 @@ RETRY_AFTER_SECONDS = 10
 # A refused request is answered after ratelimit.SLOW_REFUSAL_SECONDS (when a place is free), so
 # a client resending at once cannot spin on quick 503s and take the CPU from the slot.
 WAITING_PER_SLOT = 6
+# How much nicer than the worker a derivation thread makes itself (Linux: per thread). At 10 a
+# runnable page thread gets ~9 times a derivation's share of a core (CFS weights 1024 vs 110),
+# while a derivation alone still gets a whole idle core. An unprivileged thread may raise its
+# nice value but never lower it back: hence threads of their own that do nothing else.
+NICENESS = 10
 _EXTENSION = "portal.kdf_bound"
+_log = logging.getLogger(__name__)
 
 
 class KdfBound:
@@ -53,6 +69,10 @@ class KdfBound:
         self._slots = threading.BoundedSemaphore(limit)
         self._waiting = 0
         self._lock = threading.Lock()
+        # One thread per slot, started on first use (so after gunicorn's fork), idle meanwhile.
+        self._pool = ThreadPoolExecutor(
+            max_workers=limit, thread_name_prefix="kdf", initializer=_be_nice
+        )
 
     def acquire(self) -> bool:
         """Take a slot, waiting at most wait_seconds; False when none became free, or when
@@ -78,6 +98,29 @@ class KdfBound:
         """Give a slot back."""
         self._slots.release()
 
+    def run(self, work: Callable[[], R]) -> R:
+        """Run work in a low-priority thread of the pool and wait for its result or exception.
+
+        The work runs in a copy of the caller's context: the same Flask request and app
+        context, so the same `g` and database session (get_session keeps it in `g`), which the
+        caller does not touch meanwhile. flask.copy_current_request_context would not do: in
+        another thread it pushes a fresh app context, so a second `g`, a second database
+        session, and marks like g.message_stored lost before the rate limits read them.
+        """
+        return self._pool.submit(contextvars.copy_context().run, work).result()
+
+
+def _be_nice() -> None:
+    """Lower the priority of the calling pool thread (its own nice value only, on Linux)."""
+    if not sys.platform.startswith("linux"):
+        return  # elsewhere PRIO_PROCESS names the whole process: leave it alone
+    thread = threading.get_native_id()
+    try:
+        now = os.getpriority(os.PRIO_PROCESS, thread)
+        os.setpriority(os.PRIO_PROCESS, thread, min(now + NICENESS, 19))
+    except OSError as exc:  # a sandbox that forbids it: derivations merely keep their share
+        _log.warning("key derivations keep the normal CPU priority: %s", exc)
+
 
 def bound_of(app: Flask) -> KdfBound:
     """The app's bound (one per worker process: each builds its own app)."""
@@ -86,7 +129,8 @@ def bound_of(app: Flask) -> KdfBound:
 
 
 def bounded(view: Callable[P, R]) -> Callable[P, R]:
-    """Run a view's POST holding a key derivation slot, or refuse it with a quick 503.
+    """Run a view's POST holding a key derivation slot, in a niced pool thread (the request's
+    thread waits for it), or refuse it with a quick 503.
 
     Put it beneath the view's rate limits (the decorator nearest the function): Flask-Limiter
     checks decorated limits when the view is called, so a request they refuse is answered
@@ -105,7 +149,7 @@ def bounded(view: Callable[P, R]) -> Callable[P, R]:
             # The child's blueprint and the app's error pages render it with the typed text.
             raise ServiceUnavailable()
         try:
-            return view(*args, **kwargs)
+            return bound.run(functools.partial(view, *args, **kwargs))
         finally:
             bound.release()  # whatever happened in the view: a failure never leaks a slot
 

@@ -21,6 +21,7 @@ they need of a page (the form's action and token), not the whole HTML.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import gzip
 import html
 import http.client
@@ -349,9 +350,14 @@ class CpuSnapshot:
     machine: tuple[int, int] | None
 
     @classmethod
-    def take(cls, server_pid: int) -> CpuSnapshot:
-        """Read the counters now."""
-        return cls(time.process_time(), tree_cpu(server_pid), machine_ticks())
+    def take(cls, server_pid: int, services: tuple[int, ...] = ()) -> CpuSnapshot:
+        """Read the counters now; `services` (the database's and Redis's processes serving the
+        server) count as the server's."""
+        server = tree_cpu(server_pid)
+        for pid in services:
+            used = tree_cpu(pid)
+            server = None if server is None or used is None else server + used
+        return cls(time.process_time(), server, machine_ticks())
 
 
 @dataclass(frozen=True)
@@ -433,14 +439,14 @@ def run_load(server: Server, clients: int, seconds: float, operation: Operation)
     threads = [threading.Thread(target=client, args=(n,), daemon=True) for n in range(clients)]
     for thread in threads:
         thread.start()
-    cpu_before, started = CpuSnapshot.take(server.pid), time.perf_counter()
+    cpu_before, started = CpuSnapshot.take(server.pid, server.services), time.perf_counter()
     deadline[0] = started + seconds
     barrier.wait()
     for thread in threads:
         thread.join()
     # Until the last operation in flight at the deadline ended: those count too.
     elapsed = time.perf_counter() - started
-    cpu = CpuUse.between(cpu_before, CpuSnapshot.take(server.pid))
+    cpu = CpuUse.between(cpu_before, CpuSnapshot.take(server.pid, server.services))
     return LoadResult(elapsed, latencies, len(errors), errors[0] if errors else "", cpu)
 
 
@@ -638,10 +644,40 @@ def _tail(path: Path, lines: int = 30) -> str:
 
 @dataclass(frozen=True)
 class Server:
-    """A running gunicorn: its port on 127.0.0.1 and the master's process id."""
+    """A running gunicorn: its port on 127.0.0.1 and the master's process id; the processes of
+    PostgreSQL and Redis that serve it, whose CPU counts as the server's (none for SQLite)."""
 
     port: int
     pid: int
+    services: tuple[int, ...] = ()
+
+
+def service_pids(store: Store) -> tuple[int, ...]:
+    """The PostgreSQL backends connected to the store's database and the Redis server's
+    process, when the store has them (read after a warm-up: the workers connect lazily)."""
+    pids: list[int] = []
+    if not store.database_url.startswith("sqlite"):
+        from sqlalchemy import create_engine, text
+
+        engine = create_engine(store.database_url)
+        try:
+            with engine.connect() as connection:
+                query = text(
+                    "SELECT pid FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+                pids.extend(connection.scalars(query))
+        finally:
+            engine.dispose()
+    if store.redis_url:
+        import redis
+
+        with redis.Redis.from_url(store.redis_url) as client:
+            info: dict[str, object] = client.info("server")
+            pid = info.get("process_id")
+            if isinstance(pid, int):
+                pids.append(pid)
+    return tuple(pids)
 
 
 @contextmanager
@@ -797,6 +833,7 @@ def measure(
                 print("\n(2) landing page (GET) and (3) submissions (GET, then POST), by workers:")
             # Workers build the app after the fork: let each of them serve a few first.
             warmup = run_load(server, args.clients, args.warmup_seconds, submission(codes))
+            server = dataclasses.replace(server, services=service_pids(store))
             run = Run(
                 workers,
                 run_load(server, args.clients, args.landing_seconds, landing(page)),
@@ -901,11 +938,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"    ratio to the measured {cpus}-process ceiling: {rate / parallel:.2f}")
     done, server_cpu = len(best.submissions.latencies), best.submissions.cpu.server
+    services = "; PostgreSQL's and Redis's too" if args.postgres_url or args.redis_url else ""
     if done and server_cpu is not None:
         per, argon2 = server_cpu / done, cpus / ceiling  # one seal_report, alone on a core
         print(
-            f"    server CPU per submission (page and POST): {per * 1e3:.1f} ms, of which "
-            f"{argon2 * 1e3:.1f} ms is its two Argon2id measured alone ({argon2 / per:.0%})"
+            f"    server CPU per submission (page and POST{services}): {per * 1e3:.1f} ms, of "
+            f"which {argon2 * 1e3:.1f} ms is its two Argon2id measured alone ({argon2 / per:.0%})"
         )
         print_breakdown(best, per, argon2, cpus / parallel)
         # Unlike the rate, CPU per submission hardly depends on what else runs meanwhile.

@@ -349,16 +349,16 @@ class CpuSnapshot:
     bench: float
     server: float | None
     machine: tuple[int, int] | None
+    # CPU seconds of each process serving the server (PostgreSQL backends, Redis), by id.
+    services: dict[int, float] = field(default_factory=dict)
 
     @classmethod
     def take(cls, server_pid: int, services: tuple[int, ...] = ()) -> CpuSnapshot:
         """Read the counters now; `services` (the database's and Redis's processes serving the
         server) count as the server's."""
-        server = tree_cpu(server_pid)
-        for pid in services:
-            used = tree_cpu(pid)
-            server = None if server is None or used is None else server + used
-        return cls(time.process_time(), server, machine_ticks())
+        used = {pid: tree_cpu(pid) for pid in services}
+        alive = {pid: seconds for pid, seconds in used.items() if seconds is not None}
+        return cls(time.process_time(), tree_cpu(server_pid), machine_ticks(), alive)
 
 
 @dataclass(frozen=True)
@@ -377,6 +377,11 @@ class CpuUse:
         server = None
         if before.server is not None and after.server is not None:
             server = after.server - before.server
+            # A service process that ended meanwhile (a closed connection) is left out.
+            server += sum(
+                after.services[pid] - before.services[pid]
+                for pid in before.services.keys() & after.services.keys()
+            )
         others = None
         if before.machine and after.machine and server is not None:
             busy = (after.machine[0] - before.machine[0]) / CLOCK_TICKS

@@ -691,27 +691,35 @@ def gunicorn(
     instance: Path, workers: int, log: Path, store: Store | None = None
 ) -> Iterator[Server]:
     """Serve the portal with gunicorn on a free port; stop exactly that process afterwards."""
+    with serve(lambda port: portal_env(instance, port, store), log, workers) as server:
+        yield server
+
+
+@contextmanager
+def serve(
+    env_for: Callable[[int], dict[str, str]], log: Path, workers: int | None = None
+) -> Iterator[Server]:
+    """gunicorn with gunicorn.conf.py and env_for(port) on a free port, until the block ends.
+
+    workers=None keeps the configuration's own count (one a core).
+    """
     port = free_port()
     # The production settings (gunicorn.conf.py: gthread workers, the app of portal/wsgi.py,
-    # its access log), with this run's worker count and port.
+    # its access log), with this run's port (and worker count, when given).
     command = [
         sys.executable,
         "-m",
         "gunicorn",
         "--config",
         str(REPO / "gunicorn.conf.py"),
-        "--workers",
-        str(workers),
         "--bind",
         f"{HOST}:{port}",
     ]
+    if workers is not None:
+        command += ["--workers", str(workers)]
     with log.open("ab") as output:
         process = subprocess.Popen(
-            command,
-            cwd=REPO,
-            env=portal_env(instance, port, store),
-            stdout=output,
-            stderr=output,
+            command, cwd=REPO, env=env_for(port), stdout=output, stderr=output
         )
     try:
         deadline = time.monotonic() + 60

@@ -35,7 +35,6 @@ import random
 import re
 import secrets
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -44,7 +43,7 @@ import urllib.parse
 import urllib.request
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlencode, urljoin
@@ -405,39 +404,9 @@ def prepare(backend: Backend) -> tuple[list[str], str]:
     return codes, found.group(1)
 
 
-@contextmanager
-def gunicorn(backend: Backend, log: Path) -> Iterator[child_bench.Server]:
+def gunicorn(backend: Backend, log: Path) -> AbstractContextManager[child_bench.Server]:
     """gunicorn with gunicorn.conf.py on a free port; stops exactly that process afterwards."""
-    port = child_bench.free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "--config",
-        str(REPO / "gunicorn.conf.py"),
-        "--bind",
-        f"{HOST}:{port}",
-    ]
-    with log.open("ab") as output:
-        process = subprocess.Popen(
-            command, cwd=REPO, env=backend.env(port), stdout=output, stderr=output
-        )
-    try:
-        deadline = time.monotonic() + 60
-        while not child_bench.answers(port):
-            if process.poll() is not None:
-                raise child_bench.BenchError(f"gunicorn exited with {process.returncode}")
-            if time.monotonic() > deadline:
-                raise child_bench.BenchError("gunicorn did not answer within 60 s")
-            time.sleep(0.1)
-        yield child_bench.Server(port, process.pid)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    return child_bench.serve(backend.env, log)
 
 
 def log_in(port: int, totp_secret: str) -> str:

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from portal.db import get_session
 from portal.enums import Category, Priority, Role, Status
 from portal.models import Inbox, Report, School, utcnow
-from tests.e2e.conftest import DESKTOP, log_in, screenshot_path, seed_staff
+from tests.e2e.conftest import DESKTOP, PHONE, log_in, screenshot_path, seed_staff
 
 pytestmark = pytest.mark.e2e
 
@@ -86,4 +86,8 @@ def test_an_admin_searches_rotates_and_reads_figures_and_the_log(
     assert "The chain verifies" in desk.locator(".chain-ok").inner_text()
     assert "rotate" in desk.locator("table.audit").inner_text()
     desk.screenshot(path=screenshot_path(tmp_path, "staff-audit"), full_page=True)
+    desk.set_viewport_size(PHONE)
+    desk.goto(f"{live_server}/staff/audit/")
+    assert desk.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    desk.screenshot(path=screenshot_path(tmp_path, "staff-audit-phone"), full_page=True)
     desk.context.close()

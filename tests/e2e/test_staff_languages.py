@@ -57,6 +57,8 @@ def test_the_desk_in_russian_then_kazakh_on_a_phone(
     assert "мин" in first.locator("td").nth(1).inner_text()
     table = page.locator("table.queue").inner_text()
     assert "Другое" in table and "Новое" in table  # category and status, by their labels
+    # The filters' long translated choices must not widen the page (the queue scrolls alone).
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     page.screenshot(path=screenshot_path(tmp_path, "staff-inbox-ru"), full_page=True)
 
     page.locator(".staff-languages").get_by_role("link", name="ҚАЗ").click()

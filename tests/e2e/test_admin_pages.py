@@ -90,4 +90,8 @@ def test_an_admin_searches_rotates_and_reads_figures_and_the_log(
     desk.goto(f"{live_server}/staff/audit/")
     assert desk.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     desk.screenshot(path=screenshot_path(tmp_path, "staff-audit-phone"), full_page=True)
+    for path in ("/staff/schools/", "/staff/figures/", "/staff/people/", "/staff/inbox"):
+        desk.goto(f"{live_server}{path}")
+        width = desk.evaluate("document.documentElement.scrollWidth")
+        assert width <= PHONE["width"], (path, width)
     desk.context.close()

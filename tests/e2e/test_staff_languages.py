@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pyotp
 import pytest
-from playwright.sync_api import Browser, BrowserContext
+from playwright.sync_api import Browser, BrowserContext, expect
 
 from tests.e2e.conftest import (
     DANGER_TEXT,
@@ -49,8 +49,9 @@ def test_the_desk_in_russian_then_kazakh_on_a_phone(
     page.get_by_label("Код из приложения-аутентификатора").fill(code)
     page.get_by_role("button", name="Войти").click()
 
-    assert page.url.endswith("/staff/inbox")
-    assert page.get_by_role("heading", name="Входящие").is_visible()
+    # The assertions below read the page at once: wait for each navigation to end first.
+    page.wait_for_url("**/staff/inbox")
+    expect(page.get_by_role("heading", name="Входящие")).to_be_visible()
     assert "1 открытое обращение P1" in page.locator(".p1-cue").inner_text()
     first = page.locator("table.queue tbody tr").first
     assert first.locator("td").first.inner_text().startswith("P1")
@@ -62,16 +63,17 @@ def test_the_desk_in_russian_then_kazakh_on_a_phone(
     page.screenshot(path=screenshot_path(tmp_path, "staff-inbox-ru"), full_page=True)
 
     page.locator(".staff-languages").get_by_role("link", name="ҚАЗ").click()
+    expect(page.get_by_role("heading", name="Кіріс")).to_be_visible()
     assert page.locator("html").get_attribute("lang") == "kk"
-    assert page.get_by_role("heading", name="Кіріс").is_visible()
     first = page.locator("table.queue tbody tr").first
     first.get_by_role("link").click()
+    page.wait_for_url("**/staff/reports/**")
     assert page.locator("html").get_attribute("lang") == "kk"  # remembered on the next page
     assert DANGER_TEXT in page.locator(".conversation").inner_text()
     answer = "Жазғаның үшін рақмет. Сен кінәлі емессің. Қазір қауіпті болса, 112-ге қоңырау шал."
     page.get_by_label("Балаға жауап (бала оны өз коды арқылы оқиды)").fill(answer)
     page.get_by_role("button", name="Жауап жіберу").click()
-    assert answer in page.locator(".conversation").inner_text()
+    expect(page.locator(".conversation")).to_contain_text(answer)
     assert "111 (жауап)" in page.locator(".conversation").inner_text()
     page.screenshot(path=screenshot_path(tmp_path, "staff-report-kk"), full_page=True)
 

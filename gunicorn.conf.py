@@ -28,12 +28,13 @@ workers = len(os.sched_getaffinity(0))
 # Threads let a worker take the next requests and serve pages while one thread hashes; the
 # number hashing at once is bounded in the app (PORTAL_MAX_KDF_CONCURRENCY, portal/kdf_bound.py),
 # and reports beyond what the cores can hash get a 503 that keeps the child's text, instead of
-# waiting in the listen queue for a proxy's timeout page that loses it. 24: up to 7 wait for
-# the derivation slot (kdf_bound.WAITING_PER_SLOT + 1), up to 8 hold back a refusal
-# (ratelimit.SLOW_REFUSALS_PER_WORKER), and at least 9 are left for pages. A waiting or held
-# thread uses no CPU and no database connection.
+# waiting in the listen queue for a proxy's timeout page that loses it. 128: up to 7 wait for
+# the derivation slot (kdf_bound.WAITING_PER_SLOT + 1), up to 100 hold back a refusal for a
+# second (ratelimit.SLOW_REFUSALS_PER_WORKER: a flood's connections then send one request a
+# second each instead of spinning on quick refusals), and at least 21 are left for pages. A
+# waiting or held thread uses no CPU and no database connection; threads start only when needed.
 worker_class = "gthread"
-threads = 24
+threads = 128
 # Every worker builds its own app after the fork: no database connection crosses a fork.
 preload_app = False
 # A request that takes this long is a stuck worker (a report takes ~50 ms of CPU).

@@ -56,7 +56,6 @@ _CLIENT_MESSAGES = ratelimit.Rule(
     ratelimit.client_key,
     _stored,
     _no_message,
-    per_client=True,
 )
 _ALL_MESSAGES = ratelimit.Rule(
     "all-messages", ratelimit.all_messages, ratelimit.everyone_key, _stored, _no_message
@@ -69,7 +68,6 @@ _RECEIPT_FAILURES = ratelimit.Rule(
     ratelimit.receipt_failures,
     ratelimit.client_key,
     _failed_receipt,
-    per_client=True,
 )
 
 

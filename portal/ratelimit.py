@@ -26,14 +26,17 @@ CLIENT_KEY_PURPOSE = "rate-limit-client"
 # Flask-Limiter's first identifier: counts taken here and by its decorators share one namespace.
 KEY_PREFIX = "qr111"
 P = ParamSpec("P")
-# A refusal (a client over its own limit, or a busy server) comes this much later, so that a
-# client sending at full speed (a closed loop: the next request leaves when the answer
-# arrives) sends two requests a second per connection instead of hundreds, and leaves the
-# CPU to the children and the staff (bench/flood.py). A child meets it only when refused.
-SLOW_REFUSAL_SECONDS = 0.5
+# Every refusal of a child's form (a client, a school or the whole service over its limit, or
+# no key derivation slot free) comes this much later. A client sending at full speed (a closed
+# loop: the next request leaves when the answer arrives) then sends one request a second per
+# connection instead of hundreds, and a spread of addresses, which no per-client count sees,
+# cannot spin on quick refusals either: the CPU stays with the children and the staff
+# (bench/flood.py (c)). A child meets the wait only when refused, and gets the text back.
+SLOW_REFUSAL_SECONDS = 1.0
 # Refusals held back at once in one worker: each holds one of its threads (gunicorn.conf.py:
-# 24), so beyond these the refusal comes at once, and the threads stay with the pages.
-SLOW_REFUSALS_PER_WORKER = 8
+# 128) and no CPU, memory or database connection to speak of. Beyond these the refusal comes
+# at once, so the rest of the threads always stay with the pages.
+SLOW_REFUSALS_PER_WORKER = 100
 _SLOW_LANE = "portal.rate_limit_slow_lane"
 
 
@@ -109,8 +112,6 @@ class Rule:
     key: Callable[[], str]
     keeps: Callable[[Response], bool]
     exempt: Callable[[], bool] = _never
-    # The count is the client's own: its refusals come slowly (SLOW_REFUSAL_SECONDS).
-    per_client: bool = False
 
 
 @dataclass(frozen=True)
@@ -184,7 +185,7 @@ def slow_lane_of(app: Flask) -> SlowLane:
 def limited(
     *rules: Rule, refusal: Callable[[], Response]
 ) -> Callable[[Callable[P, Response]], Callable[P, Response]]:
-    """Count a view's POSTs against the rules; over a limit, `refusal` answers at once.
+    """Count a view's POSTs against the rules; over a limit, `refusal` answers, held back.
 
     Put it above `kdf_bound.bounded`: a refused request never waits for a key derivation slot.
     """
@@ -192,12 +193,9 @@ def limited(
     def decorate(view: Callable[P, Response]) -> Callable[P, Response]:
         @functools.wraps(view)
         def wrapper(*args: P.args, **kwargs: P.kwargs) -> Response:
-            if request.method == "POST":
-                breached = take(rules)
-                if breached is not None:
-                    if breached.per_client:
-                        slow_lane_of(current_app).hold()
-                    return refusal()
+            if request.method == "POST" and take(rules) is not None:
+                slow_lane_of(current_app).hold()  # SLOW_REFUSAL_SECONDS, whoever is over
+                return refusal()
             return view(*args, **kwargs)
 
         return wrapper

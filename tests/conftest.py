@@ -336,6 +336,12 @@ def cheap_key_derivation(request: pytest.FixtureRequest, monkeypatch: pytest.Mon
         monkeypatch.setattr("portal.crypto.reports.RECEIPT_LOOKUP_KDF", CHEAP_KDF)
 
 
+@pytest.fixture(autouse=True)
+def quick_refusals(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Refusals held back 10 ms instead of a second; tests of the wait set their own."""
+    monkeypatch.setattr("portal.ratelimit.SLOW_REFUSAL_SECONDS", 0.01)
+
+
 @pytest.fixture
 def app(tmp_path: Path, backend: Backend) -> Iterator[Flask]:
     """An app on its own database, migrated to the newest revision."""

@@ -8,15 +8,17 @@ a slot, and only a few may wait at once, so that waiting requests never take all
 threads from the staff pages. When no slot frees up, or too many wait already, the kind error
 page comes (held back a moment, see WAITING_PER_SLOT), with the typed text and a Retry-After.
 
-The bounded work runs in a thread of a small per-worker pool whose threads lower their own
-priority (NICENESS) when they start: under a flood the derivations then take only the CPU the
-staff pages and the cheap refusals leave, instead of sharing it equally (bench/flood.py (c)).
-The request thread only waits for it, so the view still sees the request's own contexts.
+The view runs in the request's thread; each Argon2id it computes runs in a thread of a small
+per-worker pool whose threads lower their own priority (NICENESS) when they start, and the
+request's thread waits for it. Under a flood the derivations then take only the CPU the staff
+pages and the cheap refusals leave, instead of sharing it equally (bench/flood.py (c)). Only the
+derivation: it releases the GIL, while a niced thread running the rest of the view in Python
+would hold the GIL whenever the scheduler left it off the CPU, and every page thread of the
+worker would wait for it (priority inversion; it made the staff pages of (c) slower).
 """
 
 from __future__ import annotations
 
-import contextvars
 import functools
 import logging
 import os
@@ -29,6 +31,7 @@ from typing import ParamSpec, TypeVar
 from flask import Flask, Response, current_app, g, request
 from werkzeug.exceptions import ServiceUnavailable
 
+from portal.crypto import derivations_run_by
 from portal.ratelimit import slow_lane_of
 
 P = ParamSpec("P")
@@ -99,15 +102,9 @@ class KdfBound:
         self._slots.release()
 
     def run(self, work: Callable[[], R]) -> R:
-        """Run work in a low-priority thread of the pool and wait for its result or exception.
-
-        The work runs in a copy of the caller's context: the same Flask request and app
-        context, so the same `g` and database session (get_session keeps it in `g`), which the
-        caller does not touch meanwhile. flask.copy_current_request_context would not do: in
-        another thread it pushes a fresh app context, so a second `g`, a second database
-        session, and marks like g.message_stored lost before the rate limits read them.
-        """
-        return self._pool.submit(contextvars.copy_context().run, work).result()
+        """Run work (a key derivation) in a low-priority thread of the pool; its result or
+        exception."""
+        return self._pool.submit(work).result()
 
 
 def _be_nice() -> None:
@@ -129,8 +126,8 @@ def bound_of(app: Flask) -> KdfBound:
 
 
 def bounded(view: Callable[P, R]) -> Callable[P, R]:
-    """Run a view's POST holding a key derivation slot, in a niced pool thread (the request's
-    thread waits for it), or refuse it with a quick 503.
+    """Run a view's POST holding a key derivation slot, its derivations in a niced pool thread
+    (the request's thread waits for each), or refuse it with a quick 503.
 
     Put it beneath the view's rate limits (the decorator nearest the function): Flask-Limiter
     checks decorated limits when the view is called, so a request they refuse is answered
@@ -149,7 +146,8 @@ def bounded(view: Callable[P, R]) -> Callable[P, R]:
             # The child's blueprint and the app's error pages render it with the typed text.
             raise ServiceUnavailable()
         try:
-            return bound.run(functools.partial(view, *args, **kwargs))
+            with derivations_run_by(bound.run):
+                return view(*args, **kwargs)
         finally:
             bound.release()  # whatever happened in the view: a failure never leaks a slot
 

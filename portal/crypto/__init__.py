@@ -10,6 +10,7 @@ from portal.crypto.envelope import (
     FORMAT_VERSION,
     PRODUCTION_KDF,
     CryptoError,
+    DerivationRunner,
     InvalidInput,
     KdfParams,
     MalformedBlob,
@@ -20,6 +21,7 @@ from portal.crypto.envelope import (
     WrongKey,
     WrongPassword,
     WrongReceipt,
+    derivations_run_by,
 )
 from portal.crypto.keys import (
     KeyPair,
@@ -65,6 +67,7 @@ __all__ = [
     "RECEIPT_LOOKUP_KDF",
     "Author",
     "CryptoError",
+    "DerivationRunner",
     "InvalidInput",
     "KdfParams",
     "KeyPair",
@@ -79,6 +82,7 @@ __all__ = [
     "WrongKey",
     "WrongPassword",
     "WrongReceipt",
+    "derivations_run_by",
     "derive_server_key",
     "format_receipt",
     "generate_keypair",

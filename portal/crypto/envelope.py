@@ -6,8 +6,12 @@ whole header (plus an optional binding that is not stored) is the associated dat
 
 from __future__ import annotations
 
+import functools
 import secrets
 import struct
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -126,6 +130,25 @@ def server_secret_bytes(server_secret: str | bytes) -> bytes:
     return raw
 
 
+# Who computes an Argon2id: the caller's thread, unless the caller's context named a runner
+# (portal/kdf_bound.py hands each one to a low-priority thread, while the rest of the request
+# stays in its own thread at normal priority). A runner is given the computation to call.
+DerivationRunner = Callable[[Callable[[], bytes]], bytes]
+_derivation_runner: ContextVar[DerivationRunner | None] = ContextVar(
+    "derivation_runner", default=None
+)
+
+
+@contextmanager
+def derivations_run_by(runner: DerivationRunner) -> Iterator[None]:
+    """Within the block, every Argon2id of the current context is computed by `runner`."""
+    token = _derivation_runner.set(runner)
+    try:
+        yield
+    finally:
+        _derivation_runner.reset(token)
+
+
 def derive_argon2(secret: bytes, salt: bytes, params: KdfParams, purpose: bytes) -> bytes:
     """Stretch a low-entropy secret into a 32-byte key (purpose is Argon2id's associated data)."""
     kdf = Argon2id(
@@ -136,7 +159,10 @@ def derive_argon2(secret: bytes, salt: bytes, params: KdfParams, purpose: bytes)
         memory_cost=params.memory_kib,
         ad=purpose,
     )
-    return kdf.derive(secret)
+    runner = _derivation_runner.get()
+    if runner is None:
+        return kdf.derive(secret)
+    return runner(functools.partial(kdf.derive, secret))
 
 
 def derive_hkdf(material: bytes, info: bytes) -> bytes:

@@ -489,12 +489,31 @@ def test_messages_refuse_wrong_key_and_bad_input() -> None:
         crypto.seal_note(b"m" * 32, REPORT_ID, 2**32, "hi")
 
 
+def test_a_derivation_runner_computes_the_same_key_and_only_within_its_block() -> None:
+    derive = crypto.envelope.derive_argon2
+    salt = bytes(16)
+    plain = derive(b"1234 5678", salt, CHEAP, b"purpose")
+    computed: list[bytes] = []
+
+    def runner(work: Callable[[], bytes]) -> bytes:
+        computed.append(work())
+        return computed[-1]
+
+    with crypto.derivations_run_by(runner):
+        assert derive(b"1234 5678", salt, CHEAP, b"purpose") == plain
+    assert computed == [plain]
+    derive(b"1234 5678", salt, CHEAP, b"purpose")
+    assert len(computed) == 1, "the runner was left in place after its block"
+
+
 # ---- the code itself -------------------------------------------------------------------------
 
 
 def test_the_package_imports_only_what_it_may() -> None:
     allowed = {"__future__", "dataclasses", "enum", "hashlib", "hmac", "secrets", "struct"}
     allowed |= {"typing", "unicodedata", "cryptography", "portal"}
+    # Plumbing of the derivation runner (kdf_bound's low-priority thread): no I/O, no randomness.
+    allowed |= {"collections", "contextlib", "contextvars", "functools"}
     for path in PACKAGE.glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Import):

@@ -1,4 +1,5 @@
-"""The bounded work runs in a niced thread of the worker's pool, in the request's own contexts."""
+"""A bounded view's key derivations run in a niced thread of the worker's pool; the view
+itself stays in the request's thread at the worker's priority."""
 
 from __future__ import annotations
 
@@ -11,11 +12,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from flask import g, has_request_context, request
-from sqlalchemy.orm import Session
+from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
+from flask import has_request_context
 
 from portal import intake, login
-from portal.db import get_session
+from portal.crypto import envelope
 from portal.kdf_bound import NICENESS, KdfBound, bound_of
 from tests.portal.conftest import Desk, Site, receipt_of
 
@@ -24,13 +25,17 @@ linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="pe
 
 @dataclass(frozen=True)
 class Seen:
-    """Where a piece of bounded work ran, as the kernel and Flask saw it."""
+    """Where a piece of work ran: its thread, that thread's nice value, a Flask request?"""
 
     thread: int
     nice: int
-    g: object
-    session: Session
-    message: str
+    in_request: bool
+
+    @classmethod
+    def here(cls) -> Seen:
+        """The calling thread, as the kernel and Flask see it."""
+        thread = threading.get_native_id()
+        return cls(thread, nice_of(thread), has_request_context())
 
 
 def nice_of(thread: int) -> int:
@@ -40,9 +45,14 @@ def nice_of(thread: int) -> int:
     return int(after_name[16])  # fields counted from 3 (state) after the command name
 
 
+def worker_nice() -> int:
+    """The nice value of the test's thread: the worker's, as a request thread has it."""
+    return nice_of(threading.get_native_id())
+
+
 def expected_nice() -> int:
     """The nice value a pool thread takes: the test thread's, raised by NICENESS."""
-    return min(nice_of(threading.get_native_id()) + NICENESS, 19)
+    return min(worker_nice() + NICENESS, 19)
 
 
 def spy_on(monkeypatch: pytest.MonkeyPatch, module: object, name: str) -> list[Seen]:
@@ -51,84 +61,81 @@ def spy_on(monkeypatch: pytest.MonkeyPatch, module: object, name: str) -> list[S
     seen: list[Seen] = []
 
     def spy(*args: Any, **kwargs: Any) -> Any:
-        thread = threading.get_native_id()
-        message = request.form.get("message", "")
-        seen.append(Seen(thread, nice_of(thread), g._get_current_object(), get_session(), message))
+        seen.append(Seen.here())
         return real(*args, **kwargs)
 
     monkeypatch.setattr(module, name, spy)
     return seen
 
 
+def spy_on_derivations(monkeypatch: pytest.MonkeyPatch) -> list[Seen]:
+    """Record where each Argon2id is computed (cryptography's class is replaced by a wrapper:
+    its own methods cannot be patched)."""
+    real = Argon2id
+    seen: list[Seen] = []
+
+    class Recorded:
+        def __init__(self, **kwargs: Any) -> None:
+            self._kdf = real(**kwargs)
+
+        def derive(self, secret: bytes) -> bytes:
+            seen.append(Seen.here())
+            return self._kdf.derive(secret)
+
+    monkeypatch.setattr(envelope, "Argon2id", Recorded)
+    return seen
+
+
 @linux_only
-def test_a_report_is_sealed_in_a_niced_thread_of_the_pool(
+def test_a_reports_derivations_run_niced_and_the_view_does_not(
     site: Site, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    seen = spy_on(monkeypatch, intake, "send_report")
+    views = spy_on(monkeypatch, intake, "send_report")
+    derivations = spy_on_derivations(monkeypatch)
     for _ in range(3):
         assert receipt_of(site.send(category="bullying"))
-    assert len(seen) == 3
-    assert {s.thread for s in seen}.isdisjoint({threading.get_native_id()})
-    assert len({s.thread for s in seen}) == 1, "one slot: one dedicated thread, reused"
-    # Exactly NICENESS above the worker, each time: the thread was niced once, at its start.
-    assert [s.nice for s in seen] == [expected_nice()] * 3
-    assert expected_nice() > nice_of(threading.get_native_id())
+    assert len(views) == 3 and len(derivations) == 6, "a receipt key and a lookup each"
+    # The derivations: one dedicated thread (one slot), niced exactly once at its start, and
+    # holding no request (it only computes).
+    assert {s.thread for s in derivations}.isdisjoint({threading.get_native_id()})
+    assert len({s.thread for s in derivations}) == 1
+    assert [s.nice for s in derivations] == [expected_nice()] * 6
+    assert expected_nice() > worker_nice()
+    assert not any(s.in_request for s in derivations)
+    # The view's Python (and its hold on the GIL) stays at the worker's priority.
+    assert [(s.thread, s.nice) for s in views] == [(threading.get_native_id(), worker_nice())] * 3
 
 
 @linux_only
-def test_a_follow_up_and_a_staff_login_run_niced_too(
+def test_a_follow_up_and_a_staff_login_derive_niced_too(
     desk: Desk, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     site = desk.site
     receipt = receipt_of(site.send(category="home"))
-    opened = spy_on(monkeypatch, intake, "open_with_receipt")
+    opened = spy_on_derivations(monkeypatch)
     token = site.token("/check")
     response = site.client.post(
         "/check", data={"csrf_token": token, "receipt": receipt, "message": "Ещё"}
     )
     assert response.status_code == 200
+    assert opened and {s.nice for s in opened} == {expected_nice()}
     logged = spy_on(monkeypatch, login, "log_in")
+    derived = len(opened)
     assert desk.post_login(desk.client(), desk.triage).status_code == 303
-    assert [s.nice for s in opened + logged] == [expected_nice()] * 2
+    assert len(opened) > derived, "the login derived its password key"
+    assert {s.nice for s in opened[derived:]} == {expected_nice()}
+    assert [s.nice for s in logged] == [worker_nice()]
 
 
-def test_the_work_uses_the_requests_g_and_database_session(
+def test_derivations_outside_a_bounded_view_run_where_they_are_called(
     site: Site, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    seen = spy_on(monkeypatch, intake, "send_report")
-    after: list[tuple[object, object, bool]] = []
-
-    @site.app.after_request
-    def look(response: Any) -> Any:
-        # The request thread, after the view: what the rate limits and the teardown will read.
-        after.append((g._get_current_object(), g.get("db_session"), g.get("message_stored")))
-        return response
-
+    """Commands and tests derive keys in their own thread: the runner is the request's alone."""
+    derivations = spy_on_derivations(monkeypatch)
     assert receipt_of(site.send(category="bullying"))
-    request_g, request_session, stored = after[-1]  # after the GET that gave the token
-    assert seen[0].g is request_g, "one g per request, or marks like message_stored get lost"
-    assert seen[0].session is request_session, "one session, closed by the request's teardown"
-    assert stored is True
-
-
-def test_nothing_leaks_between_requests(site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
-    seen = spy_on(monkeypatch, intake, "send_report")
-    leftovers: list[bool] = []
-    real = intake.send_report
-
-    def mark(*args: Any, **kwargs: Any) -> Any:
-        leftovers.append("planted" in g)
-        g.planted = True
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(intake, "send_report", mark)
-    assert receipt_of(site.send(category="bullying", message="first one"))
-    assert receipt_of(site.send(category="bullying", message="second one"))
-    assert leftovers == [False, False], "the second request saw the first one's g"
-    assert [s.message for s in seen] == ["first one", "second one"]
-    assert seen[0].g is not seen[1].g and seen[0].session is not seen[1].session
-    # Between requests the pool thread holds no request: the work's context was a copy.
-    assert bound_of(site.app).run(has_request_context) is False
+    envelope.derive_argon2(b"secret", b"s" * 16, envelope.PRODUCTION_KDF, b"test")
+    assert derivations[-1].thread == threading.get_native_id()
+    assert derivations[0].thread != threading.get_native_id()
 
 
 def test_results_and_exceptions_come_back_intact() -> None:
@@ -154,17 +161,22 @@ def test_an_abort_in_the_work_is_the_same_http_error(site: Site) -> None:
     assert response.status_code == 404
 
 
-def test_a_failure_inside_the_pool_is_a_500_and_frees_the_slot(
+def test_a_failing_derivation_is_a_500_and_frees_the_slot(
     site: Site, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def broken(*_args: object, **_kwargs: object) -> None:
-        raise RuntimeError("disk full")
+    class Broken:
+        def __init__(self, **_kwargs: Any) -> None:
+            pass
 
-    monkeypatch.setattr(intake, "send_report", broken)
+        def derive(self, _secret: bytes) -> bytes:
+            raise MemoryError("no room for 19 MiB")
+
+    monkeypatch.setattr(envelope, "Argon2id", Broken)
     for _ in range(2):  # the second would be a 503 if the first kept its slot
         assert site.send(category="bullying").status_code == 500
     monkeypatch.undo()
     assert receipt_of(site.send(category="bullying")), "the pool thread survived the failure"
+    assert bound_of(site.app).run(has_request_context) is False
 
 
 def test_a_refused_nice_keeps_the_derivations_working(

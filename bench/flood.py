@@ -17,8 +17,8 @@ rate-limit counts:
 (b) the same, plus one client hammering the form at full speed from one address: it must get
     429s while the children keep their p95 within 2x of (a);
 (c) the same, plus a spread attack from many addresses: it must be held by the global limit
-    and the bound on key derivations (quick 503s) while the staff inbox keeps its p95 within
-    2x of (a).
+    and the bound on key derivations (503s, held back a second like every refusal) while the
+    staff inbox keeps its p95 within 2x of (a).
 Prints a table: requests, status counts, p50/p95 of the children's sends and of the staff's
 inbox pages, ratios to (a), and whether each goal is met.
 """

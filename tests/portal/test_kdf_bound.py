@@ -34,6 +34,21 @@ def all_slots_taken(app: Flask) -> Iterator[KdfBound]:
             bound.release()
 
 
+def held_reports(monkeypatch: pytest.MonkeyPatch) -> tuple[threading.Event, threading.Event]:
+    """Make every report stop inside intake.send_report (its slot taken) until released:
+    the events (inside, release)."""
+    inside, release = threading.Event(), threading.Event()
+    real = intake.send_report
+
+    def held(*args: object, **kwargs: object) -> intake.SentReport:
+        inside.set()
+        assert release.wait(10)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(intake, "send_report", held)
+    return inside, release
+
+
 def assert_busy_page(response: TestResponse, typed: str = TEXT) -> None:
     assert response.status_code == 503
     assert response.headers["Retry-After"] == str(RETRY_AFTER_SECONDS)
@@ -138,15 +153,7 @@ def test_concurrent_reports_hold_slots_for_the_derivation(
 ) -> None:
     """With one slot, a report whose key derivation is running makes the next one a 503."""
     bound_of(site.app).wait_seconds = SHORT_WAIT
-    inside, finish = threading.Event(), threading.Event()
-    real = intake.send_report
-
-    def slow(*args: object, **kwargs: object) -> intake.SentReport:
-        inside.set()
-        assert finish.wait(10)
-        return real(*args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(intake, "send_report", slow)
+    inside, finish = held_reports(monkeypatch)
     first: list[TestResponse] = []
     form = {"csrf_token": site.token(), "message": TEXT, "category": "bullying"}
     other = site.app.test_client()

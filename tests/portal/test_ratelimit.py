@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 from werkzeug.test import TestResponse
 
-from portal import intake, registry
+from portal import registry
 from portal.config import DEFAULT_MAX_KDF_CONCURRENCY, RateLimits
 from portal.kdf_bound import WAITING_PER_SLOT, bound_of
 from portal.ratelimit import SLOW_REFUSALS_PER_WORKER, SlowLane, limiter, slow_lane_of
 from tests.portal.conftest import TEXT, Site, receipt_of, typed_back
-from tests.portal.test_kdf_bound import all_slots_taken
+from tests.portal.test_kdf_bound import all_slots_taken, held_reports
 from tests.portal.test_kdf_bound_order import wait_until
 
 CONCURRENT = 5
@@ -35,15 +35,7 @@ def test_concurrent_messages_of_one_client_cannot_slip_past_its_limit(
     site = make_site(RateLimits(client_messages="2/minute"))
     bound = bound_of(site.app)
     bound.wait_seconds = 10.0  # the others queue for the slot rather than get a 503
-    inside, go = threading.Event(), threading.Event()
-    real = intake.send_report
-
-    def held(*args: object, **kwargs: object) -> intake.SentReport:
-        inside.set()
-        assert go.wait(10)
-        return real(*args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(intake, "send_report", held)
+    inside, go = held_reports(monkeypatch)
     form = {"csrf_token": site.token(), "message": TEXT, "category": "bullying"}
     answers: list[TestResponse] = []
 

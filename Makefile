@@ -59,6 +59,19 @@ pytest: install
 	else \
 	  echo "== PORTAL_TEST_DATABASE_URL and PORTAL_TEST_REDIS_URL unset: no PostgreSQL + Redis run"; \
 	fi
+	$(MAKE) --no-print-directory calendar
+
+# Time is an input: the fast part of the suite (no browser, no gunicorn) again on the embedded
+# defaults with the one clock started where calendars break, each crossed during the run: the
+# turn of a year, and 29 February into 1 March (Kazakhstan time).
+CALENDAR_INSTANTS := 2027-12-31T23:59:00+05:00 2028-02-29T23:59:00+05:00
+calendar: install
+	@for instant in $(CALENDAR_INSTANTS); do \
+	  echo "== the fast part of the suite with the clock at $$instant"; \
+	  env -u PORTAL_TEST_DATABASE_URL -u PORTAL_TEST_REDIS_URL \
+	    $(BIN)/pytest -q --ignore=tests/e2e --ignore=tests/prod \
+	    --clock "$$instant" || exit 1; \
+	done
 
 # bench/child.py serves the portal with gunicorn, and bench/inbox.py talks to PostgreSQL
 # (PG_URL, a server where it may create and drop its own database) with psycopg: both come
@@ -84,7 +97,7 @@ serve: install $(VENV)/.installed-prod
 	$(FLASK) db upgrade
 	$(BIN)/gunicorn --config gunicorn.conf.py --bind $(HOST):$(PORT)
 
-.PHONY: fuzz lock
+.PHONY: fuzz lock calendar
 
 # The long fuzz run (10,000+ cases); `make test` runs the same tests with a few hundred.
 fuzz: install

@@ -51,11 +51,11 @@ from sqlalchemy import Engine, create_engine, event, func, insert, select, text
 from sqlalchemy.engine import make_url
 
 import portal.crypto.reports as crypto_reports
-from portal import accounts, create_app, crypto, migrate, registry, reports
+from portal import accounts, clock, create_app, crypto, migrate, registry, reports
 from portal.config import load_config
 from portal.db import engine_of, get_session
 from portal.enums import Category, EntryKind, Priority, Role, Status
-from portal.models import Entry, Inbox, Report, School, utcnow
+from portal.models import Entry, Inbox, Report, School
 
 GOALS_MS = {"list": 50.0, "open": 30.0}
 SCHOOLS = 7_700
@@ -265,7 +265,7 @@ def fill(app: Flask, instance: Path, count: int, seed: int) -> tuple[Filled, str
                 grade=7,
             )
         lookup_key = reports.lookup_secret(config.secret_key)
-        now = utcnow()
+        now = clock.now()
         # Oldest first, as reports arrive: ids grow with time like in a real database.
         ages = sorted((rng.random() * DAYS for _ in range(count - GENUINE)), reverse=True)
         entries = 0

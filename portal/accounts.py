@@ -12,9 +12,9 @@ import pyotp
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal import crypto
+from portal import clock, crypto
 from portal.enums import InboxKind, Role
-from portal.models import Inbox, InboxGrant, RecoveryKey, Staff, utcnow
+from portal.models import Inbox, InboxGrant, RecoveryKey, Staff
 
 RECOVERY_FILE_HEADER = "QR 111 recovery key"
 MIN_PASSWORD_LENGTH = 12
@@ -87,7 +87,7 @@ def init_recovery_key(session: Session, out_path: Path) -> RecoveryKey:
     text = (
         f"{RECOVERY_FILE_HEADER}\n"
         "Keep this file offline. With it, anyone can read every inbox of the server.\n"
-        f"created: {utcnow().isoformat(timespec='seconds')}\n"
+        f"created: {clock.now().isoformat(timespec='seconds')}\n"
         f"public: {pair.public.hex()}\n"
         f"private: {encoded}\n"
     )

@@ -60,10 +60,10 @@ from datetime import UTC, datetime
 from sqlalchemy import String, func, select, type_coerce
 from sqlalchemy.orm import Session
 
-from portal import crypto
+from portal import clock, crypto
 from portal.dbutil import add_retrying
 from portal.enums import AuditAction
-from portal.models import AuditEvent, Staff, utcnow
+from portal.models import AuditEvent, Staff
 
 CHAIN_PURPOSE = "audit-chain"
 GENESIS = "0" * 64  # the chain "before" the first record
@@ -115,7 +115,7 @@ def record(
         last_seq, last_chain = _tail(session)
         event = AuditEvent(
             seq=last_seq + 1,
-            at=utcnow(),
+            at=clock.now(),
             action=action,
             actor_id=actor.id if actor is not None else None,
             actor_email=actor.email if actor is not None else "",

@@ -84,7 +84,7 @@ class Row:
     """One record as listed: its facts, the detail as name and value pairs."""
 
     seq: int
-    at: str
+    at: datetime | str  # a stored time, or what a tampered row holds instead, as it is
     action: str
     actor: str
     report: str | None
@@ -150,14 +150,13 @@ def chain_state(session: Session, server_secret: str) -> ChainState:
     return ChainState(audit.count(session), first, sum(1 for _ in problems))
 
 
-def _time(stored: object) -> str:
-    """A stored time in UTC to the second; anything unparseable as it is."""
+def _time(stored: object) -> datetime | str:
+    """A stored time (UTC when its zone was lost); anything unparseable as it is."""
     try:
         at = datetime.fromisoformat(str(stored))
     except ValueError:
         return str(stored)
-    at = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
-    return at.strftime("%Y-%m-%d %H:%M:%S UTC")
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
 
 
 def _detail(encoded: str) -> list[tuple[str, str]]:

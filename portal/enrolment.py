@@ -19,19 +19,11 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from portal import accounts, audit, crypto, labels, sessions
+from portal import accounts, audit, clock, crypto, labels, sessions
 from portal.config import Config
 from portal.enums import AuditAction, Role, Status
 from portal.login import matching_step
-from portal.models import (
-    Inbox,
-    InboxGrant,
-    Report,
-    School,
-    Staff,
-    StaffInvitation,
-    utcnow,
-)
+from portal.models import Inbox, InboxGrant, Report, School, Staff, StaffInvitation
 from qr.encode import qr_matrix
 from qr.page import QRSymbol
 from qr.svg import qr_path_data
@@ -162,7 +154,7 @@ def invite(
     now: datetime | None = None,
 ) -> IssuedLink:
     """Invite a new staff member: a one-time link valid for 72 hours; no key exists yet."""
-    now = now or utcnow()
+    now = now or clock.now()
     email = accounts.normalize_email(email)
     if not accounts.EMAIL_PATTERN.fullmatch(email) or len(email) > 254:
         raise EnrolmentError(_l("“%(email)s” is not an email address.", email=email))
@@ -205,7 +197,7 @@ def reset_totp(
     session: Session, config: Config, actor: Staff, staff: Staff, *, now: datetime | None = None
 ) -> IssuedLink:
     """A link to enrol a new TOTP secret; the old one stops now and the member's sessions end."""
-    now = now or utcnow()
+    now = now or clock.now()
     if not staff.active:
         raise EnrolmentError(
             _l("%(email)s is disabled: enable the account first.", email=staff.email)
@@ -223,7 +215,7 @@ def reset_totp(
 
 def pending_invitations(session: Session, *, now: datetime | None = None) -> list[StaffInvitation]:
     """Links neither used, revoked nor expired, the newest first."""
-    now = now or utcnow()
+    now = now or clock.now()
     return list(
         session.scalars(
             select(StaffInvitation)
@@ -244,7 +236,7 @@ def revoke_invitation(
     invitation = session.get(StaffInvitation, invitation_id)
     if invitation is None or invitation.used_at is not None or invitation.revoked_at is not None:
         raise EnrolmentError(_l("That link is not pending any more: nothing to revoke."))
-    invitation.revoked_at = utcnow()
+    invitation.revoked_at = clock.now()
     _record(session, config, AuditAction.STAFF, actor, op="revoke_link", email=invitation.email)
     session.commit()
     return invitation
@@ -252,7 +244,7 @@ def revoke_invitation(
 
 def find_link(session: Session, token: str, *, now: datetime | None = None) -> StaffInvitation:
     """The pending invitation of this link; BadLink (or a subclass) says why not."""
-    now = now or utcnow()
+    now = now or clock.now()
     invitation = session.scalar(
         select(StaffInvitation).where(StaffInvitation.token_hash == token_hash(token))
     )
@@ -344,7 +336,7 @@ def accept(
     For a new account the password is chosen now and the key pair is made only after the code
     matched; for a reset the password proves who is enrolling. The link then stops working.
     """
-    now = now or utcnow()
+    now = now or clock.now()
     invitation = find_link(session, token, now=now)
     secret = pending_secret(session, config, invitation)
     if invitation.staff is None:

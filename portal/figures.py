@@ -21,8 +21,9 @@ import io
 from collections import Counter
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
+from dateutil.relativedelta import relativedelta
 from flask import Blueprint, g, make_response, render_template
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -30,18 +31,16 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
-from portal import access, audit, get_config, labels
+from portal import access, audit, clock, get_config, labels
 from portal.config import Config
 from portal.db import get_session
 from portal.enums import AuditAction, Category, Priority, Status
-from portal.models import Report, School, Staff, utcnow
+from portal.models import Report, School, Staff
 
 SMALL = 5  # counts below this (but above 0) are never shown
 SUPPRESSED = "<5"
 HIDDEN = "[c]"  # a count of 5 or more hidden so that a small one beside it stays hidden
 MONTHS = 12
-# Kazakhstan has had one time zone, UTC+5, since March 2024: months are counted in it.
-KZ_TIME = timezone(timedelta(hours=5), "UTC+5")
 _INFINITY = float("inf")
 
 Key = Hashable
@@ -148,15 +147,10 @@ def _next_to_hide(counts: Mapping[Key, int], hidden: set[Key], line: Line) -> Ke
 def month_starts(now: datetime, months: int = MONTHS) -> list[datetime]:
     """The first instants of the last `months` months (Kazakhstan time), the current one
     last, and the start of the next month after them: months + 1 instants."""
-    local = now.astimezone(KZ_TIME)
-    year, month = local.year, local.month + 1  # the end: the start of next month
-    starts: list[datetime] = []
-    for _month in range(months + 1):
-        if month == 0:
-            year, month = year - 1, 12
-        starts.append(datetime(year, month, 1, tzinfo=KZ_TIME))
-        month -= 1
-    return starts[::-1]
+    local = clock.in_kazakhstan(now)
+    this_month = datetime(local.year, local.month, 1, tzinfo=clock.KAZAKHSTAN)
+    # relativedelta steps whole calendar months (December + 1 is January of the next year).
+    return [this_month + relativedelta(months=step) for step in range(1 - months, 2)]
 
 
 def _counted(
@@ -186,7 +180,7 @@ def _counted(
 
 def compute(session: Session, now: datetime | None = None) -> Figures:
     """The figures of the last 12 months (the current one so far), suppressed."""
-    starts = month_starts(now or utcnow())
+    starts = month_starts(now or clock.now())
     counted = _counted(session, starts)
     regions = sorted(set(session.scalars(select(School.region).distinct())))
     months = [start.strftime("%Y-%m") for start in starts[:-1]]

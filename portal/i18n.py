@@ -8,13 +8,17 @@ picked; the child's pages neither read nor set it.
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 from flask import Flask, current_app, has_request_context, request, url_for
-from flask_babel import Babel
+from flask_babel import Babel, gettext
+from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import RequestRedirect
 from werkzeug.wrappers import Response
+
+from portal import clock
 
 LANGUAGES = ("kk", "ru", "en")
 DEFAULT_LANGUAGE = "kk"  # the state language, when the browser asks for none of ours
@@ -132,6 +136,21 @@ def remember_staff_language(response: Response) -> Response:
     return response
 
 
+def kazakhstan_time(instant: datetime) -> str:
+    """The instant as people in Kazakhstan read it, the zone named in the reader's language:
+    "05.12.2026 11:54 (Kazakhstan time)"."""
+    local = clock.in_kazakhstan(instant)
+    shown: str = gettext("%(time)s (Kazakhstan time)", time=local.strftime("%d.%m.%Y %H:%M"))
+    return shown
+
+
+def time_tag(instant: datetime) -> Markup:
+    """A `<time>` element: Kazakhstan time to the minute for people and for machines."""
+    return Markup('<time datetime="{}">{}</time>').format(
+        clock.machine_time(instant), kazakhstan_time(instant)
+    )
+
+
 def init_app(app: Flask) -> None:
     """Install Flask-Babel with our catalogs and language selection."""
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(TRANSLATIONS)
@@ -142,4 +161,5 @@ def init_app(app: Flask) -> None:
         staff_language_links=staff_language_links,
         current_language=select_language,
     )
+    app.jinja_env.filters.update(kazakhstan_time=kazakhstan_time, time_tag=time_tag)
     app.after_request(remember_staff_language)

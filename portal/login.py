@@ -9,10 +9,10 @@ import pyotp
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal import accounts, audit, crypto, sessions
+from portal import accounts, audit, clock, crypto, sessions
 from portal.config import Config
 from portal.enums import AuditAction
-from portal.models import Staff, utcnow
+from portal.models import Staff
 
 # Failures before the account starts locking, and the longest lock.
 FREE_FAILURES = 3
@@ -62,7 +62,7 @@ def log_in(
     now: datetime | None = None,
 ) -> LoggedIn:
     """Check password and code; on success start a session, on failure count and maybe lock."""
-    now = now or utcnow()
+    now = now or clock.now()
     staff = session.scalar(select(Staff).where(Staff.email == accounts.normalize_email(email)))
     if staff is None or not staff.active:
         # The same Argon2id cost as a real account: timing does not tell who has one.

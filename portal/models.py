@@ -22,6 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from portal import clock
 from portal.enums import (
     Agency,
     AuditAction,
@@ -43,11 +44,6 @@ NAMING_CONVENTION = {
 }
 
 
-def utcnow() -> datetime:
-    """The current time, timezone-aware in UTC."""
-    return datetime.now(UTC)
-
-
 class UTCDateTime(TypeDecorator[datetime]):
     """Stores UTC timestamps and always returns them timezone-aware (SQLite forgets zones)."""
 
@@ -58,7 +54,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         if value.tzinfo is None:
-            raise ValueError("naive datetime given; use portal.models.utcnow()")
+            raise ValueError("naive datetime given; use portal.clock.now()")
         return value.astimezone(UTC)
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
@@ -99,10 +95,12 @@ class School(Base):
     address: Mapped[str] = mapped_column(String(300), default="")
     code: Mapped[str] = mapped_column(String(16), unique=True)
     check_word: Mapped[str] = mapped_column(String(32))
-    code_issued_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    code_issued_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), default=clock.now, onupdate=clock.now
+    )
 
     def name_for(self, language: str) -> str:
         """The school's name in the given language, falling back to the other one."""
@@ -121,7 +119,7 @@ class RecoveryKey(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     public_key: Mapped[bytes] = mapped_column(LargeBinary(32))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
 
 
 class Inbox(Base):
@@ -138,7 +136,7 @@ class Inbox(Base):
     # The inbox private key wrapped for the offline recovery key.
     key_for_recovery: Mapped[bytes] = mapped_column(LargeBinary)
     recovery_key_id: Mapped[int] = mapped_column(ForeignKey("recovery_keys.id"))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
 
     grants: Mapped[list[InboxGrant]] = relationship(back_populates="inbox")
 
@@ -156,7 +154,7 @@ class Staff(Base):
     # The TOTP secret, sealed under a key derived from the server secret.
     sealed_totp_secret: Mapped[bytes] = mapped_column(LargeBinary)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
     # Login throttling: failures since the last success, and a lock after too many.
     failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -191,7 +189,7 @@ class InboxGrant(Base):
     inbox_id: Mapped[int] = mapped_column(ForeignKey("inboxes.id", ondelete="CASCADE"))
     staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"), index=True)
     wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
 
     inbox: Mapped[Inbox] = relationship(back_populates="grants")
     staff: Mapped[Staff] = relationship(back_populates="grants")
@@ -265,8 +263,10 @@ class Report(Base):
     # Both NULL once erased: nothing then opens the sealed entries.
     key_for_inbox: Mapped[bytes | None] = mapped_column(LargeBinary)
     key_for_receipt: Mapped[bytes | None] = mapped_column(LargeBinary)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), default=clock.now, onupdate=clock.now
+    )
     # The first staff reply: a report waits for one until then (target times count to it).
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     assignee_id: Mapped[int | None] = mapped_column(  # ix_reports_assignee
@@ -293,7 +293,7 @@ class Entry(Base):
     position: Mapped[int] = mapped_column(Integer)
     kind: Mapped[EntryKind] = mapped_column(enum_type(EntryKind))
     sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
 
     report: Mapped[Report] = relationship(back_populates="entries")
 
@@ -307,8 +307,8 @@ class StaffSession(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"), index=True)
     server_share: Mapped[bytes] = mapped_column(LargeBinary)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
 
 
@@ -320,7 +320,7 @@ class AuditEvent(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     # 1, 2, 3, ... without gaps: a removed row shows as a gap, a moved one as a broken link.
     seq: Mapped[int] = mapped_column(Integer, unique=True)
-    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
     action: Mapped[AuditAction] = mapped_column(enum_type(AuditAction), index=True)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
     # Copied, so the record still says who it was after the account is gone.
@@ -346,7 +346,7 @@ class StaffInvitation(Base):
         ForeignKey("staff.id", ondelete="CASCADE"), index=True
     )
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -8,7 +8,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, ParamSpec
 
 from flask import Flask, Response, current_app, g, request
@@ -17,7 +16,7 @@ from limits import RateLimitItem, parse_many
 from limits.storage import MemoryStorage, RedisStorage, Storage
 from limits.strategies import MovingWindowRateLimiter
 
-from portal import crypto
+from portal import clock, crypto
 from portal.codes import normalize_code
 from portal.config import Config
 
@@ -46,9 +45,11 @@ def client_key() -> str:
     The address itself is never stored: the limiter's storage (memory or Redis) sees only
     HMAC(server key, day | address). With the day in the message yesterday's keys cannot
     be linked to today's, and without the server key they cannot be linked to an address.
+    The day turns at 00:00 UTC, 05:00 in Kazakhstan: at night there, when the fewest
+    children write, rather than at midnight, when many still do.
     """
     key: bytes = current_app.extensions[_CLIENT_KEY]
-    day = datetime.now(UTC).date().isoformat()
+    day = clock.now().date().isoformat()
     address = request.remote_addr or "unknown"
     message = f"{day}|{address}".encode()
     return "client:" + hmac.digest(key, message, "sha256")[:16].hex()

@@ -12,8 +12,9 @@ from typing import IO, Protocol
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
+from portal import clock
 from portal.codes import new_check_word, new_code, normalize_code
-from portal.models import School, utcnow
+from portal.models import School
 
 REQUIRED_COLUMNS = ("school_id", "region")
 NAME_COLUMNS = ("name_kk", "name_ru")
@@ -259,7 +260,7 @@ def rotate_code(session: Session, school_id: str, *, commit: bool = True) -> Sch
     taken = set(session.scalars(select(School.code)))
     school.code = _unused_code(taken)
     school.check_word = new_check_word(avoid=school.check_word)
-    school.code_issued_at = utcnow()
+    school.code_issued_at = clock.now()
     _finish(session, commit)
     return school
 

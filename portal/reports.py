@@ -9,10 +9,10 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from portal import crypto, registry
+from portal import clock, crypto, registry
 from portal.dbutil import commit_retrying
 from portal.enums import Category, EntryKind, Priority
-from portal.models import Entry, Inbox, Report, School, utcnow
+from portal.models import Entry, Inbox, Report, School
 
 RECEIPT_LOOKUP_PURPOSE = "receipt-lookup"
 _AUTHOR_OF = {EntryKind.CHILD: crypto.Author.CHILD, EntryKind.STAFF: crypto.Author.STAFF}
@@ -206,7 +206,7 @@ def add_entry(
         position = 1 + max((entry.position for entry in report.entries), default=-1)
         entry = _sealed_entry(keys, report.public_id, position, kind, text)
         report.entries.append(entry)
-        report.updated_at = utcnow()
+        report.updated_at = clock.now()
         return entry
 
     return commit_retrying(session, build)
@@ -222,6 +222,6 @@ def erase_report(session: Session, report: Report, *, commit: bool = True) -> No
     report.receipt_lookup = None  # the receipt then finds nothing, as if never issued
     for entry in report.entries:
         entry.sealed = None
-    report.erased_at = utcnow()
+    report.erased_at = clock.now()
     if commit:
         session.commit()

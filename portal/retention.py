@@ -18,9 +18,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from portal import audit, reports
+from portal import audit, clock, reports
 from portal.enums import AuditAction, Status
-from portal.models import Report, utcnow
+from portal.models import Report
 
 logger = logging.getLogger(__name__)
 BATCH = 500  # reports erased per transaction: short locks, bounded memory
@@ -42,7 +42,7 @@ def purge_closed_reports(
     """
     if older_than <= timedelta(0):
         raise ValueError("the retention period must be positive")
-    cutoff = (now or utcnow()) - older_than
+    cutoff = (now or clock.now()) - older_than
     due = (
         select(Report)
         .where(

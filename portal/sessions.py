@@ -21,9 +21,9 @@ from flask import Flask, current_app, has_app_context
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from portal import crypto
+from portal import clock, crypto
 from portal.config import Config
-from portal.models import Staff, StaffSession, utcnow
+from portal.models import Staff, StaffSession
 
 if TYPE_CHECKING:  # redis is needed only with PORTAL_REDIS_URL (the prod extra installs it)
     import redis
@@ -276,7 +276,7 @@ def start_session(
     """
     token = secrets.token_bytes(TOKEN_BYTES)
     cookie_share, server_share = crypto.split_secret(staff_private)
-    now = utcnow()
+    now = clock.now()
     half = ServerHalf(staff.id, server_share, now, now, now + lifetime)
     store_for(session).add(_session_id(token), half)
     session.commit()
@@ -299,7 +299,7 @@ def resume_session(
 ) -> UnlockedSession:
     """Join the two shares again; an idle, expired or forged session is ended and refused."""
     token, cookie_share = _parse_cookie(cookie_value)
-    now = now or utcnow()
+    now = now or clock.now()
     store = store_for(session)
     session_id = _session_id(token)
     half = store.get(session_id)
@@ -341,4 +341,4 @@ def end_sessions_of(session: Session, staff: Staff) -> int:
 
 def purge_expired_sessions(session: Session, *, idle_timeout: timedelta) -> int:
     """Delete the server shares of sessions past their lifetime or idle too long."""
-    return store_for(session).purge(utcnow(), idle_timeout)
+    return store_for(session).purge(clock.now(), idle_timeout)

@@ -22,12 +22,12 @@ from flask_babel import gettext as _
 from werkzeug.exceptions import BadRequest
 from werkzeug.wrappers import Response
 
-from portal import access, get_config, kdf_bound, labels, login, posters, triage
+from portal import access, clock, get_config, kdf_bound, labels, login, posters, triage
 from portal.access import COOKIE
 from portal.db import get_session
 from portal.enums import Agency, Category, Priority, Role, Status
 from portal.forms import row_id
-from portal.models import School, Staff, utcnow
+from portal.models import School, Staff
 from portal.ratelimit import client_key, limiter
 from portal.registry import get_school, list_schools, regions
 from portal.staff_forms import (
@@ -173,7 +173,7 @@ def _report_page(
         priority_form=priority_form,
         assign_form=assign_form,
         next_statuses=triage.NEXT_STATUSES[opened.report.status],
-        overdue=triage.is_overdue(opened.report, triage.targets_of(get_config()), utcnow()),
+        overdue=triage.is_overdue(opened.report, triage.targets_of(get_config()), clock.now()),
     )
 
 

@@ -16,11 +16,11 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session, selectinload
 
-from portal import accounts, audit, crypto, labels, reports
+from portal import accounts, audit, clock, crypto, labels, reports
 from portal.config import Config
 from portal.enums import Agency, AuditAction, Category, EntryKind, Priority, Status
 from portal.forms import clean_text, row_id
-from portal.models import Inbox, InboxGrant, Report, School, Staff, utcnow
+from portal.models import Inbox, InboxGrant, Report, School, Staff
 
 PAGE_SIZE = 50
 # The workflow: where a report may go from each status (closed ones can be reopened).
@@ -162,7 +162,7 @@ def queue(
     them with 100,000 reports): the page walks an index in queue order and stops after a page,
     and the counts read an index alone.
     """
-    now = now or utcnow()
+    now = now or clock.now()
     live = (Report.inbox_id.in_(inbox_ids(session, staff)), Report.erased_at.is_(None))
     counts, open_p1 = _counts(session, live)
     if wanted.status is None:
@@ -375,7 +375,7 @@ def reply(session: Session, config: Config, staff: Staff, opened: OpenedReport, 
     report = opened.report
     reports.add_entry(session, report, opened.keys, EntryKind.STAFF, _checked_text(text, "reply"))
     if report.answered_at is None:
-        report.answered_at = utcnow()
+        report.answered_at = clock.now()
     if report.status is Status.NEW:
         report.status = Status.IN_PROGRESS
     _record(session, config, staff, report, AuditAction.REPLY)
@@ -421,7 +421,7 @@ def change_status(
     report.status = new
     if new is Status.REFERRED:
         report.referred_to = agency
-    report.closed_at = utcnow() if new is Status.CLOSED else None
+    report.closed_at = clock.now() if new is Status.CLOSED else None
     detail = {"from": old.value, "to": new.value, "agency": agency.value if agency else None}
     _record(session, config, staff, report, AuditAction.STATUS, detail)
 

@@ -16,11 +16,13 @@ import shutil
 import subprocess
 import threading
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
+import time_machine
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import Engine, create_engine, make_url, text
@@ -42,6 +44,47 @@ MIGRATED = "migrated"  # the template every test database but an empty one is co
 RUN_PREFIX = "qr111_test_"
 LOCK_TIMEOUT = "20s"
 EMBEDDED_ONLY = "embedded_only"  # the marker of tests of a SQLite or in-memory property
+# The whole run at a chosen instant: `pytest --clock 2027-12-31T23:59:00+05:00`, or this
+# variable. .ci/run uses it for the instants where calendars break (make test-calendar).
+CLOCK_VARIABLE = "QR111_CLOCK"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """--clock: the instant the run starts at."""
+    parser.addoption(
+        "--clock",
+        metavar="INSTANT",
+        default=os.environ.get(CLOCK_VARIABLE) or None,
+        help="start the run's clock at this ISO 8601 instant with its offset (it then ticks); "
+        f"tests that set their own clock keep theirs (default: ${CLOCK_VARIABLE}, else now)",
+    )
+
+
+def run_start(config: pytest.Config) -> datetime | None:
+    """The instant of --clock, strictly parsed: an instant without its offset is refused."""
+    given = config.getoption("--clock")
+    if not given:
+        return None
+    try:
+        instant = datetime.fromisoformat(given)
+    except ValueError as error:
+        raise pytest.UsageError(f"--clock {given!r}: not an ISO 8601 instant") from error
+    if instant.tzinfo is None:
+        raise pytest.UsageError(f"--clock {given!r}: give the offset, e.g. +05:00")
+    return instant
+
+
+@pytest.fixture(scope="session", autouse=True)
+def run_clock(pytestconfig: pytest.Config) -> Iterator[datetime | None]:
+    """The whole run at --clock's instant, the clock ticking from there (time-machine moves
+    `datetime.now` and `time.time` for the portal, pyotp, itsdangerous and the limits alike;
+    a test's own `time_machine.travel` nests inside)."""
+    instant = run_start(pytestconfig)
+    if instant is None:
+        yield None
+        return
+    with time_machine.travel(instant, tick=True):
+        yield instant
 
 
 class Databases:

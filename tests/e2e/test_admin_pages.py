@@ -13,9 +13,10 @@ from flask import Flask
 from playwright.sync_api import Browser, Page
 from sqlalchemy import select
 
+from portal import clock
 from portal.db import get_session
 from portal.enums import Category, Priority, Role, Status
-from portal.models import Inbox, Report, School, utcnow
+from portal.models import Inbox, Report, School
 from tests.e2e.conftest import DESKTOP, PHONE, log_in, screenshot_path, seed_staff
 
 pytestmark = pytest.mark.e2e
@@ -30,7 +31,7 @@ def admin_totp(app: Flask, tmp_path: Path) -> str:
         inbox = session.scalars(select(Inbox)).one()
         schools = list(session.scalars(select(School)))
         rng = random.Random(111)  # noqa: S311 - test data, repeatable
-        now = utcnow()
+        now = clock.now()
         for school in schools:
             for _ in range(rng.choice([0, 1, 3, 8, 15, 25])):
                 session.add(

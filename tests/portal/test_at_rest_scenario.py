@@ -24,8 +24,9 @@ import redis
 from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
+from portal import clock
 from portal.db import get_session
-from portal.models import Report, utcnow
+from portal.models import Report
 from tests.conftest import found_in, redis_dump, stored_at_rest
 from tests.portal.conftest import Desk, form_token, receipt_of
 
@@ -156,7 +157,7 @@ def test_nothing_of_a_whole_scenario_is_kept_readable_or_traceable(
         session.execute(
             update(Report)
             .where(Report.public_id.in_(purged))
-            .values(closed_at=utcnow() - timedelta(days=400))
+            .values(closed_at=clock.now() - timedelta(days=400))
         )
         session.commit()
     purge = app.test_cli_runner().invoke(args=["reports", "purge"])

@@ -16,11 +16,11 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal import accounts, crypto, enrolment, registry
+from portal import accounts, clock, crypto, enrolment, registry
 from portal.config import Config
 from portal.db import get_session
 from portal.enums import AuditAction, Role
-from portal.models import AuditEvent, InboxGrant, Staff, StaffInvitation, utcnow
+from portal.models import AuditEvent, InboxGrant, Staff, StaffInvitation
 from tests.portal.conftest import STAFF_PASSWORD, Account, Desk, form_token
 
 NEW_PASSWORD = "a brand new passphrase 111"
@@ -121,7 +121,7 @@ def test_an_expired_or_revoked_link_is_refused(ctx: Admin) -> None:
         ctx.admin,
         "old@111.kz",
         Role.TRIAGE,
-        now=utcnow() - timedelta(hours=73),
+        now=clock.now() - timedelta(hours=73),
     )
     with pytest.raises(enrolment.ExpiredLink, match="expired"):
         enrolment.find_link(ctx.session, old.token)
@@ -366,7 +366,7 @@ def test_bad_links_get_a_clear_page(desk: Desk) -> None:
         config = desk.site.app.extensions["portal.config"]
         admin = accounts.get_staff(session, desk.admin.email)
         old = enrolment.invite(
-            session, config, admin, "old@111.kz", Role.TRIAGE, now=utcnow() - timedelta(days=4)
+            session, config, admin, "old@111.kz", Role.TRIAGE, now=clock.now() - timedelta(days=4)
         )
     expired = browser.get(f"/staff/people/enrol/{old.token}")
     assert expired.status_code == 410

@@ -15,10 +15,10 @@ from flask.testing import FlaskClient
 from limits.storage import RedisStorage
 from sqlalchemy import func, select
 
-from portal import sessions
+from portal import clock, sessions
 from portal.config import RateLimits
 from portal.db import get_session
-from portal.models import StaffSession, utcnow
+from portal.models import StaffSession
 from portal.ratelimit import limiter
 from tests.conftest import Backend
 from tests.portal.conftest import Desk, Site, World, form_token
@@ -68,7 +68,7 @@ def test_a_login_keeps_the_server_half_in_redis_and_logout_destroys_it(
 def test_a_session_in_redis_expires_by_itself(world: World) -> None:
     app_store = redis_store(world)
     store = sessions.RedisStore(app_store.client, app_store.prefix, timedelta(milliseconds=300))
-    now = utcnow()
+    now = clock.now()
     staff_id = world.regional_member.staff.id
     half = sessions.ServerHalf(staff_id, b"share", now, now, now + timedelta(hours=8))
     session_id = secrets.token_hex(32)
@@ -79,7 +79,7 @@ def test_a_session_in_redis_expires_by_itself(world: World) -> None:
     while store.get(session_id) is not None and time.monotonic() < deadline:
         time.sleep(0.05)
     assert store.get(session_id) is None  # gone without anyone purging it
-    store.touch(session_id, half, utcnow())  # a late use cannot bring it back
+    store.touch(session_id, half, clock.now())  # a late use cannot bring it back
     assert store.get(session_id) is None
 
 
@@ -93,10 +93,10 @@ def test_each_use_restarts_the_idle_clock_but_never_past_the_lifetime(world: Wor
     assert 4 * 60_000 < store.client.pttl(key) <= 5 * 60_000  # capped: 5 minutes, not 15
     store.client.pexpire(key, 1000)  # as if it had sat idle for most of its time
     idle = store.idle_timeout
-    soon = utcnow() + sessions.TOUCH_AFTER  # a use once the last one is old enough to write
+    soon = clock.now() + sessions.TOUCH_AFTER  # a use once the last one is old enough to write
     sessions.resume_session(world.session, cookie, idle_timeout=idle, now=soon)
     assert store.client.pttl(key) > 4 * 60_000  # used: the clock starts again
-    later = utcnow() + timedelta(minutes=4)
+    later = clock.now() + timedelta(minutes=4)
     sessions.resume_session(world.session, cookie, idle_timeout=idle, now=later)
     assert 0 < store.client.pttl(key) <= 60_000  # one minute of its lifetime is left
     with pytest.raises(sessions.SessionInvalid, match="expired"):

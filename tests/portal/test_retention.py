@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.orm import Session, selectinload
 
-from portal import audit, crypto, reports, retention
+from portal import audit, clock, crypto, reports, retention
 from portal.db import engine_of
 from portal.enums import AuditAction, EntryKind, Status
-from portal.models import Report, utcnow
+from portal.models import Report
 from tests.portal.conftest import World
 
 TEXT = "Мені үйде ұрады. Меня бьют дома."
@@ -40,7 +40,7 @@ def file_report(
     reports.add_entry(world.session, report, keys, EntryKind.NOTE, "called the school")
     report.status = status
     if closed_days_ago is not None:
-        report.closed_at = utcnow() - timedelta(days=closed_days_ago)
+        report.closed_at = clock.now() - timedelta(days=closed_days_ago)
     world.session.commit()
     return Filed(report.id, report.public_id, receipt)
 
@@ -105,7 +105,7 @@ def test_reports_closed_past_the_period_are_erased_and_nothing_else(world: World
     for filed in (still_open, reopened):  # filed long ago too: age alone is not a reason
         report = world.session.get(Report, filed.id)
         assert report is not None
-        report.created_at = utcnow() - timedelta(days=500)
+        report.created_at = clock.now() - timedelta(days=500)
     world.session.commit()
 
     assert purge(world) == 2

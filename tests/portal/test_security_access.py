@@ -13,10 +13,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import MetaData
 from werkzeug.test import TestResponse
 
-from portal import login, triage
+from portal import clock, login, triage
 from portal.access import COOKIE, COOKIE_PATH
 from portal.db import engine_of
-from portal.models import utcnow
 from portal.security import HEADERS
 from tests.fuzz.harness import Form, Route, discover_forms, encoded, routes
 from tests.portal.conftest import Desk, World, form_token, report_id
@@ -163,8 +162,8 @@ def test_the_child_forms_refuse_a_forged_token(desk: Desk) -> None:
 def wrong_code(secret: str, when: object = None) -> str:
     """A six-digit code that is none of the ones accepted now."""
     totp = pyotp.TOTP(secret)
-    accepted = {totp.now(), totp.at(utcnow() - timedelta(seconds=30))}
-    accepted.add(totp.at(utcnow() + timedelta(seconds=30)))
+    accepted = {totp.now(), totp.at(clock.now() - timedelta(seconds=30))}
+    accepted.add(totp.at(clock.now() + timedelta(seconds=30)))
     return next(
         code for code in (f"{n:06d}" for n in range(0, 10**6, 7919)) if code not in accepted
     )
@@ -185,7 +184,7 @@ def test_a_day_of_guessing_with_the_password_tries_a_few_dozen_codes(world: Worl
     """The thief of a password guesses codes as fast as the lock allows: ~1 in 10,000 a day."""
     member = world.regional_member
     staff = member.staff
-    start = now = utcnow()
+    start = now = clock.now()
     tried = 0
     while now < start + timedelta(days=1):
         if staff.locked_until is not None and staff.locked_until > now:

@@ -10,8 +10,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from portal import crypto, sessions
-from portal.models import StaffSession, utcnow
+from portal import clock, crypto, sessions
+from portal.models import StaffSession
 from tests.portal.conftest import Member, World
 
 LIFETIME = timedelta(hours=8)
@@ -34,7 +34,9 @@ def start(world: World, member: Member, lifetime: timedelta = LIFETIME) -> str:
 
 
 def resume(world: World, cookie: str, after: timedelta = timedelta(0)) -> sessions.UnlockedSession:
-    return sessions.resume_session(world.session, cookie, idle_timeout=IDLE, now=utcnow() + after)
+    return sessions.resume_session(
+        world.session, cookie, idle_timeout=IDLE, now=clock.now() + after
+    )
 
 
 def stored(world: World) -> dict[str, bytes]:
@@ -162,7 +164,7 @@ def test_purging_deletes_expired_and_idle_sessions_only(world: World) -> None:
     idle_id = hashlib.sha256(unb64(idle.split(".")[0])).hexdigest()
     idle_row = world.session.get(StaffSession, idle_id)
     assert idle_row is not None
-    idle_row.last_seen_at = utcnow() - IDLE - timedelta(seconds=1)
+    idle_row.last_seen_at = clock.now() - IDLE - timedelta(seconds=1)
     world.session.commit()
     assert sessions.purge_expired_sessions(world.session, idle_timeout=IDLE) == 2
     assert list(stored(world)) == [hashlib.sha256(unb64(fresh.split(".")[0])).hexdigest()]

@@ -51,11 +51,12 @@ from sqlalchemy import Engine, create_engine, event, func, insert, select, text
 from sqlalchemy.engine import make_url
 
 import portal.crypto.reports as crypto_reports
-from portal import accounts, clock, create_app, crypto, migrate, registry, reports
+from portal import clock, create_app, crypto, migrate
 from portal.config import load_config
-from portal.db import engine_of, get_session
 from portal.enums import Category, EntryKind, Priority, Role, Status
 from portal.models import Entry, Inbox, Report, School
+from portal.services import accounts, registry, reports
+from portal.web.context import engine_of, get_session
 
 GOALS_MS = {"list": 50.0, "open": 30.0}
 SCHOOLS = 7_700

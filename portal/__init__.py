@@ -1,92 +1,33 @@
-"""QR 111 school reporting portal: the Flask application factory."""
+"""QR 111 school reporting portal.
+
+The house, by folder (README's "Layout" says more):
+
+- `portal/clock.py`, `config.py`, `enums.py`, `models.py`, `database.py`, `migrate.py`: the
+  core every part shares — one clock, the frozen configuration, the vocabularies, the tables.
+- `portal/crypto/`: the sealing of reports and keys; knows nothing of Flask or the database.
+- `portal/services/`: every action, one function owning its transaction and its audit record;
+  no Flask (a test checks the imports). The web pages and the command line both call them.
+- `portal/web/`: the Flask app — `child/`, `desk/` and `admin/` blueprints with their forms,
+  and what every page shares (errors, headers, languages, limits, the key-derivation bound).
+- `portal/cli/`: the `flask --app portal …` commands, calling the same services.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import TYPE_CHECKING
 
-from flask import Flask, current_app
-from werkzeug.middleware.proxy_fix import ProxyFix
-from werkzeug.routing import IntegerConverter, Map
+if TYPE_CHECKING:
+    from flask import Flask
 
-from portal import cli, db, errors, i18n, kdf_bound, logs, ratelimit, risk, security, sessions
-from portal.config import Config, load_config
-from portal.forms import MAX_ROW_ID
-
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-# The largest request body accepted: a full form of Cyrillic text is ~60 KB percent-encoded,
-# so a child never meets the 413 page; anything larger is refused before it is read.
-MAX_CONTENT_LENGTH = 256 * 1024
+    from portal.config import Config
 
 
 def create_app(config: Config | None = None) -> Flask:
-    """Build the app from its configuration (read from the environment when not given)."""
-    if config is None:
-        config = load_config()
-    app = Flask(
-        __name__,
-        instance_path=str(config.instance_path),
-        template_folder=str(PROJECT_ROOT / "templates"),
-        static_folder=str(PROJECT_ROOT / "static"),
-    )
-    app.config.update(
-        SECRET_KEY=config.secret_key,
-        TESTING=config.testing,
-        MAX_CONTENT_LENGTH=MAX_CONTENT_LENGTH,
-        SESSION_COOKIE_HTTPONLY=True,
-        SESSION_COOKIE_SECURE=config.is_production,
-        SESSION_COOKIE_SAMESITE="Lax",
-        # Flask's session holds the staff forms' CSRF token and flashes: the child's pages
-        # never use it, and a staff browser need not send it to them either.
-        SESSION_COOKIE_PATH="/staff",
-        PREFERRED_URL_SCHEME="https" if config.is_production else "http",
-    )
-    app.extensions["portal.config"] = config
-    # Every <int:...> of a route is a row id: past the largest one it is a 404, not a 500.
-    app.url_map.converters["int"] = RowIdConverter
-    # Templates never see the configuration (secrets live there).
-    app.jinja_env.globals.pop("config", None)
-    app.jinja_env.globals["exit_url"] = config.exit_url
-    logs.init_logging()
-    db.init_app(app, config.database_url)
-    i18n.init_app(app)
-    security.init_app(app, https=config.is_production)
-    errors.init_app(app)
-    ratelimit.init_app(app, config)
-    sessions.init_app(app, config)
-    kdf_bound.init_app(app, config.max_kdf_concurrency)
-    if config.trusted_proxies:
-        # Only that many hops of X-Forwarded-For are believed: with none, it is anyone's to
-        # forge (and the rate limits' client would be whatever a client claims to be). The
-        # scheme is the one our nearest proxy (nginx) says it was reached with.
-        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
-            app.wsgi_app, x_for=config.trusted_proxies, x_proto=1
-        )
-    # A broken edit of the risk lexicon fails the start, not a child's report later.
-    risk.load_lexicon()
+    """Build the web app (what `flask --app portal` finds): see portal.web.app.create_app.
 
-    from portal import child, health, people, staff
+    Imported here, when called, so that importing `portal.services` or `portal.crypto` never
+    loads Flask.
+    """
+    from portal.web.app import create_app as build
 
-    app.register_blueprint(child.bp)
-    app.register_blueprint(health.bp)
-    app.register_blueprint(staff.bp)
-    from portal import audit_pages, figures, school_admin
-
-    app.register_blueprint(school_admin.bp)
-    app.register_blueprint(figures.bp)
-    app.register_blueprint(audit_pages.bp)
-    app.register_blueprint(people.bp)
-    cli.init_app(app)
-    return app
-
-
-class RowIdConverter(IntegerConverter):
-    """<int:...> in a route: a whole number from 1 to the largest row id."""
-
-    def __init__(self, map: Map, *args: object, **kwargs: object) -> None:
-        super().__init__(map, min=1, max=MAX_ROW_ID)
-
-
-def get_config() -> Config:
-    """The configuration of the running app."""
-    config: Config = current_app.extensions["portal.config"]
-    return config
+    return build(config)

@@ -31,7 +31,8 @@ from werkzeug.serving import make_server
 from portal import create_app, migrate
 from portal.config import Config, Environment, RateLimits
 from portal.crypto import KdfParams
-from portal.db import engine_of, make_engine
+from portal.database import make_engine
+from portal.web.context import engine_of
 
 # Argon2id at 64 KiB and one pass: unit tests check behaviour; bench/crypto.py checks cost.
 CHEAP_KDF = KdfParams(memory_kib=64, iterations=1, lanes=1)
@@ -382,7 +383,7 @@ def cheap_key_derivation(request: pytest.FixtureRequest, monkeypatch: pytest.Mon
 @pytest.fixture(autouse=True)
 def quick_refusals(monkeypatch: pytest.MonkeyPatch) -> None:
     """Refusals held back 10 ms instead of a second; tests of the wait set their own."""
-    monkeypatch.setattr("portal.ratelimit.SLOW_REFUSAL_SECONDS", 0.01)
+    monkeypatch.setattr("portal.web.ratelimit.SLOW_REFUSAL_SECONDS", 0.01)
 
 
 @pytest.fixture

@@ -12,9 +12,9 @@ import pytest
 from flask import Flask
 from playwright.sync_api import Browser, Page, ViewportSize, sync_playwright
 
-from portal import accounts, registry
-from portal.db import get_session
 from portal.enums import Role
+from portal.services import accounts, registry
+from portal.web.context import get_session
 from tests.conftest import SAMPLE_SCHOOLS
 
 CHROMIUM = "/usr/bin/chromium"

@@ -14,9 +14,9 @@ from playwright.sync_api import Browser, Page
 from sqlalchemy import select
 
 from portal import clock
-from portal.db import get_session
 from portal.enums import Category, Priority, Role, Status
 from portal.models import Inbox, Report, School
+from portal.web.context import get_session
 from tests.e2e.conftest import DESKTOP, PHONE, log_in, screenshot_path, seed_staff
 
 pytestmark = pytest.mark.e2e

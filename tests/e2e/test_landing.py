@@ -8,8 +8,8 @@ import pytest
 from flask import Flask
 from playwright.sync_api import Page
 
-from portal import registry
-from portal.db import get_session
+from portal.services import registry
+from portal.web.context import get_session
 from tests.conftest import SAMPLE_SCHOOLS
 from tests.e2e.conftest import PHONE, screenshot_path
 

@@ -10,8 +10,8 @@ from axe_playwright_python.sync_playwright import Axe
 from flask import Flask
 from playwright.sync_api import Page, Route
 
-from portal import accounts, registry
-from portal.db import get_session
+from portal.services import accounts, registry
+from portal.web.context import get_session
 from tests.conftest import SAMPLE_SCHOOLS
 from tests.e2e.conftest import PHONE, screenshot_path
 

@@ -14,9 +14,9 @@ from flask.testing import FlaskClient
 from werkzeug.routing import Rule
 from werkzeug.test import TestResponse
 
-from portal.access import COOKIE_PATH
-from portal.forms import clean_text
-from portal.security import HEADERS
+from portal.services.inputs import clean_text
+from portal.web.access import COOKIE_PATH
+from portal.web.security import HEADERS
 
 # `<converter(args):name>` in a rule's text.
 _ARGUMENT = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from portal.forms import row_id
+from portal.services.inputs import row_id
 from tests.portal.conftest import Desk, Site, form_token, receipt_of, report_id
 
 

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from werkzeug.test import TestResponse
 
 from portal.config import RateLimits
-from portal.forms import clean_text
+from portal.services.inputs import clean_text
 from tests.fuzz import strategies as fuzz
 from tests.fuzz.harness import (
     Form,
@@ -57,7 +57,7 @@ FIELD_NAMES = (
     "page",
 )
 ADDRESSES = tuple(f"198.51.100.{n}" for n in range(1, 60))  # TEST-NET-2, one per "client"
-LOGOUT = "staff.logout"  # the logged-in fuzz must not end its own sessions
+LOGOUT = "desk.logout"  # the logged-in fuzz must not end its own sessions
 
 
 @dataclass(frozen=True)

@@ -18,11 +18,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
-from portal import accounts, create_app, crypto, registry, reports
+from portal import create_app, crypto
 from portal.config import Config, RateLimits
-from portal.db import engine_of, get_session
 from portal.enums import Category, Priority, Role
 from portal.models import Inbox, Report, School, Staff
+from portal.services import accounts, registry, reports
+from portal.web.context import engine_of, get_session
 from tests.conftest import SAMPLE_SCHOOLS, Databases, make_config, new_database
 
 REGION = "Туркестанская область"  # has its own inbox in the world fixture

@@ -2,47 +2,47 @@
 
 from __future__ import annotations
 
-from portal.access import ACCESS, COOKIE_PATH, PUBLIC
 from portal.enums import Role
+from portal.web.access import ACCESS, COOKIE_PATH, PUBLIC
 from tests.portal.conftest import Desk, report_id
 
 # Every staff route with a sample URL; the test below fails when a route is missing here.
 SAMPLE_URLS = {
-    "staff.login": ("GET", "/staff/login"),
-    "staff.logout": ("POST", "/staff/logout"),
-    "staff.home": ("GET", "/staff/"),
-    "staff.inbox": ("GET", "/staff/inbox"),
-    "staff.report": ("GET", "/staff/reports/{report}"),
-    "staff.reply": ("POST", "/staff/reports/{report}/reply"),
-    "staff.note": ("POST", "/staff/reports/{report}/note"),
-    "staff.status": ("POST", "/staff/reports/{report}/status"),
-    "staff.priority": ("POST", "/staff/reports/{report}/priority"),
-    "staff.assign": ("POST", "/staff/reports/{report}/assign"),
-    "staff.poster_list": ("GET", "/staff/posters"),
-    "staff.poster": ("GET", "/staff/posters/{school}.pdf"),
-    "schools.school_list": ("GET", "/staff/schools/"),
-    "schools.school": ("GET", "/staff/schools/{school}"),
-    "schools.rotate_code": ("POST", "/staff/schools/{school}/rotate"),
-    "schools.deactivate": ("POST", "/staff/schools/{school}/deactivate"),
-    "schools.reactivate": ("POST", "/staff/schools/{school}/reactivate"),
-    "schools.upload": ("POST", "/staff/schools/import"),
-    "figures.page": ("GET", "/staff/figures/"),
-    "figures.export_csv": ("GET", "/staff/figures/figures.csv"),
-    "audit.log": ("GET", "/staff/audit/"),
-    "audit.verify": ("POST", "/staff/audit/verify"),
-    "people.index": ("GET", "/staff/people/"),
-    "people.invite": ("POST", "/staff/people/invite"),
-    "people.revoke_link": ("POST", "/staff/people/links/1/revoke"),
-    "people.person": ("GET", "/staff/people/1"),
-    "people.disable": ("POST", "/staff/people/1/disable"),
-    "people.enable": ("POST", "/staff/people/1/enable"),
-    "people.schools": ("POST", "/staff/people/4/schools"),
-    "people.reset_totp": ("POST", "/staff/people/1/reset-totp"),
-    "people.inboxes": ("GET", "/staff/people/inboxes"),
-    "people.create_inbox": ("POST", "/staff/people/inboxes"),
-    "people.grant": ("POST", "/staff/people/inboxes/1/grant"),
-    "people.revoke_grant": ("POST", "/staff/people/inboxes/1/revoke/1"),
-    "people.enrol": ("GET", "/staff/people/enrol/not-a-token"),
+    "desk.login": ("GET", "/staff/login"),
+    "desk.logout": ("POST", "/staff/logout"),
+    "desk.home": ("GET", "/staff/"),
+    "desk.inbox": ("GET", "/staff/inbox"),
+    "desk.report": ("GET", "/staff/reports/{report}"),
+    "desk.reply": ("POST", "/staff/reports/{report}/reply"),
+    "desk.note": ("POST", "/staff/reports/{report}/note"),
+    "desk.status": ("POST", "/staff/reports/{report}/status"),
+    "desk.priority": ("POST", "/staff/reports/{report}/priority"),
+    "desk.assign": ("POST", "/staff/reports/{report}/assign"),
+    "desk.poster_list": ("GET", "/staff/posters"),
+    "desk.poster": ("GET", "/staff/posters/{school}.pdf"),
+    "admin.schools.school_list": ("GET", "/staff/schools/"),
+    "admin.schools.school": ("GET", "/staff/schools/{school}"),
+    "admin.schools.rotate_code": ("POST", "/staff/schools/{school}/rotate"),
+    "admin.schools.deactivate": ("POST", "/staff/schools/{school}/deactivate"),
+    "admin.schools.reactivate": ("POST", "/staff/schools/{school}/reactivate"),
+    "admin.schools.upload": ("POST", "/staff/schools/import"),
+    "admin.figures.page": ("GET", "/staff/figures/"),
+    "admin.figures.export_csv": ("GET", "/staff/figures/figures.csv"),
+    "admin.audit.log": ("GET", "/staff/audit/"),
+    "admin.audit.verify": ("POST", "/staff/audit/verify"),
+    "admin.people.index": ("GET", "/staff/people/"),
+    "admin.people.invite": ("POST", "/staff/people/invite"),
+    "admin.people.revoke_link": ("POST", "/staff/people/links/1/revoke"),
+    "admin.people.person": ("GET", "/staff/people/1"),
+    "admin.people.disable": ("POST", "/staff/people/1/disable"),
+    "admin.people.enable": ("POST", "/staff/people/1/enable"),
+    "admin.people.schools": ("POST", "/staff/people/4/schools"),
+    "admin.people.reset_totp": ("POST", "/staff/people/1/reset-totp"),
+    "admin.people.inboxes": ("GET", "/staff/people/inboxes"),
+    "admin.people.create_inbox": ("POST", "/staff/people/inboxes"),
+    "admin.people.grant": ("POST", "/staff/people/inboxes/1/grant"),
+    "admin.people.revoke_grant": ("POST", "/staff/people/inboxes/1/revoke/1"),
+    "desk.enrol": ("GET", "/staff/people/enrol/not-a-token"),
 }
 
 
@@ -58,7 +58,7 @@ def test_every_role_over_every_route(desk: Desk) -> None:
     urls = {
         endpoint: (method, template.format(report=report_id(desk), school=desk.school_id))
         for endpoint, (method, template) in SAMPLE_URLS.items()
-        if endpoint not in PUBLIC | {"staff.logout"}
+        if endpoint not in PUBLIC | {"desk.logout"}
     }
     for role, account in (
         (Role.TRIAGE, desk.triage),

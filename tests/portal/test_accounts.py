@@ -11,10 +11,11 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from portal import accounts, crypto
+from portal import crypto
 from portal.config import Config
 from portal.enums import InboxKind, Role
 from portal.models import InboxGrant, RecoveryKey, Staff
+from portal.services import accounts
 from tests.portal.conftest import REGION, World, add_member, foreign_recovery_file
 
 NEW_PASSWORD = "a-long-enough-password"

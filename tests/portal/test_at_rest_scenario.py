@@ -25,8 +25,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
 from portal import clock
-from portal.db import get_session
 from portal.models import Report
+from portal.web.context import get_session
 from tests.conftest import found_in, redis_dump, stored_at_rest
 from tests.portal.conftest import Desk, form_token, receipt_of
 

@@ -15,10 +15,11 @@ from flask.testing import FlaskCliRunner
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal import audit, crypto
-from portal.db import engine_of, get_session
+from portal import crypto
 from portal.enums import AuditAction
 from portal.models import AuditEvent, Staff
+from portal.services import audit
+from portal.web.context import engine_of, get_session
 from tests.portal.conftest import World
 
 OTHER_SECRET = "another-server-secret-" + "y" * 32

@@ -8,11 +8,12 @@ import pytest
 from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
-from portal import audit, audit_pages
 from portal.config import Config
-from portal.db import engine_of, get_session
 from portal.enums import AuditAction
 from portal.models import AuditEvent
+from portal.services import audit
+from portal.web.admin import audit as audit_pages
+from portal.web.context import engine_of, get_session
 from tests.portal.conftest import TEXT, Desk, form_token, report_id
 
 REPORT = "ab" * 16

@@ -19,9 +19,11 @@ from dateutil.relativedelta import relativedelta
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from portal import clock, enrolment, figures, login, ratelimit, retention, sessions, triage
+from portal import clock
 from portal.enums import Category, Priority, Role, Status
 from portal.models import Report
+from portal.services import enrolment, figures, login, retention, sessions, triage
+from portal.web import ratelimit
 from tests.instants import EVERY_EDGE, SECOND
 from tests.portal.conftest import Desk, World, receipt_of, report_id
 from tests.portal.test_figures import add_reports, world_inbox  # noqa: F401 (a fixture)

@@ -8,10 +8,10 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from portal import registry
 from portal.config import DEFAULT_EXIT_URL
-from portal.db import get_session
-from portal.security import HEADERS
+from portal.services import registry
+from portal.web.context import get_session
+from portal.web.security import HEADERS
 from tests.conftest import SAMPLE_SCHOOLS
 
 SCHOOL_ID = "34000015"  # its names hold quotes and Kazakh letters

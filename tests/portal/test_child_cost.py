@@ -15,9 +15,10 @@ import pytest
 from babel import support
 from sqlalchemy import event
 
-from portal import accounts, forms, registry, reports
 from portal.config import RateLimits
-from portal.db import engine_of, get_session
+from portal.services import accounts, registry, reports
+from portal.web.child import forms
+from portal.web.context import engine_of, get_session
 from tests.portal.conftest import TEXT, Site, World, receipt_of
 
 

@@ -8,9 +8,9 @@ from collections.abc import Callable
 
 import pytest
 
-from portal import intake
 from portal.config import RateLimits
 from portal.enums import Category, Priority
+from portal.services import intake
 from tests.portal.conftest import TEXT, Site, receipt_of, typed_back
 
 
@@ -101,7 +101,7 @@ def test_bad_input_brings_the_form_back_with_the_text(
 def test_an_expired_token_keeps_the_text_and_says_so(
     site: Site, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("portal.forms.TOKEN_LIFETIME_SECONDS", -1)
+    monkeypatch.setattr("portal.web.child.forms.TOKEN_LIFETIME_SECONDS", -1)
     response = site.send()
     assert response.status_code == 400
     assert typed_back(response)

@@ -8,9 +8,9 @@ from collections.abc import Callable
 import pytest
 from limits.storage import MemoryStorage
 
-from portal import intake
 from portal.config import Config, RateLimits
-from portal.ratelimit import limiter
+from portal.services import intake
+from portal.web.ratelimit import limiter
 from tests.conftest import found_in, redis_dump, stored_at_rest
 from tests.portal.conftest import Site, receipt_of
 

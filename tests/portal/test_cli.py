@@ -8,8 +8,8 @@ from pathlib import Path
 from flask import Flask
 from flask.testing import FlaskCliRunner
 
-from portal import registry
-from portal.db import get_session
+from portal.services import registry
+from portal.web.context import get_session
 from tests.conftest import SAMPLE_SCHOOLS
 
 

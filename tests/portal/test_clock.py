@@ -10,7 +10,8 @@ import pytest
 import time_machine
 from flask import Flask
 
-from portal import clock, i18n
+from portal import clock
+from portal.web import i18n
 from tests.conftest import run_start
 
 PORTAL = Path(clock.__file__).resolve().parent

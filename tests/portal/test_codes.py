@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from portal.codes import (
+from portal.services.codes import (
     CODE_LENGTH,
     CROCKFORD_ALPHABET,
     check_words,

@@ -10,12 +10,12 @@ from flask import Flask
 from flask.testing import FlaskCliRunner
 from sqlalchemy import select
 
-from portal import accounts, get_config, intake
 from portal.config import Environment
-from portal.db import get_session
-from portal.demo import DEMO_INBOX, DEMO_PASSWORD, DEMO_ROLES, DemoRefused, seed_demo
 from portal.enums import Priority, Role
 from portal.models import Report
+from portal.services import accounts, intake
+from portal.services.demo import DEMO_INBOX, DEMO_PASSWORD, DEMO_ROLES, DemoRefused, seed_demo
+from portal.web.context import get_config, get_session
 from tests.conftest import SAMPLE_SCHOOLS
 
 

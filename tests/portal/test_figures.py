@@ -14,10 +14,10 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal import figures
-from portal.db import get_session
 from portal.enums import AuditAction, Category, Priority, Status
 from portal.models import AuditEvent, Inbox, Report, School
+from portal.services import figures
+from portal.web.context import get_session
 from tests.portal.conftest import Desk
 
 NOW = datetime(2026, 3, 15, 12, 0, tzinfo=UTC)
@@ -146,7 +146,7 @@ def test_figures_of_the_last_twelve_months(session: Session, world_inbox: None) 
 @pytest.fixture
 def world_inbox(session: Session, schools: list[School], recovery_file: object) -> None:
     """An inbox for the reports to belong to."""
-    from portal import accounts
+    from portal.services import accounts
 
     accounts.create_inbox(session, "national")
 

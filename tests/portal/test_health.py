@@ -7,7 +7,7 @@ from pathlib import Path
 from flask.testing import FlaskClient
 
 from portal import create_app
-from portal.db import engine_of
+from portal.web.context import engine_of
 from tests.conftest import make_config
 
 

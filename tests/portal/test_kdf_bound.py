@@ -12,9 +12,9 @@ import pytest
 from flask import Flask
 from werkzeug.test import TestResponse
 
-from portal import intake
 from portal.config import ConfigError, load_config
-from portal.kdf_bound import RETRY_AFTER_SECONDS, KdfBound, bound_of
+from portal.services import intake
+from portal.web.kdf_bound import RETRY_AFTER_SECONDS, KdfBound, bound_of
 from tests.portal.conftest import TEXT, Desk, Site, receipt_of, typed_back
 
 SHORT_WAIT = 0.05

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 
 from portal.config import RateLimits
-from portal.kdf_bound import WAITING_PER_SLOT, KdfBound
+from portal.web.kdf_bound import WAITING_PER_SLOT, KdfBound
 from tests.portal.conftest import TEXT, Site, receipt_of, typed_back
 from tests.portal.test_kdf_bound import all_slots_taken
 

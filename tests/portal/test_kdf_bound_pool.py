@@ -15,9 +15,9 @@ import pytest
 from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 from flask import has_request_context
 
-from portal import intake, login
 from portal.crypto import envelope
-from portal.kdf_bound import NICENESS, KdfBound, bound_of
+from portal.services import intake, login
+from portal.web.kdf_bound import NICENESS, KdfBound, bound_of
 from tests.portal.conftest import Desk, Site, receipt_of
 
 linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice")
@@ -187,7 +187,7 @@ def test_a_refused_nice_keeps_the_derivations_working(
 
     monkeypatch.setattr(os, "setpriority", forbidden)
     monkeypatch.setattr(sys, "platform", "linux")
-    with caplog.at_level(logging.WARNING, logger="portal.kdf_bound"):
+    with caplog.at_level(logging.WARNING, logger="portal.web.kdf_bound"):
         assert KdfBound(1).run(lambda: 42) == 42
     assert "normal CPU priority" in caplog.text
 

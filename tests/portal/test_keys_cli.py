@@ -12,9 +12,10 @@ from flask import Flask
 from flask.testing import FlaskCliRunner
 from sqlalchemy import func, select
 
-from portal import accounts, crypto
-from portal.db import get_session
+from portal import crypto
 from portal.models import RecoveryKey, Staff
+from portal.services import accounts
+from portal.web.context import get_session
 from tests.portal.conftest import foreign_recovery_file
 
 PASSWORD = "Айгерім-құпия-сөз-1"

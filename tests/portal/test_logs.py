@@ -7,7 +7,7 @@ import urllib.request
 
 import pytest
 
-from portal.logs import DropClientAddress
+from portal.web.logs import DropClientAddress
 
 
 def test_the_filter_drops_the_leading_address() -> None:

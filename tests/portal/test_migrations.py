@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 
 from portal import migrate
-from portal.db import engine_of
+from portal.web.context import engine_of
 
 
 def test_the_migrated_database_matches_the_models(app: Flask) -> None:

@@ -16,11 +16,12 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal import accounts, clock, crypto, enrolment, registry
+from portal import clock, crypto
 from portal.config import Config
-from portal.db import get_session
 from portal.enums import AuditAction, Role
 from portal.models import AuditEvent, InboxGrant, Staff, StaffInvitation
+from portal.services import accounts, enrolment, registry
+from portal.web.context import get_session
 from tests.portal.conftest import STAFF_PASSWORD, Account, Desk, form_token
 
 NEW_PASSWORD = "a brand new passphrase 111"

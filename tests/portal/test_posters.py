@@ -8,9 +8,9 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskCliRunner
 
-from portal import registry
-from portal.db import get_session
 from portal.models import School
+from portal.services import registry
+from portal.web.context import get_session
 from qr import school_url
 from tests.conftest import SAMPLE_SCHOOLS
 from tests.qr.conftest import pdf_image, pdf_pages, qr_texts

@@ -21,10 +21,12 @@ from sqlalchemy import Engine, Enum, LargeBinary, String, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from portal import audit, migrate
-from portal.db import CONNECT_TIMEOUT_SECONDS, engine_of, make_engine
+from portal import migrate
+from portal.database import CONNECT_TIMEOUT_SECONDS, make_engine
 from portal.enums import AuditAction
 from portal.models import AuditEvent, Base, School, UTCDateTime
+from portal.services import audit
+from portal.web.context import engine_of
 from tests.conftest import Databases, new_database
 from tests.portal.conftest import World
 

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from portal import crypto, reports
-from portal.db import engine_of
+from portal import crypto
 from portal.enums import EntryKind
 from portal.models import Report
+from portal.services import reports
+from portal.web.context import engine_of
 from tests.conftest import found_in, stored_at_rest
 from tests.portal.conftest import World
 

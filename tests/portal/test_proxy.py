@@ -11,7 +11,7 @@ from flask import Flask, request
 
 from portal import create_app, migrate
 from portal.config import RateLimits
-from portal.db import engine_of
+from portal.web.context import engine_of
 from tests.conftest import make_config
 
 FORWARDED = {"X-Forwarded-For": "198.51.100.7, 203.0.113.9", "X-Forwarded-Proto": "https"}

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from werkzeug.test import TestResponse
 
-from portal import registry
 from portal.config import DEFAULT_MAX_KDF_CONCURRENCY, RateLimits
-from portal.kdf_bound import WAITING_PER_SLOT, bound_of
-from portal.ratelimit import SLOW_REFUSALS_PER_WORKER, SlowLane, limiter, slow_lane_of
+from portal.services import registry
+from portal.web.kdf_bound import WAITING_PER_SLOT, bound_of
+from portal.web.ratelimit import SLOW_REFUSALS_PER_WORKER, SlowLane, limiter, slow_lane_of
 from tests.portal.conftest import TEXT, Site, receipt_of, typed_back
 from tests.portal.test_kdf_bound import all_slots_taken, held_reports
 from tests.portal.test_kdf_bound_order import wait_until

@@ -15,11 +15,12 @@ from flask.testing import FlaskClient
 from limits.storage import RedisStorage
 from sqlalchemy import func, select
 
-from portal import clock, sessions
+from portal import clock
 from portal.config import RateLimits
-from portal.db import get_session
 from portal.models import StaffSession
-from portal.ratelimit import limiter
+from portal.services import sessions
+from portal.web.context import get_session
+from portal.web.ratelimit import limiter
 from tests.conftest import Backend
 from tests.portal.conftest import Desk, Site, World, form_token
 

@@ -10,10 +10,10 @@ from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from portal import registry
-from portal.codes import normalize_code
-from portal.db import get_session
 from portal.models import School
+from portal.services import registry
+from portal.services.codes import normalize_code
+from portal.web.context import get_session
 from tests.conftest import SAMPLE_SCHOOLS
 
 HEADER = "school_id,name_kk,name_ru,region,district,address\n"

@@ -9,9 +9,10 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from portal import accounts, crypto, reports
+from portal import crypto
 from portal.enums import Category, EntryKind, Priority, Status
 from portal.models import Report, School
+from portal.services import accounts, reports
 from tests.portal.conftest import REGION, World
 
 FIRST = "Мені мектепте ұрады. Меня бьют в школе."

@@ -11,10 +11,11 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.orm import Session, selectinload
 
-from portal import audit, clock, crypto, reports, retention
-from portal.db import engine_of
+from portal import clock, crypto
 from portal.enums import AuditAction, EntryKind, Status
 from portal.models import Report
+from portal.services import audit, reports, retention
+from portal.web.context import engine_of
 from tests.portal.conftest import World
 
 TEXT = "Мені үйде ұрады. Меня бьют дома."

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from portal import risk
 from portal.enums import Category, Priority
-from portal.risk import (
+from portal.services import risk
+from portal.services.risk import (
     ABUSE_CATEGORIES,
     DEFAULT_DIRECTORY,
     Lexicon,
@@ -485,7 +485,7 @@ def broken_default_lexicon(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> I
 def test_a_broken_lexicon_makes_a_report_p1_instead_of_losing_it(
     broken_default_lexicon: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.ERROR, logger="portal.risk"):
+    with caplog.at_level(logging.ERROR, logger="portal.services.risk"):
         assert intake_priority(Category.OTHER, False, PLAIN) == Priority.P1
     assert f"{broken_default_lexicon}:1" in caplog.text
     assert PLAIN not in caplog.text  # the child's words are never logged

@@ -12,10 +12,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
-from portal import registry, school_admin
-from portal.db import get_session
 from portal.enums import AuditAction
 from portal.models import AuditEvent, School
+from portal.services import registry
+from portal.web.admin import schools as school_admin
+from portal.web.context import get_session
 from tests.portal.conftest import Desk, form_token
 
 BERYOZOVKA = (

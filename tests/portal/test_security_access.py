@@ -13,10 +13,11 @@ from flask.testing import FlaskClient
 from sqlalchemy import MetaData
 from werkzeug.test import TestResponse
 
-from portal import clock, login, triage
-from portal.access import COOKIE, COOKIE_PATH
-from portal.db import engine_of
-from portal.security import HEADERS
+from portal import clock
+from portal.services import login, triage
+from portal.web.access import COOKIE, COOKIE_PATH
+from portal.web.context import engine_of
+from portal.web.security import HEADERS
 from tests.fuzz.harness import Form, Route, discover_forms, encoded, routes
 from tests.portal.conftest import Desk, World, form_token, report_id
 
@@ -24,7 +25,7 @@ from tests.portal.conftest import Desk, World, form_token, report_id
 VOLATILE = frozenset({"staff_sessions"})
 # A POST that needs no token, and why: logging out must work even from a page open for hours
 # (an expired token), and a forged one only ends a session (the cookie is SameSite=Strict).
-NO_TOKEN = frozenset({"staff.logout"})
+NO_TOKEN = frozenset({"desk.logout"})
 EVIL = "https://evil.example/x"
 USUAL_FIELDS = ("text", "email", "name", "role", "inbox", "region", "status", "priority", "reason")
 REDIRECT_PARAMETERS = (
@@ -122,7 +123,7 @@ def test_every_staff_post_refuses_a_missing_forged_or_foreign_token(desk: Desk) 
     posts = [
         (route, path)
         for route, method, path in reachable(app, values)
-        if route.staff and method == "POST" and route.endpoint not in NO_TOKEN | {"staff.login"}
+        if route.staff and method == "POST" and route.endpoint not in NO_TOKEN | {"desk.login"}
     ]
     assert len(posts) >= 5, posts
     for route, path in posts:
@@ -141,7 +142,7 @@ def test_every_staff_post_refuses_a_missing_forged_or_foreign_token(desk: Desk) 
             assert response.status_code in (200, 303, 400), (route.endpoint, token)
             assert snapshot(app) == before, (route.endpoint, token)
         # The same post with the page's own token does act: the refusals above meant something.
-        if route.endpoint in ("staff.reply", "staff.note"):
+        if route.endpoint in ("desk.reply", "desk.note"):
             before = snapshot(app)
             browser.post(path, data={**form.hidden, **fields})
             assert snapshot(app) != before, route.endpoint
@@ -221,7 +222,7 @@ def test_no_redirect_leaves_the_site(desk: Desk) -> None:
     browsers: list[FlaskClient] = [anonymous, desk.log_in(desk.admin), desk.log_in(desk.school)]
     for browser in browsers:
         for route, method, path in reachable(app, values):
-            if route.endpoint == "staff.logout" and browser is not anonymous:
+            if route.endpoint == "desk.logout" and browser is not anonymous:
                 continue
             response = browser.open(path, method=method, query_string=query, data={})
             assert_stays_here(response, (route.endpoint, method))
@@ -253,7 +254,7 @@ def test_security_headers_on_every_route_and_every_error(
     school = desk.log_in(desk.school)
     for browser in (anonymous, triage_browser, school):
         for route, method, path in reachable(app, values):
-            if route.endpoint != "staff.logout":
+            if route.endpoint != "desk.logout":
                 answers.append((route.endpoint, browser.open(path, method=method, data={})))
     huge = {"message": "x" * 300_000}
     answers += [

@@ -10,8 +10,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from portal import clock, crypto, sessions
+from portal import clock, crypto
 from portal.models import StaffSession
+from portal.services import sessions
 from tests.portal.conftest import Member, World
 
 LIFETIME = timedelta(hours=8)

@@ -7,11 +7,11 @@ import html
 import pyotp
 from sqlalchemy import select
 
-from portal import accounts
-from portal.access import COOKIE
-from portal.db import get_session
 from portal.models import AuditEvent, StaffSession
-from portal.triage import MAX_TEXT
+from portal.services import accounts
+from portal.services.triage import MAX_TEXT
+from portal.web.access import COOKIE
+from portal.web.context import get_session
 from tests.portal.conftest import (
     Account,
     Desk,

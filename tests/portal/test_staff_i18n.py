@@ -19,13 +19,14 @@ from sqlalchemy import select
 from werkzeug.test import TestResponse
 from wtforms.i18n import get_translations
 
-from portal import i18n, labels
-from portal.access import COOKIE_PATH
-from portal.db import get_session
 from portal.enums import AuditAction, Category, Status
-from portal.i18n import LANGUAGES, STAFF_COOKIE, TRANSLATIONS
 from portal.models import AuditEvent
-from portal.staff import waited
+from portal.services import labels
+from portal.web import i18n
+from portal.web.access import COOKIE_PATH
+from portal.web.context import get_session
+from portal.web.desk.views import waited
+from portal.web.i18n import LANGUAGES, STAFF_COOKIE, TRANSLATIONS
 from tests.portal.conftest import Desk, form_token, report_id
 from tests.portal.test_i18n import source_messages
 

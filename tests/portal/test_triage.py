@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
-from portal import accounts, registry, reports, triage
 from portal.enums import Agency, AuditAction, Category, EntryKind, Priority, Status
 from portal.models import AuditEvent, Report
+from portal.services import accounts, registry, reports, triage
 from tests.portal.conftest import OTHER_REGION, REGION, World, add_member
 
 

@@ -28,10 +28,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, make_url, text
 
-from portal import accounts, create_app, migrate, registry
+from portal import create_app, migrate
 from portal.config import Config, Environment, RateLimits
-from portal.db import engine_of, get_session
 from portal.enums import Role
+from portal.services import accounts, registry
+from portal.web.context import engine_of, get_session
 from tests.conftest import CHEAP_KDF, SAMPLE_SCHOOLS
 
 REPO = Path(__file__).resolve().parents[2]

@@ -1,0 +1,228 @@
+"""Reports at rest: sealing a child's report, its conversation, and erasing it."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
+from portal import clock, crypto
+from portal.database import commit_retrying
+from portal.enums import Category, EntryKind, Priority
+from portal.models import Entry, Inbox, Report, School
+from portal.services import registry
+
+RECEIPT_LOOKUP_PURPOSE = "receipt-lookup"
+_AUTHOR_OF = {EntryKind.CHILD: crypto.Author.CHILD, EntryKind.STAFF: crypto.Author.STAFF}
+# Sealed with the notes key, which is wrapped for the inbox only: the receipt never opens them.
+_STAFF_ONLY = (EntryKind.NOTE, EntryKind.INTAKE)
+
+
+class ReportError(Exception):
+    """A report operation could not be done."""
+
+
+class NoInbox(ReportError):
+    """No inbox receives this school's reports (neither its region's nor a national one)."""
+
+
+class ReportErased(ReportError):
+    """The report's keys were destroyed: nothing of it can be read or added."""
+
+
+@dataclass(frozen=True)
+class ConversationEntry:
+    """One opened entry of a report's conversation."""
+
+    position: int
+    kind: EntryKind
+    text: str
+    created_at: datetime
+
+
+def lookup_secret(server_secret: str) -> bytes:
+    """The HMAC key that turns receipts into lookup keys (derived from the server secret)."""
+    return crypto.derive_server_key(server_secret, RECEIPT_LOOKUP_PURPOSE)
+
+
+def _receives(region: ColumnElement[str] | InstrumentedAttribute[str] | str) -> ColumnElement[bool]:
+    """The inboxes that may receive reports from this region: its own and the national ones."""
+    return or_(Inbox.region == region, Inbox.region.is_(None))
+
+
+# Among those, the region's own first (its region IS NULL is false), else the oldest national.
+_ROUTING_ORDER = (Inbox.region.is_(None), Inbox.id)
+
+
+def inbox_for_school(session: Session, school: School) -> Inbox:
+    """The region's inbox if it has one, else the national inbox."""
+    inbox = session.scalar(
+        select(Inbox).where(_receives(school.region)).order_by(*_ROUTING_ORDER).limit(1)
+    )
+    if inbox is None:
+        raise NoInbox(f"no inbox for region {school.region!r} and no national inbox")
+    return inbox
+
+
+def school_and_inbox(session: Session, typed_code: str) -> tuple[School, Inbox | None] | None:
+    """The active school of a code and the inbox its reports go to (None if none does), read in
+    one query: a report's POST needs both, and each query costs the worker CPU (bench/child.py)."""
+    wanted = registry.code_is(typed_code)
+    if wanted is None:
+        return None
+    query = (
+        select(School, Inbox)
+        .outerjoin(Inbox, _receives(School.region))
+        .where(wanted)
+        .order_by(*_ROUTING_ORDER)
+        .limit(1)
+    )
+    row = session.execute(query).first()
+    return None if row is None else (row[0], row[1])
+
+
+def submit_report(
+    session: Session,
+    school: School,
+    category: Category,
+    priority: Priority,
+    text: str,
+    *,
+    params: crypto.KdfParams,
+    server_secret: str,
+    grade: int | None = None,
+    inbox: Inbox | None = None,
+) -> tuple[Report, str]:
+    """Seal and store a new report with the child's first message; returns it and the receipt.
+
+    The grade, when given, is sealed as a staff-only intake entry: only the priority and
+    category of a report are kept in the clear. `inbox` is the school's (school_and_inbox read
+    it already); without it, it is looked up.
+    """
+    if inbox is None:
+        inbox = inbox_for_school(session, school)
+    receipts: list[str] = []
+
+    def build() -> Report:
+        receipt = crypto.new_receipt()
+        receipts.append(receipt)
+        sealed, keys = crypto.seal_report(
+            inbox.public_key, receipt, lookup_secret(server_secret), params
+        )
+        report = Report(
+            public_id=sealed.report_id,
+            school_pk=school.id,
+            inbox_id=inbox.id,
+            category=category,
+            priority=priority,
+            receipt_lookup=sealed.receipt_lookup,
+            key_for_inbox=sealed.key_for_inbox,
+            key_for_receipt=sealed.key_for_receipt,
+        )
+        report.entries.append(_sealed_entry(keys, sealed.report_id, 0, EntryKind.CHILD, text))
+        if grade is not None:
+            facts = json.dumps({"grade": grade})
+            report.entries.append(_sealed_entry(keys, sealed.report_id, 1, EntryKind.INTAKE, facts))
+        session.add(report)
+        return report
+
+    # The commit is what makes the receipt worth showing (P4: acknowledged means durable).
+    report = commit_retrying(session, build)
+    return report, receipts[-1]
+
+
+def _sealed_entry(
+    keys: crypto.ReportKeys, report_id: str, position: int, kind: EntryKind, text: str
+) -> Entry:
+    if kind in _STAFF_ONLY:
+        blob = crypto.seal_note(keys.notes_key, report_id, position, text)
+    else:
+        blob = crypto.seal_message(keys.message_key, report_id, position, _AUTHOR_OF[kind], text)
+    return Entry(position=position, kind=kind, sealed=blob)
+
+
+def find_by_receipt(session: Session, typed_receipt: str, server_secret: str) -> Report | None:
+    """The live report a receipt belongs to, or None (the receipt itself is never stored)."""
+    receipt = crypto.parse_receipt(typed_receipt)
+    if receipt is None:
+        return None
+    lookup = crypto.receipt_lookup(receipt, lookup_secret(server_secret))
+    return session.scalar(
+        select(Report).where(Report.receipt_lookup == lookup, Report.erased_at.is_(None))
+    )
+
+
+def keys_for_child(report: Report, receipt: str) -> crypto.ReportKeys:
+    """The report's keys as the child holds them: the message key only, never the notes key."""
+    if report.key_for_receipt is None:
+        raise ReportErased(f"report {report.public_id} was erased")
+    message_key = crypto.open_report_with_receipt(report.key_for_receipt, receipt, report.public_id)
+    return crypto.ReportKeys(message_key=message_key, notes_key=b"")
+
+
+def keys_for_staff(report: Report, inbox_private: bytes) -> crypto.ReportKeys:
+    """The report's keys through its inbox's private key."""
+    if report.key_for_inbox is None:
+        raise ReportErased(f"report {report.public_id} was erased")
+    return crypto.open_report_as_staff(report.key_for_inbox, inbox_private, report.public_id)
+
+
+def read_conversation(report: Report, keys: crypto.ReportKeys) -> list[ConversationEntry]:
+    """The entries these keys open, in order; notes only when the notes key is held."""
+    opened: list[ConversationEntry] = []
+    for entry in report.entries:
+        if entry.sealed is None or (entry.kind in _STAFF_ONLY and not keys.notes_key):
+            continue
+        if entry.kind in _STAFF_ONLY:
+            text = crypto.open_note(entry.sealed, keys.notes_key, report.public_id, entry.position)
+        else:
+            message = crypto.open_message(
+                entry.sealed, keys.message_key, report.public_id, entry.position
+            )
+            if message.author is not _AUTHOR_OF[entry.kind]:
+                raise crypto.MisplacedMessage("the sealed author differs from the stored one")
+            text = message.text
+        opened.append(ConversationEntry(entry.position, entry.kind, text, entry.created_at))
+    return opened
+
+
+def add_entry(
+    session: Session, report: Report, keys: crypto.ReportKeys, kind: EntryKind, text: str
+) -> Entry:
+    """Seal and append a message or note to the conversation."""
+    if report.erased_at is not None:
+        raise ReportErased(f"report {report.public_id} was erased")
+    if kind is EntryKind.INTAKE:
+        raise ReportError("intake facts are sealed with the report, never added later")
+    if kind is EntryKind.NOTE and not keys.notes_key:
+        raise ReportError("only staff may write notes")
+    # Who wrote an entry is sealed with it: the child's keys never write as staff, nor the reverse.
+    if (kind is EntryKind.CHILD) == bool(keys.notes_key):
+        raise ReportError(f"these keys may not write a {kind.value} entry")
+
+    def build() -> Entry:
+        position = 1 + max((entry.position for entry in report.entries), default=-1)
+        entry = _sealed_entry(keys, report.public_id, position, kind, text)
+        report.entries.append(entry)
+        report.updated_at = clock.now()
+        return entry
+
+    return commit_retrying(session, build)
+
+
+def erase_report(session: Session, report: Report, *, commit: bool = True) -> None:
+    """Destroy the report's wrapped keys and its sealed entries; metadata stays for figures.
+
+    commit=False leaves the commit to the caller (the retention job erases in batches).
+    """
+    report.key_for_inbox = None
+    report.key_for_receipt = None
+    report.receipt_lookup = None  # the receipt then finds nothing, as if never issued
+    for entry in report.entries:
+        entry.sealed = None
+    report.erased_at = clock.now()
+    if commit:
+        session.commit()

@@ -1,0 +1,482 @@
+"""The triage work on reports: the queue, opening, replying, notes, status, priority, assignment.
+
+Plain functions: the staff views call them, and so do the tests. Every access is audited (P5),
+and a staff member reaches only the reports of inboxes granted to them (P6).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.orm import Session, selectinload
+
+from portal import clock, crypto
+from portal.config import Config
+from portal.enums import Agency, AuditAction, Category, EntryKind, Priority, Status
+from portal.models import Inbox, InboxGrant, Report, School, Staff
+from portal.services import accounts, audit, labels, reports
+from portal.services.inputs import clean_text, row_id
+
+PAGE_SIZE = 50
+# The workflow: where a report may go from each status (closed ones can be reopened).
+NEXT_STATUSES: Mapping[Status, tuple[Status, ...]] = {
+    Status.NEW: (Status.IN_PROGRESS, Status.REFERRED, Status.CLOSED),
+    Status.IN_PROGRESS: (Status.REFERRED, Status.CLOSED),
+    Status.REFERRED: (Status.IN_PROGRESS, Status.CLOSED),
+    Status.CLOSED: (Status.IN_PROGRESS,),
+}
+MAX_TEXT = 5000
+
+
+class TriageError(Exception):
+    """A triage action that cannot be done; the message says why, for the staff member."""
+
+
+class NoSuchReport(TriageError):
+    """No report with that id in the reader's inboxes (the same answer either way: P6)."""
+
+
+@dataclass(frozen=True)
+class Targets:
+    """How long a report may wait for its first answer, by priority."""
+
+    p1: timedelta = timedelta(minutes=15)
+    p2: timedelta = timedelta(hours=24)
+    p3: timedelta = timedelta(hours=72)
+
+    def of(self, priority: Priority) -> timedelta:
+        """The target time of a priority."""
+        return {Priority.P1: self.p1, Priority.P2: self.p2, Priority.P3: self.p3}[priority]
+
+
+def targets_of(config: Config) -> Targets:
+    """The configured target times."""
+    policy = config.triage
+    return Targets(
+        p1=timedelta(minutes=policy.p1_target_minutes),
+        p2=timedelta(minutes=policy.p2_target_minutes),
+        p3=timedelta(minutes=policy.p3_target_minutes),
+    )
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    """What the inbox list shows; every value parsed strictly (a bad one is an error)."""
+
+    status: Status | None = None  # None: every status but closed
+    priority: Priority | None = None
+    category: Category | None = None
+    region: str | None = None
+    school_id: str | None = None
+    assignee_id: int | None = None
+    unassigned: bool = False
+    page: int = 1
+
+    @classmethod
+    def parse(cls, args: Mapping[str, str]) -> QueueFilter:
+        """Read the query string; ValueError names the bad parameter."""
+
+        def text(name: str) -> str | None:
+            value = (args.get(name) or "").strip()
+            return value or None
+
+        assignee = text("assignee")
+        page = text("page") or "1"
+        if not page.isdigit() or not 1 <= int(page) <= 100_000:
+            raise ValueError(f"page {page!r} is not a page number")
+        if assignee not in (None, "none") and row_id(assignee) is None:
+            raise ValueError(f"assignee {assignee!r} is not a staff id or 'none'")
+        return cls(
+            status=Status.parse(status) if (status := text("status")) else None,
+            priority=Priority.parse(priority) if (priority := text("priority")) else None,
+            category=Category.parse(category) if (category := text("category")) else None,
+            region=text("region"),
+            school_id=text("school"),
+            assignee_id=row_id(assignee),
+            unassigned=assignee == "none",
+            page=int(page),
+        )
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    """One line of the inbox list (metadata only: nothing is decrypted for the list)."""
+
+    public_id: str
+    priority: Priority
+    status: Status
+    category: Category
+    school_name: str
+    region: str
+    created_at: datetime
+    waiting: timedelta
+    assignee_email: str | None
+    overdue: bool
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    """A page of the inbox, with the counts the staff need at a glance."""
+
+    rows: list[QueueRow]
+    total: int
+    page: int
+    pages: int
+    counts: dict[Status, int] = field(default_factory=dict)
+    open_p1: int = 0
+
+
+def inbox_ids(session: Session, staff: Staff) -> list[int]:
+    """The inboxes granted to this staff member."""
+    return list(session.scalars(select(InboxGrant.inbox_id).where(InboxGrant.staff_id == staff.id)))
+
+
+def members_of(session: Session, inboxes: list[int]) -> list[Staff]:
+    """The active members of these inboxes, by email: whom their reports can be assigned to."""
+    member_ids = select(InboxGrant.staff_id).where(InboxGrant.inbox_id.in_(inboxes))
+    return list(
+        session.scalars(
+            select(Staff)
+            .where(Staff.id.in_(member_ids), Staff.active.is_(True))
+            .order_by(Staff.email)
+        )
+    )
+
+
+def queue(
+    session: Session,
+    staff: Staff,
+    wanted: QueueFilter,
+    targets: Targets,
+    *,
+    now: datetime | None = None,
+) -> QueuePage:
+    """The reports of the staff member's inboxes, life-safety first, then the longest waiting.
+
+    Every query here is shaped for an index of portal.models.Report (bench/inbox.py measures
+    them with 100,000 reports): the page walks an index in queue order and stops after a page,
+    and the counts read an index alone.
+    """
+    now = now or clock.now()
+    live = (Report.inbox_id.in_(inbox_ids(session, staff)), Report.erased_at.is_(None))
+    counts, open_p1 = _counts(session, live)
+    if wanted.status is None:
+        # With `live`, this is models.OPEN_REPORT, the open-queue index's predicate, word for
+        # word: the database uses a partial index only for a query that implies its predicate.
+        shown: list[ColumnElement[bool]] = [Report.status != Status.CLOSED]
+        in_view = sum(count for status, count in counts.items() if status is not Status.CLOSED)
+    else:
+        shown = [Report.status == wanted.status]
+        in_view = counts.get(wanted.status, 0)
+    narrowing = _narrowing(wanted)
+    conditions = [*live, *shown, *narrowing]
+    # The status counts give the total already unless another filter narrows the list.
+    total = (
+        session.scalar(select(func.count()).select_from(Report).where(*conditions)) or 0
+        if narrowing
+        else in_view
+    )
+    in_order = (Report.priority, Report.created_at, Report.id)
+    # The page's ids first, from an index alone (every index the queue uses holds the order
+    # columns); then only those rows are read, with their school and assignee.
+    page_ids = (
+        select(Report.id)
+        .where(*conditions)
+        .order_by(*in_order)
+        .limit(PAGE_SIZE)
+        .offset((wanted.page - 1) * PAGE_SIZE)
+        .subquery()
+    )
+    found = session.execute(
+        select(
+            Report.public_id,
+            Report.priority,
+            Report.status,
+            Report.category,
+            Report.created_at,
+            Report.answered_at,
+            School,
+            Staff.email,
+        )
+        .join(page_ids, page_ids.c.id == Report.id)
+        .join(School, School.id == Report.school_pk)
+        .outerjoin(Staff, Staff.id == Report.assignee_id)
+        .order_by(*in_order)
+    ).all()
+    rows = [
+        QueueRow(
+            public_id=public_id,
+            priority=priority,
+            status=status,
+            category=category,
+            school_name=school.name_for("ru"),
+            region=school.region,
+            created_at=created_at,
+            waiting=now - created_at,
+            assignee_email=email,
+            overdue=_overdue(priority, status, created_at, answered_at, targets, now),
+        )
+        for public_id, priority, status, category, created_at, answered_at, school, email in found
+    ]
+    return QueuePage(
+        rows=rows,
+        total=total,
+        page=wanted.page,
+        pages=max(1, math.ceil(total / PAGE_SIZE)),
+        counts=counts,
+        open_p1=open_p1,
+    )
+
+
+def _counts(
+    session: Session, live: tuple[ColumnElement[bool], ...]
+) -> tuple[dict[Status, int], int]:
+    """Reports per status, and open P1 reports, from the status index alone (no table rows).
+
+    Its ranges of live reports are read: the open statuses' in one pass (FILTER, no grouping),
+    then the closed one's. Erased reports, which pile up over the years, are outside both.
+    """
+    open_statuses = [status for status in Status if status is not Status.CLOSED]
+    counted = session.execute(
+        select(
+            func.count().filter(Report.priority == Priority.P1),
+            *(func.count().filter(Report.status == status) for status in open_statuses),
+        ).where(*live, Report.status.in_(open_statuses))
+    ).one()
+    closed = session.scalar(
+        select(func.count()).select_from(Report).where(*live, Report.status == Status.CLOSED)
+    )
+    counts = dict(zip(open_statuses, counted[1:], strict=True)) | {Status.CLOSED: closed or 0}
+    return {status: count for status, count in counts.items() if count}, counted[0]
+
+
+def _narrowing(wanted: QueueFilter) -> list[ColumnElement[bool]]:
+    """The filter's conditions besides the status (a school's are on the report's school)."""
+    conditions: list[ColumnElement[bool]] = []
+    if wanted.priority:
+        conditions.append(Report.priority == wanted.priority)
+    if wanted.category:
+        conditions.append(Report.category == wanted.category)
+    if wanted.region:
+        conditions.append(
+            Report.school_pk.in_(select(School.id).where(School.region == wanted.region))
+        )
+    if wanted.school_id:
+        conditions.append(
+            Report.school_pk.in_(select(School.id).where(School.school_id == wanted.school_id))
+        )
+    if wanted.unassigned:
+        conditions.append(Report.assignee_id.is_(None))
+    elif wanted.assignee_id is not None:
+        conditions.append(Report.assignee_id == wanted.assignee_id)
+    return conditions
+
+
+def is_overdue(report: Report, targets: Targets, now: datetime) -> bool:
+    """Unanswered and open for longer than its priority's target time."""
+    return _overdue(
+        report.priority, report.status, report.created_at, report.answered_at, targets, now
+    )
+
+
+def _overdue(
+    priority: Priority,
+    status: Status,
+    created_at: datetime,
+    answered_at: datetime | None,
+    targets: Targets,
+    now: datetime,
+) -> bool:
+    if answered_at is not None or status is Status.CLOSED:
+        return False
+    return now - created_at > targets.of(priority)
+
+
+@dataclass(frozen=True)
+class OpenedReport:
+    """A report decrypted for one staff member: its metadata and the whole conversation."""
+
+    report: Report
+    school: School
+    keys: crypto.ReportKeys
+    entries: list[reports.ConversationEntry]
+    members: list[Staff]
+
+    @property
+    def grade(self) -> str | None:
+        """The grade the child gave, if any (sealed as a staff-only intake entry)."""
+        for entry in self.entries:
+            if entry.kind is EntryKind.INTAKE:
+                grade = json.loads(entry.text).get("grade")
+                return str(grade) if grade is not None else None
+        return None
+
+
+def open_report(
+    session: Session, config: Config, staff: Staff, staff_private: bytes, public_id: str
+) -> OpenedReport:
+    """Decrypt a report of one of the reader's inboxes, and put the access on record."""
+    # The report with its school, inbox and whole conversation: two queries, not one a row.
+    found = session.execute(
+        select(Report, School, Inbox)
+        .join(School, School.id == Report.school_pk)
+        .join(Inbox, Inbox.id == Report.inbox_id)
+        .where(Report.public_id == public_id, Report.erased_at.is_(None))
+        .options(selectinload(Report.entries))
+    ).first()
+    if found is None:
+        raise NoSuchReport(public_id)
+    report, school, inbox = found
+    try:
+        inbox_private = accounts.open_inbox_key(session, inbox, staff, staff_private)
+    except accounts.NotAMember:
+        raise NoSuchReport(public_id) from None
+    keys = reports.keys_for_staff(report, inbox_private)
+    entries = reports.read_conversation(report, keys)
+    members = members_of(session, [inbox.id])
+    # Last, then commit: the audit log is appended to by one transaction at a time.
+    audit.record(
+        session,
+        AuditAction.REPORT_OPENED,
+        actor=staff,
+        report_public_id=report.public_id,
+        server_secret=config.secret_key,
+    )
+    session.commit()
+    return OpenedReport(report, school, keys, entries, members)
+
+
+# Messages are lazy: the staff page that shows one gives it in the reader's language.
+_EMPTY = {
+    "reply": _l("the reply is empty"),
+    "note": _l("the note is empty"),
+    "reason": _l("the reason is empty"),
+}
+
+
+def _checked_text(text: str, what: str) -> str:
+    # As the child's text: invisible and direction-changing characters go (a reply of only
+    # those would show the child an empty message; bidi overrides could disguise a text).
+    text = clean_text(text)
+    if not text:
+        raise TriageError(_EMPTY[what])
+    if len(text) > MAX_TEXT:
+        raise TriageError(_l("the text is longer than %(limit)d characters", limit=MAX_TEXT))
+    return text
+
+
+def reply(session: Session, config: Config, staff: Staff, opened: OpenedReport, text: str) -> None:
+    """Answer the child (they read it with their receipt); a new report is now in progress."""
+    report = opened.report
+    reports.add_entry(session, report, opened.keys, EntryKind.STAFF, _checked_text(text, "reply"))
+    if report.answered_at is None:
+        report.answered_at = clock.now()
+    if report.status is Status.NEW:
+        report.status = Status.IN_PROGRESS
+    _record(session, config, staff, report, AuditAction.REPLY)
+
+
+def add_note(
+    session: Session, config: Config, staff: Staff, opened: OpenedReport, text: str
+) -> None:
+    """An internal note: sealed with the notes key, which the child's receipt never opens."""
+    reports.add_entry(
+        session, opened.report, opened.keys, EntryKind.NOTE, _checked_text(text, "note")
+    )
+    _record(session, config, staff, opened.report, AuditAction.NOTE)
+
+
+def change_status(
+    session: Session,
+    config: Config,
+    staff: Staff,
+    opened: OpenedReport,
+    new: Status,
+    *,
+    agency: Agency | None = None,
+    note: str = "",
+) -> None:
+    """Move the report along the workflow; a referral names the agency (and may carry a note)."""
+    report = opened.report
+    old = report.status
+    if new not in NEXT_STATUSES[old]:
+        raise TriageError(
+            _l(
+                "the status %(old)s cannot change to %(new)s",
+                old=labels.label(old),
+                new=labels.label(new),
+            )
+        )
+    if new is Status.REFERRED and agency is None:
+        raise TriageError(_l("say where the report is referred"))
+    if note.strip():
+        label = f"{old.value} → {new.value}" + (f" ({agency.value})" if agency else "")
+        text = f"{label}: {_checked_text(note, 'note')}"
+        reports.add_entry(session, report, opened.keys, EntryKind.NOTE, text)
+    report.status = new
+    if new is Status.REFERRED:
+        report.referred_to = agency
+    report.closed_at = clock.now() if new is Status.CLOSED else None
+    detail = {"from": old.value, "to": new.value, "agency": agency.value if agency else None}
+    _record(session, config, staff, report, AuditAction.STATUS, detail)
+
+
+def change_priority(
+    session: Session,
+    config: Config,
+    staff: Staff,
+    opened: OpenedReport,
+    new: Priority,
+    reason: str,
+) -> None:
+    """Set another priority; the reason is required and kept as a sealed note."""
+    report = opened.report
+    old = report.priority
+    if new is old:
+        raise TriageError(_l("the report is %(priority)s already", priority=new.value.upper()))
+    text = f"{old.value.upper()} → {new.value.upper()}: {_checked_text(reason, 'reason')}"
+    reports.add_entry(session, report, opened.keys, EntryKind.NOTE, text)
+    report.priority = new
+    _record(
+        session, config, staff, report, AuditAction.PRIORITY, {"from": old.value, "to": new.value}
+    )
+
+
+def assign(
+    session: Session,
+    config: Config,
+    staff: Staff,
+    opened: OpenedReport,
+    assignee_id: int | None,
+) -> None:
+    """Give the report to a member of its inbox, or to nobody."""
+    if assignee_id is not None and assignee_id not in {member.id for member in opened.members}:
+        raise TriageError(_l("that person is not a member of this report's inbox"))
+    opened.report.assignee_id = assignee_id
+    _record(session, config, staff, opened.report, AuditAction.ASSIGN, {"to": assignee_id})
+    session.commit()
+
+
+def _record(
+    session: Session,
+    config: Config,
+    staff: Staff,
+    report: Report,
+    action: AuditAction,
+    detail: Mapping[str, str | int | None] | None = None,
+) -> None:
+    audit.record(
+        session,
+        action,
+        actor=staff,
+        report_public_id=report.public_id,
+        detail=detail,
+        server_secret=config.secret_key,
+    )
+    session.commit()

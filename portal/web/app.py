@@ -1,0 +1,84 @@
+"""The Flask application factory: the web parts and the command line put together."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter, Map
+
+from portal import cli
+from portal.config import Config, load_config
+from portal.services import risk, sessions
+from portal.services.inputs import MAX_ROW_ID
+from portal.web import context, errors, health, i18n, kdf_bound, logs, ratelimit, security
+from portal.web.admin import bp as admin_bp
+from portal.web.child import bp as child_bp
+from portal.web.desk import bp as desk_bp
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
+# The largest request body accepted: a full form of Cyrillic text is ~60 KB percent-encoded,
+# so a child never meets the 413 page; anything larger is refused before it is read.
+MAX_CONTENT_LENGTH = 256 * 1024
+
+
+def create_app(config: Config | None = None) -> Flask:
+    """Build the app from its configuration (read from the environment when not given)."""
+    if config is None:
+        config = load_config()
+    app = Flask(
+        __name__,
+        instance_path=str(config.instance_path),
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+    )
+    app.config.update(
+        SECRET_KEY=config.secret_key,
+        TESTING=config.testing,
+        MAX_CONTENT_LENGTH=MAX_CONTENT_LENGTH,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SECURE=config.is_production,
+        SESSION_COOKIE_SAMESITE="Lax",
+        # Flask's session holds the staff forms' CSRF token and flashes: the child's pages
+        # never use it, and a staff browser need not send it to them either.
+        SESSION_COOKIE_PATH="/staff",
+        PREFERRED_URL_SCHEME="https" if config.is_production else "http",
+    )
+    app.extensions["portal.config"] = config
+    # Every <int:...> of a route is a row id: past the largest one it is a 404, not a 500.
+    app.url_map.converters["int"] = RowIdConverter
+    # Templates never see the configuration (secrets live there).
+    app.jinja_env.globals.pop("config", None)
+    app.jinja_env.globals["exit_url"] = config.exit_url
+    logs.init_logging()
+    context.init_app(app, config.database_url)
+    i18n.init_app(app)
+    security.init_app(app, https=config.is_production)
+    errors.init_app(app)
+    ratelimit.init_app(app, config)
+    sessions.init_app(app, config)
+    kdf_bound.init_app(app, config.max_kdf_concurrency)
+    if config.trusted_proxies:
+        # Only that many hops of X-Forwarded-For are believed: with none, it is anyone's to
+        # forge (and the rate limits' client would be whatever a client claims to be). The
+        # scheme is the one our nearest proxy (nginx) says it was reached with.
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=config.trusted_proxies, x_proto=1
+        )
+    # A broken edit of the risk lexicon fails the start, not a child's report later.
+    risk.load_lexicon()
+
+    app.register_blueprint(child_bp)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(desk_bp)
+    app.register_blueprint(admin_bp)
+    cli.init_app(app)
+    return app
+
+
+class RowIdConverter(IntegerConverter):
+    """<int:...> in a route: a whole number from 1 to the largest row id."""
+
+    def __init__(self, map: Map, *args: object, **kwargs: object) -> None:
+        super().__init__(map, min=1, max=MAX_ROW_ID)

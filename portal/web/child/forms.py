@@ -1,0 +1,173 @@
+"""The child's forms (Flask-WTF), protected by a signed token in the form, not a cookie."""
+
+from __future__ import annotations
+
+import functools
+import secrets
+from typing import Any
+
+from babel import support
+from flask import current_app
+from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from wtforms import Field, RadioField, SelectField, StringField, TextAreaField
+from wtforms.csrf.core import CSRF
+from wtforms.fields.choices import SelectChoice
+from wtforms.form import BaseForm
+from wtforms.i18n import messages_path
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
+
+from portal.enums import Category
+from portal.services.inputs import clean_text
+from portal.web.forms import stripped_choice
+
+MAX_MESSAGE_CHARS = 5000
+# Long enough for a child who writes slowly, short enough that a leaked page soon stops working.
+TOKEN_LIFETIME_SECONDS = 6 * 60 * 60
+GRADES = tuple(str(grade) for grade in range(1, 12))
+
+CATEGORY_LABELS = {
+    Category.HOME: _l("Someone hurts me at home"),
+    Category.SCHOOL: _l("Someone hurts me at school"),
+    Category.BULLYING: _l("Others bully me"),
+    Category.ONLINE: _l("Someone bullies me online"),
+    Category.SEXUAL: _l("Someone touches me in a bad way"),
+    Category.SELF_HARM: _l("I feel very sad or want to hurt myself"),
+    Category.OTHER: _l("Something else"),
+}
+
+
+class SignedTokenCSRF(CSRF):
+    """A random nonce signed with the app secret and a timestamp, carried in the form.
+
+    The child's side sets no cookie (P3), so the usual session-bound token cannot be used.
+    A cross-site page cannot read a token out of our page, which is what CSRF needs; a
+    token is bound to its form's purpose and expires after TOKEN_LIFETIME_SECONDS.
+    """
+
+    def setup_form(self, form: BaseForm) -> Any:
+        """Remember which form this token protects (its purpose salts the signature)."""
+        self.purpose = type(form).__name__
+        return super().setup_form(form)
+
+    def _serializer(self) -> URLSafeTimedSerializer:
+        secret: str = current_app.config["SECRET_KEY"]
+        return URLSafeTimedSerializer(secret, salt=f"csrf:{self.purpose}")
+
+    def generate_csrf_token(self, csrf_token_field: Field) -> str:
+        """A fresh signed token."""
+        return str(self._serializer().dumps(secrets.token_urlsafe(8)))
+
+    def validate_csrf_token(self, form: BaseForm, field: Field) -> None:
+        """Refuse a missing, forged or expired token with a message for the child."""
+        try:
+            self._serializer().loads(field.data or "", max_age=TOKEN_LIFETIME_SECONDS)
+        except SignatureExpired:
+            raise ValidationError(
+                _l("This page was open for a long time. Your text is still here: press Send again.")
+            ) from None
+        except BadSignature:
+            raise ValidationError(
+                _l("Something went wrong. Your text is still here: press Send again.")
+            ) from None
+
+
+@functools.lru_cache(maxsize=8)
+def wtforms_messages(locale: str) -> support.NullTranslations:
+    """WTForms' own messages ("Not a valid choice") in one language, read once per process."""
+    return support.Translations.load(messages_path(), [locale], domain="wtforms")
+
+
+class ChildForm(FlaskForm):
+    """Base of the child's forms: the signed-token CSRF, never the session."""
+
+    class Meta:
+        csrf = True
+        csrf_class = SignedTokenCSRF
+        csrf_context = None
+
+        def get_translations(self, form: BaseForm) -> support.NullTranslations | None:
+            """The catalog of the page's language. Flask-WTF's own reads and parses the catalog
+            file again in every request that makes a form (~0.3 ms of each GET and POST)."""
+            locale = get_locale()
+            return None if locale is None else wtforms_messages(str(locale))
+
+
+class ReportForm(ChildForm):
+    """The report a child sends from the school's page."""
+
+    category = RadioField(
+        _l("What is it about?"),
+        choices=[
+            SelectChoice(category.value, label) for category, label in CATEGORY_LABELS.items()
+        ],
+        filters=[stripped_choice],
+        validators=[Optional()],
+    )
+    message = TextAreaField(
+        _l("Write what happened"),
+        filters=[clean_text],
+        validators=[
+            DataRequired(_l("Please write a few words about what happened.")),
+            Length(
+                max=MAX_MESSAGE_CHARS,
+                message=_l("Your text is too long. Please make it shorter, then press Send."),
+            ),
+        ],
+    )
+    danger = RadioField(
+        _l("Are you in danger right now?"),
+        choices=[SelectChoice("no", _l("No")), SelectChoice("yes", _l("Yes, I am in danger now"))],
+        default="no",
+        filters=[stripped_choice],
+        validators=[Optional()],
+    )
+    grade = SelectField(
+        _l("Your grade (if you want)"),
+        choices=[SelectChoice("", "—"), *(SelectChoice(grade) for grade in GRADES)],
+        default="",
+        filters=[stripped_choice],
+        validators=[Optional()],
+    )
+    # A field people never see: bots fill every field they find.
+    homepage = StringField(validators=[Optional()])
+
+    def chosen_category(self) -> Category:
+        """The chosen category, or "something else" when none was chosen."""
+        return Category.parse(self.category.data) if self.category.data else Category.OTHER
+
+    def in_danger(self) -> bool:
+        """The child said they are in danger right now."""
+        answer: str | None = self.danger.data
+        return answer == "yes"
+
+    def chosen_grade(self) -> int | None:
+        """The grade, when given."""
+        return int(self.grade.data) if self.grade.data else None
+
+    def filled_by_a_bot(self) -> bool:
+        """The hidden field has a value: no person sees it to type in it."""
+        filled: str | None = self.homepage.data
+        return bool(filled)
+
+
+class CheckForm(ChildForm):
+    """The receipt, to read the answers; and optionally a new message."""
+
+    receipt = StringField(
+        _l("Your code (16 digits)"),
+        validators=[DataRequired(_l("Please type the 16 digits of your code."))],
+    )
+    message = TextAreaField(
+        _l("Write more"),
+        filters=[clean_text],
+        validators=[
+            Optional(),
+            Length(
+                max=MAX_MESSAGE_CHARS,
+                message=_l("Your text is too long. Please make it shorter, then press Send."),
+            ),
+        ],
+    )

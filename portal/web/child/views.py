@@ -1,0 +1,178 @@
+"""The child's side: the school's page with its form, the receipt, and the conversation."""
+
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    g,
+    make_response,
+    render_template,
+    request,
+)
+from werkzeug.exceptions import HTTPException
+
+from portal.models import School
+from portal.services import intake, reports
+from portal.services.registry import find_by_code
+from portal.web import errors, kdf_bound, ratelimit
+from portal.web.child.forms import CATEGORY_LABELS, MAX_MESSAGE_CHARS, CheckForm, ReportForm
+from portal.web.context import get_config, get_session
+from portal.web.i18n import select_language
+
+bp = Blueprint("child", __name__)
+
+EMERGENCY_NUMBERS = ("112", "102", "103", "111")
+_FORM_ENDPOINTS = ("child.send", "child.check")
+
+
+def _school_or_404(code: str) -> School:
+    found = find_by_code(get_session(), code)
+    if found is None:
+        abort(404)
+    return found
+
+
+def _stored(_response: Response) -> bool:
+    """Whether this request stored a message (only those count against the limits)."""
+    return bool(g.get("message_stored", False))
+
+
+def _failed_receipt(response: Response) -> bool:
+    return response.status_code == 404
+
+
+def _no_message() -> bool:
+    """A post without text (reading answers with a receipt) is not limited as a message."""
+    return not (request.form.get("message") or "").strip()
+
+
+# Reports and follow-ups count together, per client and over the whole service. The client's
+# own count comes first: a client over its limit is refused without touching the shared ones.
+_CLIENT_MESSAGES = ratelimit.Rule(
+    "client-messages",
+    ratelimit.client_messages,
+    ratelimit.client_key,
+    _stored,
+    _no_message,
+)
+_ALL_MESSAGES = ratelimit.Rule(
+    "all-messages", ratelimit.all_messages, ratelimit.everyone_key, _stored, _no_message
+)
+_SCHOOL_MESSAGES = ratelimit.Rule(
+    "school-messages", ratelimit.school_messages, ratelimit.school_key, _stored
+)
+_RECEIPT_FAILURES = ratelimit.Rule(
+    "receipt-failures",
+    ratelimit.receipt_failures,
+    ratelimit.client_key,
+    _failed_receipt,
+)
+
+
+def _limited_page() -> Response:
+    return errors.refusal(429, "limited")
+
+
+def _page(template: str, status: int = 200, **context: object) -> Response:
+    """A child-side page; nothing of it may stay in the browser's cache (shared phones)."""
+    response = make_response(render_template(template, **context), status)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _form_page(school: School, form: ReportForm, status: int = 200, problem: str = "") -> Response:
+    return _page(
+        "child/school.html",
+        status,
+        school=school,
+        school_name=school.name_for(select_language()),
+        form=form,
+        category_labels=CATEGORY_LABELS,
+        max_chars=MAX_MESSAGE_CHARS,
+        problem=problem,
+    )
+
+
+@bp.get("/s/<code>")
+@bp.get("/S/<code>", endpoint="school_upper")
+def school(code: str) -> Response:
+    """The page a school's poster links to: numbers to call, the check word, the form."""
+    return _form_page(_school_or_404(code), ReportForm())
+
+
+@bp.post("/s/<code>")
+@ratelimit.limited(_CLIENT_MESSAGES, _SCHOOL_MESSAGES, _ALL_MESSAGES, refusal=_limited_page)
+@kdf_bound.bounded
+def send(code: str) -> Response:
+    """Store a report and show its receipt; any problem brings the form back, text in it."""
+    # The school and its inbox in one query: every statement costs the worker CPU that
+    # Argon2id could use (bench/child.py; tests/portal/test_child_cost.py counts them).
+    found_with_inbox = reports.school_and_inbox(get_session(), code)
+    if found_with_inbox is None:
+        abort(404)
+    found, inbox = found_with_inbox
+    form = ReportForm()
+    if not form.validate_on_submit():
+        return _form_page(found, form, 400)
+    if form.filled_by_a_bot():
+        return _form_page(found, form, 400, problem="retry")
+    sent = intake.send_report(
+        get_session(),
+        get_config(),
+        found,
+        intake.NewReport(
+            category=form.chosen_category(),
+            in_danger=form.in_danger(),
+            text=form.message.data or "",
+            grade=form.chosen_grade(),
+        ),
+        inbox,
+    )
+    g.message_stored = True
+    return _page("child/thanks.html", sent=sent, school_name=found.name_for(select_language()))
+
+
+@bp.route("/check", methods=["GET", "POST"])
+@ratelimit.limited(_CLIENT_MESSAGES, _RECEIPT_FAILURES, _ALL_MESSAGES, refusal=_limited_page)
+@kdf_bound.bounded
+def check() -> Response:
+    """Open the conversation with the receipt; write more to it."""
+    form = CheckForm()
+    if request.method == "GET" or not form.validate_on_submit():
+        return _page("child/check.html", 400 if request.method == "POST" else 200, form=form)
+    view = intake.open_with_receipt(get_session(), get_config(), form.receipt.data or "")
+    if view is None:
+        return _page("child/check.html", 404, form=form, not_found=True)
+    if form.message.data:
+        view = intake.add_follow_up(get_session(), view, form.message.data)
+        g.message_stored = True
+        form.message.data = ""
+    return _page("child/conversation.html", form=form, view=view)
+
+
+@bp.errorhandler(Exception)
+def trouble(error: Exception) -> Response | tuple[str, int]:
+    """Too many messages or a failure of ours: the same form again, the text still in it."""
+    status = (error.code or 500) if isinstance(error, HTTPException) else 500
+    if status not in (429, 500) or request.endpoint not in _FORM_ENDPOINTS:
+        return errors.handle_error(error)
+    if status == 500:
+        if not isinstance(error, HTTPException):
+            current_app.logger.exception("failure on the child's side", exc_info=error)
+        get_session().rollback()
+    problem = "limited" if status == 429 else "server"
+    if request.endpoint == "child.check":
+        return _page("child/check.html", status, form=CheckForm(), problem=problem)
+    found = find_by_code(get_session(), (request.view_args or {}).get("code", ""))
+    if found is None:
+        return errors.handle_error(error)
+    return _form_page(found, ReportForm(), status, problem=problem)
+
+
+@bp.get("/")
+def index() -> Response:
+    """The site's front page: what this is and the numbers to call."""
+    return _page("child/index.html")

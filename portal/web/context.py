@@ -1,0 +1,46 @@
+"""What a request or a command works with: the app's configuration and its database session."""
+
+from __future__ import annotations
+
+from flask import Flask, current_app, g
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from portal.config import Config
+from portal.database import make_engine
+
+_SESSION_FACTORY = "portal.sessionmaker"
+
+
+def init_app(app: Flask, database_url: str) -> None:
+    """Attach an engine and session factory to the app; close sessions after each request."""
+    engine = make_engine(database_url)
+    app.extensions[_SESSION_FACTORY] = sessionmaker(engine, expire_on_commit=False)
+    app.teardown_appcontext(_close_session)
+
+
+def engine_of(app: Flask) -> Engine:
+    """The engine the app's sessions use."""
+    factory: sessionmaker[Session] = app.extensions[_SESSION_FACTORY]
+    engine: Engine = factory.kw["bind"]
+    return engine
+
+
+def get_session() -> Session:
+    """The database session of the current app context, opened on first use."""
+    if "db_session" not in g:
+        g.db_session = current_app.extensions[_SESSION_FACTORY]()
+    session: Session = g.db_session
+    return session
+
+
+def _close_session(_exc: BaseException | None) -> None:
+    session: Session | None = g.pop("db_session", None)
+    if session is not None:
+        session.close()
+
+
+def get_config() -> Config:
+    """The configuration of the running app."""
+    config: Config = current_app.extensions["portal.config"]
+    return config

@@ -1,0 +1,91 @@
+"""The desk's forms (Flask-WTF, CSRF bound to the staff browser's session): login, the
+report's actions, and the invitee's enrolment."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import EmailField, PasswordField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, EqualTo, Length, Optional
+
+from portal.services import labels
+from portal.services.triage import MAX_TEXT
+from portal.web.forms import stripped_choice
+
+
+class LoginForm(FlaskForm):
+    """Email, password and the six digits of the authenticator app."""
+
+    email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=1024)])
+    code = StringField(
+        _l("Code from the authenticator app"), validators=[DataRequired(), Length(max=12)]
+    )
+
+
+class TextForm(FlaskForm):
+    """A reply to the child, or an internal note."""
+
+    text = TextAreaField(
+        validators=[DataRequired(_l("Write something first.")), Length(max=MAX_TEXT)]
+    )
+
+
+class StatusForm(FlaskForm):
+    """Move the report along the workflow; a referral says where."""
+
+    status = SelectField(choices=[SelectChoice(s.value, text) for s, text in labels.STATUS.items()])
+    agency = SelectField(
+        choices=[SelectChoice("", "—")]
+        + [SelectChoice(agency.value, text) for agency, text in labels.AGENCY.items()],
+        filters=[stripped_choice],
+        validators=[Optional()],
+    )
+    note = TextAreaField(validators=[Optional(), Length(max=MAX_TEXT)])
+
+
+class PriorityForm(FlaskForm):
+    """Another priority, with the reason (kept sealed, as a note)."""
+
+    priority = SelectField(
+        choices=[SelectChoice(priority.value, text) for priority, text in labels.PRIORITY.items()]
+    )
+    reason = TextAreaField(validators=[DataRequired(_l("Give the reason.")), Length(max=MAX_TEXT)])
+
+
+class AssignForm(FlaskForm):
+    """Give the report to a member of its inbox ('' for nobody)."""
+
+    assignee = SelectField(validators=[Optional()], validate_choice=False)
+
+
+_PASSWORD = [
+    DataRequired(_l("Type the password.")),
+    Length(max=1024, message=_l("That password is too long: at most 1024 characters.")),
+]
+_CODE = [
+    DataRequired(_l("Type the six digits the app shows.")),
+    Length(max=12, message=_l("The code is six digits.")),
+]
+
+
+class NewAccountForm(FlaskForm):
+    """The invitee's password (twice) and the code confirming the authenticator."""
+
+    password = PasswordField(_l("Choose a password"), validators=_PASSWORD)
+    password_again = PasswordField(
+        _l("The same password again"),
+        validators=[
+            DataRequired(_l("Type the password a second time.")),
+            EqualTo("password", _l("The two passwords are not the same.")),
+        ],
+    )
+    code = StringField(_l("Code from the authenticator app"), validators=_CODE)
+
+
+class ResetForm(FlaskForm):
+    """The member's current password and the code of the new authenticator entry."""
+
+    password = PasswordField(_l("Your password"), validators=_PASSWORD)
+    code = StringField(_l("Code from the authenticator app"), validators=_CODE)

@@ -1,0 +1,246 @@
+"""Rate limits of the child's side (Flask-Limiter), keyed without keeping any address."""
+
+from __future__ import annotations
+
+import functools
+import hmac
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ParamSpec
+
+from flask import Flask, Response, current_app, g, request
+from flask_limiter import Limiter
+from limits import RateLimitItem, parse_many
+from limits.storage import MemoryStorage, RedisStorage, Storage
+from limits.strategies import MovingWindowRateLimiter
+
+from portal import clock, crypto
+from portal.config import Config
+from portal.services.codes import normalize_code
+
+_CLIENT_KEY = "portal.rate_limit_client_key"
+CLIENT_KEY_PURPOSE = "rate-limit-client"
+# Flask-Limiter's first identifier: counts taken here and by its decorators share one namespace.
+KEY_PREFIX = "qr111"
+P = ParamSpec("P")
+# Every refusal of a child's form (a client, a school or the whole service over its limit, or
+# no key derivation slot free) comes this much later. A client sending at full speed (a closed
+# loop: the next request leaves when the answer arrives) then sends one request a second per
+# connection instead of hundreds, and a spread of addresses, which no per-client count sees,
+# cannot spin on quick refusals either: the CPU stays with the children and the staff
+# (bench/flood.py (c)). A child meets the wait only when refused, and gets the text back.
+SLOW_REFUSAL_SECONDS = 1.0
+# Refusals held back at once in one worker: each holds one of its threads (gunicorn.conf.py:
+# 128) and no CPU, memory or database connection to speak of. Beyond these the refusal comes
+# at once, so the rest of the threads always stay with the pages.
+SLOW_REFUSALS_PER_WORKER = 100
+_SLOW_LANE = "portal.rate_limit_slow_lane"
+
+
+def client_key() -> str:
+    """A pseudonym of the client address that changes every UTC day (P3).
+
+    The address itself is never stored: the limiter's storage (memory or Redis) sees only
+    HMAC(server key, day | address). With the day in the message yesterday's keys cannot
+    be linked to today's, and without the server key they cannot be linked to an address.
+    The day turns at 00:00 UTC, 05:00 in Kazakhstan: at night there, when the fewest
+    children write, rather than at midnight, when many still do.
+    """
+    key: bytes = current_app.extensions[_CLIENT_KEY]
+    day = clock.now().date().isoformat()
+    address = request.remote_addr or "unknown"
+    message = f"{day}|{address}".encode()
+    return "client:" + hmac.digest(key, message, "sha256")[:16].hex()
+
+
+def school_key() -> str:
+    """All messages to one school's page share a count (the code as the poster prints it)."""
+    code = (request.view_args or {}).get("code", "")
+    return "school:" + (normalize_code(str(code)) or "unknown")
+
+
+def everyone_key() -> str:
+    """One count for the whole service."""
+    return "everyone"
+
+
+def _config() -> Config:
+    config: Config = current_app.extensions["portal.config"]
+    return config
+
+
+def client_messages() -> str:
+    """The configured per-client limit of messages (reports and follow-ups)."""
+    return _config().limits.client_messages
+
+
+def school_messages() -> str:
+    """The configured per-school limit of new reports."""
+    return _config().limits.school_messages
+
+
+def all_messages() -> str:
+    """The configured limit of messages over the whole service."""
+    return _config().limits.all_messages
+
+
+def receipt_failures() -> str:
+    """The configured limit of wrong receipts per client."""
+    return _config().limits.receipt_failures
+
+
+limiter = Limiter(key_func=client_key, headers_enabled=False, strategy="moving-window")
+
+
+def _never() -> bool:
+    return False
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One limit of the child's forms: which count, whose, and which requests keep their hit.
+
+    Every request the rule applies to takes its hit first, atomically (a check followed by a
+    later hit let concurrent requests all pass the check); when the response shows the request
+    should not count (`keeps` is false: nothing was stored, the receipt was right), the hit is
+    given back. Requests for which `exempt` is true are not counted at all.
+    """
+
+    scope: str
+    limits: Callable[[], str]
+    key: Callable[[], str]
+    keeps: Callable[[Response], bool]
+    exempt: Callable[[], bool] = _never
+
+
+@dataclass(frozen=True)
+class _Hit:
+    storage: Storage
+    rule: Rule
+    key: str
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed(text: str) -> tuple[RateLimitItem, ...]:
+    return tuple(parse_many(text))
+
+
+def take(rules: tuple[Rule, ...]) -> Rule | None:
+    """Count this request against each rule, atomically; the rule whose limit is reached (and
+    nothing kept), or None. The hits taken are given back after the response where the rules
+    say so."""
+    storage = limiter.storage
+    window = MovingWindowRateLimiter(storage)
+    taken: list[_Hit] = g.setdefault("rate_limit_hits", [])
+    for rule in rules:
+        if rule.exempt():
+            continue
+        key = rule.key()
+        for item in _parsed(rule.limits()):
+            if not window.hit(item, KEY_PREFIX, key, rule.scope):
+                for hit in reversed(taken):
+                    _give_back(hit)
+                taken.clear()
+                return rule
+            taken.append(_Hit(storage, rule, item.key_for(KEY_PREFIX, key, rule.scope)))
+    return None
+
+
+class SlowLane:
+    """Holds back a few refusals at once per worker; the rest are answered straight away."""
+
+    def __init__(self, places: int, seconds: float) -> None:
+        self.seconds = seconds
+        self._places = threading.BoundedSemaphore(places)
+        self._holding = 0
+        self._lock = threading.Lock()
+
+    def hold(self) -> bool:
+        """Wait `seconds` if a place is free (True), else return at once (False)."""
+        if not self._places.acquire(blocking=False):
+            return False
+        with self._lock:
+            self._holding += 1
+        try:
+            time.sleep(self.seconds)
+        finally:
+            with self._lock:
+                self._holding -= 1
+            self._places.release()
+        return True
+
+    @property
+    def holding(self) -> int:
+        """Refusals held back now."""
+        return self._holding
+
+
+def slow_lane_of(app: Flask) -> SlowLane:
+    """The app's slow lane (one per worker process)."""
+    lane: SlowLane = app.extensions[_SLOW_LANE]
+    return lane
+
+
+def limited(
+    *rules: Rule, refusal: Callable[[], Response]
+) -> Callable[[Callable[P, Response]], Callable[P, Response]]:
+    """Count a view's POSTs against the rules; over a limit, `refusal` answers, held back.
+
+    Put it above `kdf_bound.bounded`: a refused request never waits for a key derivation slot.
+    """
+
+    def decorate(view: Callable[P, Response]) -> Callable[P, Response]:
+        @functools.wraps(view)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> Response:
+            if request.method == "POST" and take(rules) is not None:
+                slow_lane_of(current_app).hold()  # SLOW_REFUSAL_SECONDS, whoever is over
+                return refusal()
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+def _give_back_unkept(response: Response) -> Response:
+    """After the response: give back each hit its rule says this request does not keep."""
+    for hit in g.pop("rate_limit_hits", ()):
+        if not hit.rule.keeps(response):
+            _give_back(hit)
+    return response
+
+
+def _give_back(hit: _Hit) -> None:
+    """Remove the newest entry of a moving window (whoever's it is, the count is the same)."""
+    storage = hit.storage
+    if isinstance(storage, RedisStorage):
+        connection: Any = storage.get_connection()  # redis.Redis, typed by limits as a protocol
+        connection.lpop(storage.prefixed_key(hit.key))
+    elif isinstance(storage, MemoryStorage):
+        with storage.locks[hit.key]:
+            entries = storage.events.get(hit.key)
+            if entries:
+                del entries[0]
+    else:  # config.LIMIT_STORAGE_SCHEMES admits no other storage
+        raise TypeError(f"no way to give a hit back to {type(storage).__name__}")
+
+
+def init_app(app: Flask, config: Config) -> None:
+    """Bind the limiter to the app with the configured storage (memory, or Redis)."""
+    app.extensions[_CLIENT_KEY] = crypto.derive_server_key(config.secret_key, CLIENT_KEY_PURPOSE)
+    app.config["RATELIMIT_STORAGE_URI"] = config.limits.storage_url
+    app.config["RATELIMIT_KEY_PREFIX"] = KEY_PREFIX
+    if config.limits.storage_url.startswith("redis"):
+        # The limits library's own prefix (the one above is Flask-Limiter's and stays with the
+        # first app): the counts live beside the staff sessions, under the deployment's prefix.
+        app.config["RATELIMIT_STORAGE_OPTIONS"] = {"key_prefix": limits_prefix(config)}
+    limiter.init_app(app)
+    app.after_request(_give_back_unkept)
+    app.extensions[_SLOW_LANE] = SlowLane(SLOW_REFUSALS_PER_WORKER, SLOW_REFUSAL_SECONDS)
+
+
+def limits_prefix(config: Config) -> str:
+    """The prefix of every rate-limit key in Redis (`LIMITS` would mix deployments)."""
+    return f"{config.redis_prefix}:limits"

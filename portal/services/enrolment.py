@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pyotp
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -25,6 +24,7 @@ from portal.enums import AuditAction, Role, Status
 from portal.models import Inbox, InboxGrant, Report, School, Staff, StaffInvitation
 from portal.services import accounts, audit, labels, sessions
 from portal.services.login import matching_step
+from portal.services.text import lazy as _l
 from qr.encode import qr_matrix
 from qr.page import QRSymbol
 from qr.svg import qr_path_data

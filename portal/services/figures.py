@@ -32,14 +32,43 @@ from portal.config import Config
 from portal.enums import AuditAction, Category, Priority, Status
 from portal.models import Report, School, Staff
 from portal.services import audit
+from portal.services.text import LazyText
+from portal.services.text import lazy as _l
 
 SMALL = 5  # counts below this (but above 0) are never shown
 SUPPRESSED = "<5"
 HIDDEN = "[c]"  # a count of 5 or more hidden so that a small one beside it stays hidden
 MONTHS = 12
+# What the tables say beside the counts: one copy, read in the page's language or, in the CSV,
+# in English.
+TITLES = {
+    "region": _l("By region"),
+    "category": _l("By category"),
+    "priority": _l("By priority"),
+    "status": _l("By status"),
+    "month": _l("By month"),
+    "region_month": _l("Region × month"),
+}
+FIRST_COLUMNS = {
+    "region": _l("Region"),
+    "category": _l("Category"),
+    "priority": _l("Priority"),
+    "status": _l("Status"),
+    "month": _l("Month"),
+    "region_month": _l("Region"),
+}
+REPORTS = _l("Reports")
+TOTAL = _l("Total")
+NOTE = _l(
+    'Counts of 1 to 4 are shown as "%(small)s"; "%(hidden)s" is a count of 5 or more hidden '
+    "so that a small count in the same row or column cannot be worked out from the totals.",
+    small=SUPPRESSED,
+    hidden=HIDDEN,
+)
 _INFINITY = float("inf")
 
 Key = Hashable
+Words = str | LazyText  # a cell: a count or a name as it is, or a heading to translate
 GRAND = ("all",)
 
 
@@ -56,10 +85,10 @@ class Table:
     """A table as shown: every cell already suppressed (no raw count reaches a template)."""
 
     name: str
-    title: str
-    head: list[str]
+    title: Words
+    head: list[Words]
     rows: list[list[str]]
-    foot: list[str]
+    foot: list[Words]
 
 
 @dataclass(frozen=True)
@@ -198,23 +227,18 @@ def compute(session: Session, now: datetime | None = None) -> Figures:
     counts[GRAND] += 0
     published = protect(counts, _lines(regions))
 
-    def one_way(name: str, title: str, keys: list[tuple[str, Key]]) -> Table:
+    def one_way(name: str, keys: list[tuple[str, Key]]) -> Table:
         rows = [[label, published[key]] for label, key in keys]
-        return Table(
-            name,
-            title,
-            [title.removeprefix("By ").capitalize(), "Reports"],
-            rows,
-            ["Total", published[GRAND]],
-        )
+        head: list[Words] = [FIRST_COLUMNS[name], REPORTS]
+        return Table(name, TITLES[name], head, rows, [TOTAL, published[GRAND]])
 
     def members(enum: type[Category] | type[Priority] | type[Status]) -> list[tuple[str, Key]]:
         return [(member.value.replace("_", " "), (enum.__name__, member)) for member in enum]
 
     grid = Table(
         "region_month",
-        "Region × month",
-        ["Region", *months, "Total"],
+        TITLES["region_month"],
+        [FIRST_COLUMNS["region_month"], *months, TOTAL],
         [
             [
                 region,
@@ -223,14 +247,14 @@ def compute(session: Session, now: datetime | None = None) -> Figures:
             ]
             for region in regions
         ],
-        ["Total", *(published[("month", i)] for i in range(MONTHS)), published[GRAND]],
+        [TOTAL, *(published[("month", i)] for i in range(MONTHS)), published[GRAND]],
     )
     tables = [
-        one_way("region", "By region", [(region, ("region", region)) for region in regions]),
-        one_way("category", "By category", members(Category)),
-        one_way("priority", "By priority", members(Priority)),
-        one_way("status", "By status", members(Status)),
-        one_way("month", "By month", [(label, ("month", i)) for i, label in enumerate(months)]),
+        one_way("region", [(region, ("region", region)) for region in regions]),
+        one_way("category", members(Category)),
+        one_way("priority", members(Priority)),
+        one_way("status", members(Status)),
+        one_way("month", [(label, ("month", i)) for i, label in enumerate(months)]),
         grid,
     ]
     return Figures(starts[0], starts[-1], months, tables)
@@ -255,28 +279,29 @@ def to_csv(figures: Figures) -> str:
     """
     stream = io.StringIO()
     writer = csv.writer(stream, lineterminator="\n")
-    writer.writerow([_period(figures)])
-    writer.writerow([NOTE])
+    writer.writerow([period(figures).in_english()])
+    writer.writerow([NOTE.in_english()])
     for table in figures.tables:
         writer.writerow([])
-        writer.writerow([table.title])
-        for row in (table.head, *table.rows, table.foot):
-            writer.writerow([_cell(value) for value in row])
+        writer.writerow([_english(table.title)])
+        lines: list[Sequence[Words]] = [table.head, *table.rows, table.foot]
+        for line in lines:
+            writer.writerow([_cell(_english(value)) for value in line])
     return stream.getvalue()
 
 
-NOTE = (
-    f'Counts of 1 to 4 are shown as "{SUPPRESSED}"; "{HIDDEN}" is a count of 5 or more hidden '
-    "so that a small count in the same row or column cannot be worked out from the totals."
-)
-
-
-def _period(figures: Figures) -> str:
+def period(figures: Figures) -> LazyText:
+    """The period counted, as the page and the CSV say it."""
     last_day = figures.end - timedelta(days=1)
-    return (
-        f"Reports received {figures.start:%Y-%m-%d} to {last_day:%Y-%m-%d} "
-        "(Kazakhstan time, UTC+5; the current month so far)"
+    return _l(
+        "Reports received %(start)s to %(end)s (Kazakhstan time, UTC+5; the current month so far)",
+        start=f"{figures.start:%Y-%m-%d}",
+        end=f"{last_day:%Y-%m-%d}",
     )
+
+
+def _english(value: Words) -> str:
+    return value.in_english() if isinstance(value, LazyText) else value
 
 
 def _cell(value: str) -> str:

@@ -10,24 +10,23 @@ from collections.abc import Mapping
 from enum import Enum
 from typing import Any
 
-from flask_babel import LazyString
-from flask_babel import lazy_gettext as _l
-
 from portal.enums import Agency, AuditAction, Category, EntryKind, Priority, Role, Status
+from portal.services.text import LazyText
+from portal.services.text import lazy as _l
 
-STATUS: Mapping[Status, LazyString] = {
+STATUS: Mapping[Status, LazyText] = {
     Status.NEW: _l("New"),
     Status.IN_PROGRESS: _l("In progress"),
     Status.REFERRED: _l("Referred"),
     Status.CLOSED: _l("Closed"),
 }
-PRIORITY: Mapping[Priority, LazyString] = {
+PRIORITY: Mapping[Priority, LazyText] = {
     Priority.P1: _l("P1 – danger to life"),
     Priority.P2: _l("P2 – urgent"),
     Priority.P3: _l("P3 – routine"),
 }
 # The staff's words for what the child chose (the child's side words it for children).
-CATEGORY: Mapping[Category, LazyString] = {
+CATEGORY: Mapping[Category, LazyText] = {
     Category.HOME: _l("Violence at home"),
     Category.SCHOOL: _l("Violence at school"),
     Category.BULLYING: _l("Bullying"),
@@ -36,25 +35,25 @@ CATEGORY: Mapping[Category, LazyString] = {
     Category.SELF_HARM: _l("Self-harm or suicidal thoughts"),
     Category.OTHER: _l("Other"),
 }
-AGENCY: Mapping[Agency, LazyString] = {
+AGENCY: Mapping[Agency, LazyText] = {
     Agency.POLICE: _l("Police"),
     Agency.SOCIAL_SERVICES: _l("Social services"),
     Agency.SCHOOL_PSYCHOLOGIST: _l("School psychologist"),
     Agency.HEALTH: _l("Health care"),
     Agency.OTHER: _l("Another agency"),
 }
-ROLE: Mapping[Role, LazyString] = {
+ROLE: Mapping[Role, LazyText] = {
     Role.ADMIN: _l("Administrator"),
     Role.TRIAGE: _l("Triage"),
     Role.SCHOOL: _l("School"),
 }
-ENTRY_KIND: Mapping[EntryKind, LazyString] = {
+ENTRY_KIND: Mapping[EntryKind, LazyText] = {
     EntryKind.CHILD: _l("Child"),
     EntryKind.STAFF: _l("111 (reply)"),
     EntryKind.NOTE: _l("Internal note"),
     EntryKind.INTAKE: _l("Form details"),
 }
-AUDIT_ACTION: Mapping[AuditAction, LazyString] = {
+AUDIT_ACTION: Mapping[AuditAction, LazyText] = {
     AuditAction.LOGIN: _l("Login"),
     AuditAction.LOGIN_FAILED: _l("Failed login"),
     AuditAction.LOGOUT: _l("Logout"),
@@ -72,7 +71,7 @@ AUDIT_ACTION: Mapping[AuditAction, LazyString] = {
     AuditAction.SCHOOL: _l("Schools"),
     AuditAction.AUDIT_READ: _l("Audit log read"),
 }
-TABLES: Mapping[type[Enum], Mapping[Any, LazyString]] = {
+TABLES: Mapping[type[Enum], Mapping[Any, LazyText]] = {
     Status: STATUS,
     Priority: PRIORITY,
     Category: CATEGORY,

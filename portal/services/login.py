@@ -88,6 +88,10 @@ def log_in(
     cookie = sessions.start_session(
         session, staff, private, lifetime=timedelta(minutes=config.triage.session_minutes)
     )  # commits the login record with the session
+    # What nobody resumed goes at the next login (the database store; Redis expires its own).
+    sessions.purge_expired_sessions(
+        session, idle_timeout=timedelta(minutes=config.triage.idle_minutes)
+    )
     return LoggedIn(staff=staff, cookie=cookie)
 
 

@@ -3,7 +3,8 @@
 The server half lives in a `SessionStore`: the database (the embedded default), or Redis when
 `PORTAL_REDIS_URL` is set, so that every instance behind a load balancer sees every session.
 In Redis a half expires by itself after the idle timeout (refreshed on each use, never past the
-absolute lifetime); in the database `purge_expired_sessions` deletes what nobody resumed.
+absolute lifetime); in the database `purge_expired_sessions`, run at every login, deletes what
+nobody resumed.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
-from flask import Flask, current_app, has_app_context
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
@@ -29,7 +29,8 @@ if TYPE_CHECKING:  # redis is needed only with PORTAL_REDIS_URL (the prod extra 
     import redis
 
 TOKEN_BYTES = 32
-_STORE = "portal.session_store"
+# Where a database session carries the store of its app (`Session.info`, set by its factory).
+STORE_INFO = "portal.session_store"
 
 
 # The last use is written only when it is this old: a write (a commit, fsync on SQLite) on every
@@ -235,23 +236,23 @@ def _decode(raw: bytes | str) -> ServerHalf:
     )
 
 
-def init_app(app: Flask, config: Config) -> None:
-    """Keep the server halves in Redis when the configuration names one (else the database)."""
-    if config.redis_url:
-        import redis
+def shared_store(config: Config) -> SessionStore | None:
+    """The store every instance shares when the configuration names a Redis, else None (each
+    database session then keeps the halves in its own database)."""
+    if not config.redis_url:
+        return None
+    import redis
 
-        client = redis.Redis.from_url(config.redis_url)
-        idle = timedelta(minutes=config.triage.idle_minutes)
-        app.extensions[_STORE] = RedisStore(client, config.redis_prefix, idle)
+    client = redis.Redis.from_url(config.redis_url)
+    idle = timedelta(minutes=config.triage.idle_minutes)
+    return RedisStore(client, config.redis_prefix, idle)
 
 
 def store_for(session: Session) -> SessionStore:
-    """The current app's store: Redis when configured, else the database of `session`."""
-    if has_app_context():
-        found: SessionStore | None = current_app.extensions.get(_STORE)
-        if found is not None:
-            return found
-    return DatabaseStore(session)
+    """The store of the session's app (`Session.info`): Redis when configured, else the
+    database of `session`."""
+    found: SessionStore | None = session.info.get(STORE_INFO)
+    return found if found is not None else DatabaseStore(session)
 
 
 def _b64(data: bytes) -> str:

@@ -12,7 +12,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session, selectinload
 
@@ -22,6 +21,7 @@ from portal.enums import Agency, AuditAction, Category, EntryKind, Priority, Sta
 from portal.models import Inbox, InboxGrant, Report, School, Staff
 from portal.services import accounts, audit, labels, reports
 from portal.services.inputs import clean_text, row_id
+from portal.services.text import lazy as _l
 
 PAGE_SIZE = 50
 # The workflow: where a report may go from each status (closed ones can be reopened).

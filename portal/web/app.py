@@ -10,7 +10,7 @@ from werkzeug.routing import IntegerConverter, Map
 
 from portal import cli
 from portal.config import Config, load_config
-from portal.services import risk, sessions
+from portal.services import risk
 from portal.services.inputs import MAX_ROW_ID
 from portal.web import context, errors, health, i18n, kdf_bound, logs, ratelimit, security
 from portal.web.admin import bp as admin_bp
@@ -52,12 +52,11 @@ def create_app(config: Config | None = None) -> Flask:
     app.jinja_env.globals.pop("config", None)
     app.jinja_env.globals["exit_url"] = config.exit_url
     logs.init_logging()
-    context.init_app(app, config.database_url)
+    context.init_app(app, config)
     i18n.init_app(app)
     security.init_app(app, https=config.is_production)
     errors.init_app(app)
     ratelimit.init_app(app, config)
-    sessions.init_app(app, config)
     kdf_bound.init_app(app, config.max_kdf_concurrency)
     if config.trusted_proxies:
         # Only that many hops of X-Forwarded-For are believed: with none, it is anyone's to

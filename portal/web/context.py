@@ -8,14 +8,20 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from portal.config import Config
 from portal.database import make_engine
+from portal.services import sessions
 
 _SESSION_FACTORY = "portal.sessionmaker"
 
 
-def init_app(app: Flask, database_url: str) -> None:
-    """Attach an engine and session factory to the app; close sessions after each request."""
-    engine = make_engine(database_url)
-    app.extensions[_SESSION_FACTORY] = sessionmaker(engine, expire_on_commit=False)
+def init_app(app: Flask, config: Config) -> None:
+    """Attach an engine and session factory to the app; close sessions after each request.
+
+    Every session carries the app's staff-session store (Redis when configured), so the
+    services find it without asking Flask.
+    """
+    engine = make_engine(config.database_url)
+    info = {sessions.STORE_INFO: sessions.shared_store(config)}
+    app.extensions[_SESSION_FACTORY] = sessionmaker(engine, expire_on_commit=False, info=info)
     app.teardown_appcontext(_close_session)
 
 

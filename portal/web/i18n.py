@@ -19,6 +19,7 @@ from werkzeug.routing import RequestRedirect
 from werkzeug.wrappers import Response
 
 from portal import clock
+from portal.services import text
 
 LANGUAGES = ("kk", "ru", "en")
 DEFAULT_LANGUAGE = "kk"  # the state language, when the browser asks for none of ours
@@ -156,6 +157,8 @@ def init_app(app: Flask) -> None:
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(TRANSLATIONS)
     app.config["BABEL_DEFAULT_LOCALE"] = DEFAULT_LANGUAGE
     Babel(app, locale_selector=select_language)
+    # The services' messages read in the language of the page that shows them.
+    text.translate_with(gettext)
     app.jinja_env.globals.update(
         language_links=language_links,
         staff_language_links=staff_language_links,

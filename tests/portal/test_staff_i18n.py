@@ -250,7 +250,7 @@ def test_every_label_table_covers_its_enum_and_is_translated() -> None:
     for enum, table in labels.TABLES.items():
         assert set(table) == set(enum), enum
         for text in table.values():
-            assert text._args[0] in found, text._args[0]  # extracted, so in every catalog
+            assert text.string in found, text.string  # extracted, so in every catalog
 
 
 def test_browsers_keep_their_languages_apart(desk: Desk) -> None:

@@ -164,7 +164,11 @@ def school_list() -> str | tuple[str, int]:
         # The page again, with the reason and an empty list: a 400 the admin can act on.
         empty = registry.SchoolPage([], 0, 1, 1)
         page = render_template(
-            "admin/schools/list.html", page=empty, wanted=SchoolFilter(), regions=known, bad=str(exc)
+            "admin/schools/list.html",
+            page=empty,
+            wanted=SchoolFilter(),
+            regions=known,
+            bad=str(exc),
         )
         return page, 400
     return render_template(

@@ -192,7 +192,13 @@ def read_conversation(report: Report, keys: crypto.ReportKeys) -> list[Conversat
 def add_entry(
     session: Session, report: Report, keys: crypto.ReportKeys, kind: EntryKind, text: str
 ) -> Entry:
-    """Seal and append a message or note to the conversation."""
+    """Seal and append a message or note to the conversation, committed."""
+    return commit_retrying(session, lambda: append_entry(report, keys, kind, text))
+
+
+def append_entry(report: Report, keys: crypto.ReportKeys, kind: EntryKind, text: str) -> Entry:
+    """Seal and append a message or note, uncommitted: the caller commits it with the rest of
+    its action (its audit record), retrying the whole unit on a clash of positions."""
     if report.erased_at is not None:
         raise ReportErased(f"report {report.public_id} was erased")
     if kind is EntryKind.INTAKE:
@@ -202,15 +208,11 @@ def add_entry(
     # Who wrote an entry is sealed with it: the child's keys never write as staff, nor the reverse.
     if (kind is EntryKind.CHILD) == bool(keys.notes_key):
         raise ReportError(f"these keys may not write a {kind.value} entry")
-
-    def build() -> Entry:
-        position = 1 + max((entry.position for entry in report.entries), default=-1)
-        entry = _sealed_entry(keys, report.public_id, position, kind, text)
-        report.entries.append(entry)
-        report.updated_at = clock.now()
-        return entry
-
-    return commit_retrying(session, build)
+    position = 1 + max((entry.position for entry in report.entries), default=-1)
+    entry = _sealed_entry(keys, report.public_id, position, kind, text)
+    report.entries.append(entry)
+    report.updated_at = clock.now()
+    return entry
 
 
 def erase_report(session: Session, report: Report, *, commit: bool = True) -> None:

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from portal import clock, crypto
 from portal.config import Config
+from portal.database import commit_retrying
 from portal.enums import Agency, AuditAction, Category, EntryKind, Priority, Status
 from portal.models import Inbox, InboxGrant, Report, School, Staff
 from portal.services import accounts, audit, labels, reports
@@ -373,23 +374,31 @@ def _checked_text(text: str, what: str) -> str:
 
 def reply(session: Session, config: Config, staff: Staff, opened: OpenedReport, text: str) -> None:
     """Answer the child (they read it with their receipt); a new report is now in progress."""
+    text = _checked_text(text, "reply")
     report = opened.report
-    reports.add_entry(session, report, opened.keys, EntryKind.STAFF, _checked_text(text, "reply"))
-    if report.answered_at is None:
-        report.answered_at = clock.now()
-    if report.status is Status.NEW:
-        report.status = Status.IN_PROGRESS
-    _record(session, config, staff, report, AuditAction.REPLY)
+
+    def act() -> None:
+        reports.append_entry(report, opened.keys, EntryKind.STAFF, text)
+        if report.answered_at is None:
+            report.answered_at = clock.now()
+        if report.status is Status.NEW:
+            report.status = Status.IN_PROGRESS
+        _record(session, config, staff, report, AuditAction.REPLY)
+
+    commit_retrying(session, act)
 
 
 def add_note(
     session: Session, config: Config, staff: Staff, opened: OpenedReport, text: str
 ) -> None:
     """An internal note: sealed with the notes key, which the child's receipt never opens."""
-    reports.add_entry(
-        session, opened.report, opened.keys, EntryKind.NOTE, _checked_text(text, "note")
-    )
-    _record(session, config, staff, opened.report, AuditAction.NOTE)
+    text = _checked_text(text, "note")
+
+    def act() -> None:
+        reports.append_entry(opened.report, opened.keys, EntryKind.NOTE, text)
+        _record(session, config, staff, opened.report, AuditAction.NOTE)
+
+    commit_retrying(session, act)
 
 
 def change_status(
@@ -415,16 +424,22 @@ def change_status(
         )
     if new is Status.REFERRED and agency is None:
         raise TriageError(_l("say where the report is referred"))
+    text = ""
     if note.strip():
         label = f"{old.value} → {new.value}" + (f" ({agency.value})" if agency else "")
         text = f"{label}: {_checked_text(note, 'note')}"
-        reports.add_entry(session, report, opened.keys, EntryKind.NOTE, text)
-    report.status = new
-    if new is Status.REFERRED:
-        report.referred_to = agency
-    report.closed_at = clock.now() if new is Status.CLOSED else None
     detail = {"from": old.value, "to": new.value, "agency": agency.value if agency else None}
-    _record(session, config, staff, report, AuditAction.STATUS, detail)
+
+    def act() -> None:
+        if text:
+            reports.append_entry(report, opened.keys, EntryKind.NOTE, text)
+        report.status = new
+        if new is Status.REFERRED:
+            report.referred_to = agency
+        report.closed_at = clock.now() if new is Status.CLOSED else None
+        _record(session, config, staff, report, AuditAction.STATUS, detail)
+
+    commit_retrying(session, act)
 
 
 def change_priority(
@@ -441,11 +456,14 @@ def change_priority(
     if new is old:
         raise TriageError(_l("the report is %(priority)s already", priority=new.value.upper()))
     text = f"{old.value.upper()} → {new.value.upper()}: {_checked_text(reason, 'reason')}"
-    reports.add_entry(session, report, opened.keys, EntryKind.NOTE, text)
-    report.priority = new
-    _record(
-        session, config, staff, report, AuditAction.PRIORITY, {"from": old.value, "to": new.value}
-    )
+
+    def act() -> None:
+        reports.append_entry(report, opened.keys, EntryKind.NOTE, text)
+        report.priority = new
+        detail = {"from": old.value, "to": new.value}
+        _record(session, config, staff, report, AuditAction.PRIORITY, detail)
+
+    commit_retrying(session, act)
 
 
 def assign(
@@ -471,6 +489,7 @@ def _record(
     action: AuditAction,
     detail: Mapping[str, str | int | None] | None = None,
 ) -> None:
+    """The action on record, in the caller's transaction: both are committed or neither."""
     audit.record(
         session,
         action,
@@ -479,4 +498,3 @@ def _record(
         detail=detail,
         server_secret=config.secret_key,
     )
-    session.commit()

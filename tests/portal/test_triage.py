@@ -301,3 +301,52 @@ def test_the_queue_reads_indexes_and_sorts_nothing(world: World, args: dict[str,
         assert "SCAN reports" not in steps, steps
         nested_sorts = [row for row in plan if "TEMP B-TREE" in row[3] and row[1] != 0]
         assert not nested_sorts, steps
+
+
+Act = Callable[[World, triage.OpenedReport], None]
+ACTIONS_WITH_AN_ENTRY: dict[str, Act] = {
+    "reply": lambda w, o: triage.reply(w.session, w.config, w.national_member.staff, o, "Мы тут."),
+    "note": lambda w, o: triage.add_note(w.session, w.config, w.national_member.staff, o, "x"),
+    "status": lambda w, o: triage.change_status(
+        w.session,
+        w.config,
+        w.national_member.staff,
+        o,
+        Status.REFERRED,
+        agency=Agency.POLICE,
+        note="called the police",
+    ),
+    "priority": lambda w, o: triage.change_priority(
+        w.session, w.config, w.national_member.staff, o, Priority.P1, "the child is alone"
+    ),
+}
+
+
+@pytest.mark.parametrize("action", ACTIONS_WITH_AN_ENTRY)
+def test_an_action_and_its_audit_record_are_committed_together(
+    world: World, monkeypatch: pytest.MonkeyPatch, action: str
+) -> None:
+    """A crash while writing the record leaves nothing of the action: no entry off the log."""
+    report = world.submit(world.national_school, "Мне плохо дома.")[0]
+    act = ACTIONS_WITH_AN_ENTRY[action]
+
+    def stored() -> tuple[int, Status, Priority, int]:
+        world.session.expire_all()
+        found = world.session.get(Report, report.id)
+        assert found is not None
+        return len(found.entries), found.status, found.priority, len(actions(world))
+
+    first = opened(world, report)
+    before = stored()
+
+    def crash(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("the process died here")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(triage.audit, "record", crash)
+        with pytest.raises(RuntimeError):
+            act(world, first)
+    world.session.rollback()
+    assert stored() == before
+    act(world, opened(world, report))  # opened again, then done: two records
+    assert stored()[0] == before[0] + 1 and stored()[3] == before[3] + 2

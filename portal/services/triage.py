@@ -113,8 +113,7 @@ class QueueRow:
     priority: Priority
     status: Status
     category: Category
-    school_name: str
-    region: str
+    school: School  # its name is shown in the reader's language (School.name_for)
     created_at: datetime
     waiting: timedelta
     assignee_email: str | None
@@ -216,8 +215,7 @@ def queue(
             priority=priority,
             status=status,
             category=category,
-            school_name=school.name_for("ru"),
-            region=school.region,
+            school=school,
             created_at=created_at,
             waiting=now - created_at,
             assignee_email=email,

@@ -20,7 +20,7 @@ from werkzeug.test import TestResponse
 from wtforms.i18n import get_translations
 
 from portal.enums import AuditAction, Category, Status
-from portal.models import AuditEvent
+from portal.models import AuditEvent, School
 from portal.services import labels
 from portal.web import i18n
 from portal.web.access import COOKIE_PATH
@@ -271,3 +271,15 @@ def test_a_refused_triage_action_says_why_in_the_staff_language(desk: Desk) -> N
     )
     assert refused.status_code == 303
     assert "укажите, куда передано обращение" in text_of(triage.get(path))
+
+
+@pytest.mark.parametrize("language", ["kk", "ru"])
+def test_the_inbox_names_the_school_in_the_staff_language(desk: Desk, language: str) -> None:
+    desk.site.send()
+    with desk.site.app.app_context():
+        school = get_session().scalars(select(School).where(School.code == desk.site.code)).one()
+        names = {"kk": school.name_kk, "ru": school.name_ru}
+    assert names["kk"] != names["ru"]
+    page = html.unescape(text_of(desk.log_in(desk.triage, language=language).get("/staff/inbox")))
+    other = "ru" if language == "kk" else "kk"
+    assert names[language] in page and names[other] not in page

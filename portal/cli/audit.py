@@ -6,21 +6,15 @@ import sys
 from datetime import timedelta
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 
-from portal.config import MAX_RETENTION_DAYS, Config
+from portal.config import MAX_RETENTION_DAYS
 from portal.enums import AuditAction
 from portal.services import audit, retention
-from portal.web.context import get_session
+from portal.web.context import get_config, get_session
 
 audit_cli = AppGroup("audit", help="The audit log: check its chain, read it.")
 reports_cli = AppGroup("reports", help="Reports at rest: retention.")
-
-
-def _config() -> Config:
-    config: Config = current_app.extensions["portal.config"]
-    return config
 
 
 @audit_cli.command("verify")
@@ -36,7 +30,7 @@ def audit_verify(expect_at_least: int) -> None:
     total = audit.count(session)
     found = 0
     for problem in audit.iter_problems(
-        session, _config().secret_key, expect_at_least=expect_at_least
+        session, get_config().secret_key, expect_at_least=expect_at_least
     ):
         click.echo(str(problem))
         found += 1
@@ -76,7 +70,7 @@ def audit_list(limit: int, action: str | None, before_seq: int | None) -> None:
 )
 def reports_purge(older_than_days: int | None) -> None:
     """Erase closed reports past retention: their keys are destroyed, their text is noise."""
-    config = _config()
+    config = get_config()
     days = older_than_days or config.retention_days
     erased = retention.purge_closed_reports(
         get_session(), older_than=timedelta(days=days), server_secret=config.secret_key

@@ -7,12 +7,11 @@ from pathlib import Path
 
 import click
 import pyotp
-from flask import current_app
 from flask.cli import with_appcontext
 
 from portal import crypto
 from portal.services import registry
-from portal.web.context import get_session
+from portal.web.context import get_config, get_session
 
 
 @click.command("demo")
@@ -22,7 +21,7 @@ def demo_command(csv_file: Path) -> None:
     """Development only: sample schools, a demo inbox, one account per role, sample reports."""
     from portal.services.demo import DemoRefused, seed_demo
 
-    config = current_app.extensions["portal.config"]
+    config = get_config()
     try:
         demo = seed_demo(get_session(), config, csv_file)
     except DemoRefused as exc:

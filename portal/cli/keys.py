@@ -9,14 +9,12 @@ from typing import TypeVar
 
 import click
 import pyotp
-from flask import current_app
 from flask.cli import AppGroup
 
 from portal import crypto
-from portal.config import Config
 from portal.enums import AuditAction, Role
 from portal.services import accounts, audit
-from portal.web.context import get_session
+from portal.web.context import get_config, get_session
 
 T = TypeVar("T")
 TOTP_ISSUER = "QR 111"
@@ -24,11 +22,6 @@ TOTP_ISSUER = "QR 111"
 keys_cli = AppGroup("keys", help="The offline recovery key.")
 inbox_cli = AppGroup("inbox", help="Triage inboxes (national, or one region).")
 staff_cli = AppGroup("staff", help="Staff accounts.")
-
-
-def _config() -> Config:
-    config: Config = current_app.extensions["portal.config"]
-    return config
 
 
 def _or_exit(action: Callable[[], T]) -> T:
@@ -52,7 +45,7 @@ def _on_record(action: AuditAction, command: str, **detail: str | None) -> None:
         get_session(),
         action,
         detail={"via": "cli", "command": command, **detail},
-        server_secret=_config().secret_key,
+        server_secret=get_config().secret_key,
     )
 
 
@@ -148,7 +141,7 @@ def staff_add(
         _or_exit(lambda: accounts.check_can_hold_inbox(Role.parse(role), email))
         _or_exit(lambda: accounts.get_inbox(session, inbox_name))
     password = _read_password(password_stdin, f"Password for {email}")
-    config = _config()
+    config = get_config()
     created = _or_exit(
         lambda: accounts.add_staff(
             session, email, Role.parse(role), password, config.kdf, config.secret_key

@@ -6,11 +6,10 @@ import sys
 from pathlib import Path
 
 import click
-from flask import current_app
 from flask.cli import with_appcontext
 
 from portal.services import registry
-from portal.web.context import get_session
+from portal.web.context import get_config, get_session
 
 
 @click.command("posters")
@@ -48,7 +47,7 @@ def posters_command(out_dir: Path, region: str | None, fmt: str, languages: str)
             "error: no active school" + (f" in region {region!r}" if region else ""), err=True
         )
         sys.exit(2)
-    base_url = current_app.extensions["portal.config"].base_url
+    base_url = get_config().base_url
     # click draws the bar only on a terminal; in a pipe or a log it prints the label once.
     with click.progressbar(length=len(schools), label="schools", file=sys.stderr) as bar:
         try:

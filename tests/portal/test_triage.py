@@ -11,7 +11,7 @@ from sqlalchemy import event
 
 from portal.enums import Agency, AuditAction, Category, EntryKind, Priority, Status
 from portal.models import AuditEvent, Report
-from portal.services import accounts, registry, reports, triage
+from portal.services import accounts, audit, registry, reports, triage
 from tests.portal.conftest import OTHER_REGION, REGION, World, add_member
 
 
@@ -343,7 +343,7 @@ def test_an_action_and_its_audit_record_are_committed_together(
         raise RuntimeError("the process died here")
 
     with monkeypatch.context() as patched:
-        patched.setattr(triage.audit, "record", crash)
+        patched.setattr(audit, "record", crash)
         with pytest.raises(RuntimeError):
             act(world, first)
     world.session.rollback()

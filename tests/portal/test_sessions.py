@@ -7,12 +7,13 @@ import hashlib
 import secrets
 from datetime import timedelta
 
+import pyotp
 import pytest
 from sqlalchemy import select
 
 from portal import clock, crypto
 from portal.models import StaffSession
-from portal.services import sessions
+from portal.services import login, sessions
 from tests.portal.conftest import Member, World
 
 LIFETIME = timedelta(hours=8)
@@ -223,3 +224,21 @@ def test_the_last_use_is_written_only_once_it_is_old(world: World) -> None:
     resume(world, cookie, after=sessions.TOUCH_AFTER)
     touched = store.get(session_id)
     assert touched is not None and touched.last_seen_at > first.last_seen_at
+
+
+@pytest.mark.embedded_only(
+    "Redis deletes a half by itself: test_redis.py::test_a_session_in_redis_expires_by_itself"
+)
+def test_every_login_sweeps_what_nobody_resumed(world: World) -> None:
+    """purge_expired_sessions runs at each login: old server halves do not pile up."""
+    forgotten = start(world, world.national_member, lifetime=timedelta(seconds=-1))
+    member = world.regional_member
+    login.log_in(
+        world.session,
+        world.config,
+        member.staff.email,
+        member.password,
+        pyotp.TOTP(member.totp_secret).now(),
+    )
+    forgotten_id = hashlib.sha256(unb64(forgotten.split(".")[0])).hexdigest()
+    assert forgotten_id not in stored(world) and len(stored(world)) == 1

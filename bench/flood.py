@@ -54,7 +54,7 @@ import crypto as crypto_bench
 REPO = child_bench.REPO
 HOST = child_bench.HOST
 SECRET_KEY = secrets.token_urlsafe(48)
-STAFF_EMAIL = "triage@qr111.example"  # the demo's triage account (portal/demo.py)
+STAFF_EMAIL = "triage@qr111.example"  # the demo's triage account (portal/services/demo.py)
 STAFF_PASSWORD = "demo-password-111"  # noqa: S105 -- the demo's published password
 GOAL_RATIO = 2.0
 # A bounded load even if a server answered in no time.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +26,44 @@ def alembic_config(**attributes: Any) -> AlembicConfig:
     return config
 
 
+class MigrationError(RuntimeError):
+    """A migration left the database inconsistent (rolled back)."""
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the database up to the given revision."""
-    with engine.begin() as connection:
-        command.upgrade(alembic_config(connection=connection), revision)
+    _migrate(engine, lambda config: command.upgrade(config, revision))
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    """Take the database down to the given revision (a developer's and the tests' tool)."""
+    _migrate(engine, lambda config: command.downgrade(config, revision))
+
+
+def _migrate(engine: Engine, run: Callable[[AlembicConfig], None]) -> None:
+    """Run Alembic in one transaction; on SQLite with foreign keys off while it runs.
+
+    SQLite alters a table by rebuilding it (copy, DROP, rename: Alembic's batch mode). With
+    foreign keys on, the DROP deletes the rows that point at the table (ON DELETE CASCADE): a
+    migration of `reports` erased every message. SQLite honours the switch only outside a
+    transaction, so it is set before, and the keys are checked before the commit.
+    """
+    with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            connection.exec_driver_sql("PRAGMA foreign_keys = OFF")
+            connection.commit()
+        try:
+            with connection.begin():
+                run(alembic_config(connection=connection))
+                if sqlite:
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+                    if broken:
+                        raise MigrationError(f"foreign keys broken by the migration: {broken}")
+        finally:
+            if sqlite:
+                connection.exec_driver_sql("PRAGMA foreign_keys = ON")
+                connection.commit()
 
 
 def current_revision(engine: Engine) -> str | None:

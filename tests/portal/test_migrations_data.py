@@ -9,14 +9,12 @@ again too. (tests/portal/test_migrations.py checks the schemas, on empty databas
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from alembic import command
 from sqlalchemy import Engine, bindparam, inspect, select, text
 from sqlalchemy.orm import Session
 
@@ -40,22 +38,11 @@ from portal.models import (
     StaffSession,
     UTCDateTime,
 )
-from tests.conftest import DATABASE_VARIABLE, Backend, new_database
+from tests.conftest import Backend, new_database
 
 Row = dict[str, Any]
 Rows = dict[str, list[Row]]  # table -> its rows in primary-key order; tables in insertion order
 
-ON_SQLITE = not os.environ.get(DATABASE_VARIABLE)  # as tests/conftest.py picks the server
-# What SQLite loses when 0003 rebuilds a table in batch mode (CREATE copy, DROP, RENAME) with
-# foreign keys on: DROP TABLE deletes its rows first, and ON DELETE CASCADE takes the rows that
-# reference them. Up, `reports` is rebuilt; down, `staff` and `reports` are.
-LOST_BY_0003_UP = ("report_entries",)
-LOST_BY_0003_DOWN = ("inbox_grants", "staff_sessions", "report_entries")
-SQLITE_CASCADES_IN_0003 = pytest.mark.xfail(
-    ON_SQLITE,
-    strict=True,  # passes once 0003 is fixed: then drop this mark
-    reason="0003 on SQLite: batch DROP TABLE with foreign keys on cascades to the child rows",
-)
 MODELS: dict[str, type[Base]] = {
     model.__tablename__: model
     for model in (
@@ -311,11 +298,6 @@ def with_0003_columns(world: Rows, staff: Mapping[int, Row], reports: Mapping[in
     return with_columns(world, "reports", REPORTS_0003_DEFAULTS, reports)
 
 
-def only(world: Rows, tables: tuple[str, ...], *, keep: bool) -> Rows:
-    """The world's tables named (keep=True), or all its other tables (keep=False)."""
-    return {table: rows for table, rows in world.items() if (table in tables) is keep}
-
-
 def emptied(world: Rows, *tables: str) -> Rows:
     """The world with these tables there but empty."""
     return {**world, **{table: [] for table in tables}}
@@ -442,9 +424,8 @@ def loaded(engine: Engine, expected: Rows) -> Rows:
 
 
 def downgrade(engine: Engine, revision: str) -> None:
-    """Take the database down to the revision (Alembic configured as portal.migrate does)."""
-    with engine.begin() as connection:
-        command.downgrade(migrate.alembic_config(connection=connection), revision)
+    """Take the database down to the revision."""
+    migrate.downgrade(engine, revision)
 
 
 def assert_reads(engine: Engine, expected: Rows) -> None:
@@ -504,33 +485,16 @@ def test_0002_down_and_up_keeps_the_schools(engine: Engine) -> None:
     )
 
 
-@pytest.mark.parametrize(
-    "lost_on_sqlite",
-    [False, pytest.param(True, marks=SQLITE_CASCADES_IN_0003)],
-    ids=["other-tables", "report-entries"],
-)
-def test_0003_keeps_the_rows_of_0002_with_the_new_defaults(
-    engine: Engine, lost_on_sqlite: bool
-) -> None:
-    """0003 keeps every row of 0002; staff get failed_logins 0, new nullable columns NULL."""
-    expected = only(UPGRADED_0002, LOST_BY_0003_UP, keep=lost_on_sqlite)
-    assert_upgrade_keeps(engine, "0002", WORLD_0002, "0003", expected)
+def test_0003_keeps_the_rows_of_0002_with_the_new_defaults(engine: Engine) -> None:
+    """0003 keeps every row of 0002 (SQLite too: a rebuilt table takes no child rows with it);
+    staff get failed_logins 0, new nullable columns NULL."""
+    assert_upgrade_keeps(engine, "0002", WORLD_0002, "0003", UPGRADED_0002)
 
 
-@pytest.mark.parametrize(
-    "lost_on_sqlite",
-    [False, pytest.param(True, marks=SQLITE_CASCADES_IN_0003)],
-    ids=["other-tables", "grants-sessions-entries"],
-)
-def test_0003_down_and_up_keeps_the_rows_of_0002(engine: Engine, lost_on_sqlite: bool) -> None:
+def test_0003_down_and_up_keeps_the_rows_of_0002(engine: Engine) -> None:
     """Down from 0003 loses only its own columns and tables; up again they are at defaults."""
-    down = only(WORLD_0002, LOST_BY_0003_DOWN, keep=lost_on_sqlite)
-    up = only(
-        emptied(UPGRADED_0002, "staff_schools", "audit_events"),
-        LOST_BY_0003_DOWN,
-        keep=lost_on_sqlite,
-    )
-    assert_down_and_up_keeps(engine, "0003", WORLD_0003, "0002", down, up)
+    up = emptied(UPGRADED_0002, "staff_schools", "audit_events")
+    assert_down_and_up_keeps(engine, "0003", WORLD_0003, "0002", WORLD_0002, up)
 
 
 def test_0004_keeps_every_row_and_the_open_queue(engine: Engine) -> None:

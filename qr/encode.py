@@ -9,21 +9,26 @@ import qrcode.constants
 
 # Q survives ~25 % damage: posters get scratched, folded and partly pasted over.
 ERROR_CORRECTION = qrcode.constants.ERROR_CORRECT_Q
-ERROR_CORRECTION_NAME = "Q"
 QUIET_ZONE = 4  # modules of white on each side, as ISO/IEC 18004 requires
 
 Matrix = tuple[tuple[bool, ...], ...]
 Run = tuple[int, int, int]  # (row, first column, length) of dark modules, quiet zone included
 
 
-@functools.lru_cache(maxsize=64)
-def qr_matrix(data: str) -> Matrix:
-    """The module matrix of data, quiet zone included (True is dark)."""
-    # Cached: a school's poster and its sticker sheet encode the same URL.
+def uncached_qr_matrix(data: str) -> Matrix:
+    """The module matrix of data, quiet zone included (True is dark), encoded anew each call."""
+    # For data that must not stay in memory after its use (a TOTP secret), and for timing.
     code = qrcode.QRCode(error_correction=ERROR_CORRECTION, border=QUIET_ZONE)
     code.add_data(data)
     code.make(fit=True)
     return tuple(tuple(row) for row in code.get_matrix())
+
+
+@functools.lru_cache(maxsize=64)
+def qr_matrix(data: str) -> Matrix:
+    """The module matrix of data, as uncached_qr_matrix, kept for the next call with it."""
+    # Cached: a school's poster and its sticker sheet encode the same URL.
+    return uncached_qr_matrix(data)
 
 
 def dark_runs(matrix: Matrix) -> list[Run]:

@@ -25,7 +25,7 @@ from portal.models import Inbox, InboxGrant, Report, School, Staff, StaffInvitat
 from portal.services import accounts, audit, labels, sessions
 from portal.services.login import matching_step
 from portal.services.text import lazy as _l
-from qr.encode import qr_matrix
+from qr.encode import uncached_qr_matrix
 from qr.page import QRSymbol
 from qr.svg import qr_path_data
 
@@ -300,7 +300,7 @@ def totp_uri(secret: str, email: str) -> str:
 def qr_svg(text: str, title: str) -> str:
     """An inline SVG QR code of text (one path; no style attribute, so the CSP allows it)."""
     # Not the cached qr_matrix: a TOTP secret must not linger in a process-wide cache.
-    matrix = qr_matrix.__wrapped__(text)
+    matrix = uncached_qr_matrix(text)
     size = len(matrix)
     path = qr_path_data(QRSymbol(x=0, y=0, module=1, matrix=matrix, data=""))
     return (

@@ -6,19 +6,24 @@ import functools
 import hmac
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ParamSpec
+from typing import TYPE_CHECKING, Any, ParamSpec, cast
 
 from flask import Flask, Response, current_app, g, request
 from flask_limiter import Limiter
 from limits import RateLimitItem, parse_many
-from limits.storage import MemoryStorage, RedisStorage, Storage
+from limits.storage import MemoryStorage, RedisSentinelStorage, RedisStorage
 from limits.strategies import MovingWindowRateLimiter
 
 from portal import clock, crypto
 from portal.config import Config
 from portal.services.codes import normalize_code
+from portal.web.context import get_config
+
+if TYPE_CHECKING:  # redis is needed only with a Redis storage (the prod extra installs it)
+    import redis
 
 _CLIENT_KEY = "portal.rate_limit_client_key"
 CLIENT_KEY_PURPOSE = "rate-limit-client"
@@ -66,29 +71,92 @@ def everyone_key() -> str:
     return "everyone"
 
 
-def _config() -> Config:
-    config: Config = current_app.extensions["portal.config"]
-    return config
-
-
 def client_messages() -> str:
     """The configured per-client limit of messages (reports and follow-ups)."""
-    return _config().limits.client_messages
+    return get_config().limits.client_messages
 
 
 def school_messages() -> str:
     """The configured per-school limit of new reports."""
-    return _config().limits.school_messages
+    return get_config().limits.school_messages
 
 
 def all_messages() -> str:
     """The configured limit of messages over the whole service."""
-    return _config().limits.all_messages
+    return get_config().limits.all_messages
 
 
 def receipt_failures() -> str:
     """The configured limit of wrong receipts per client."""
-    return _config().limits.receipt_failures
+    return get_config().limits.receipt_failures
+
+
+class GivingBack(ABC):
+    """A moving-window storage whose newest entry under a key can be removed again."""
+
+    @abstractmethod
+    def give_back(self, key: str) -> None:
+        """Remove the newest entry of key's moving window (whoever's it is, the count is the
+        same), if there is one."""
+
+
+# limits keeps no way to remove one entry of a moving window, and Flask-Limiter builds its
+# storage from a URI through limits' registry of schemes (the documented way to add a storage,
+# by a class attribute). So each storage the config admits (config.LIMIT_STORAGE_SCHEMES) has a
+# subclass here that adds `give_back`, registered under the same scheme behind this prefix;
+# init_app puts it before the configured URI. limits' own schemes stay as they are.
+# (STORAGE_SCHEME: a list, as limits declares it, hence the noqa for a mutable class attribute.)
+SCHEME_PREFIX = "qr111+"
+
+
+class MemoryWindows(MemoryStorage, GivingBack):
+    """limits' in-memory storage (one process: development and tests), giving hits back."""
+
+    STORAGE_SCHEME = [SCHEME_PREFIX + "memory"]  # noqa: RUF012
+
+    def give_back(self, key: str) -> None:
+        """Remove the newest entry of key's moving window, if there is one."""
+        # This storage's own entries, newest first (acquire_entry inserts at 0), under the
+        # key's lock, which acquire_entry and the sweeping timer that drops expired entries
+        # take too. limits documents no other way to them: tests/portal/test_ratelimit.py
+        # checks this against the public count (get_moving_window) of the installed limits.
+        with self.locks[key]:
+            entries = self.events.get(key)
+            if entries:
+                del entries[0]
+
+
+def _redis_give_back(storage: RedisStorage, key: str) -> None:
+    # acquire_entry pushes each entry onto the head of a list at the prefixed key (one atomic
+    # script): popping the head removes the newest. get_connection is typed by limits as a
+    # protocol that lists only the commands limits uses; it is a redis.Redis.
+    cast("redis.Redis", storage.get_connection()).lpop(storage.prefixed_key(key))
+
+
+class RedisWindows(RedisStorage, GivingBack):
+    """limits' Redis storage (production: every worker counts in one place), giving hits back."""
+
+    STORAGE_SCHEME = [SCHEME_PREFIX + s for s in ("redis", "rediss", "redis+unix")]  # noqa: RUF012
+
+    def __init__(self, uri: str, **options: Any) -> None:  # options: RATELIMIT_STORAGE_OPTIONS
+        super().__init__(uri.removeprefix(SCHEME_PREFIX), **options)
+
+    def give_back(self, key: str) -> None:
+        """Remove the newest entry of key's moving window, if there is one."""
+        _redis_give_back(self, key)
+
+
+class RedisSentinelWindows(RedisSentinelStorage, GivingBack):
+    """limits' Redis Sentinel storage, giving hits back."""
+
+    STORAGE_SCHEME = [SCHEME_PREFIX + "redis+sentinel"]  # noqa: RUF012
+
+    def __init__(self, uri: str, **options: Any) -> None:  # options: RATELIMIT_STORAGE_OPTIONS
+        super().__init__(uri.removeprefix(SCHEME_PREFIX), **options)
+
+    def give_back(self, key: str) -> None:
+        """Remove the newest entry of key's moving window, if there is one (on the master)."""
+        _redis_give_back(self, key)
 
 
 limiter = Limiter(key_func=client_key, headers_enabled=False, strategy="moving-window")
@@ -117,7 +185,7 @@ class Rule:
 
 @dataclass(frozen=True)
 class _Hit:
-    storage: Storage
+    storage: GivingBack
     rule: Rule
     key: str
 
@@ -132,6 +200,8 @@ def take(rules: tuple[Rule, ...]) -> Rule | None:
     nothing kept), or None. The hits taken are given back after the response where the rules
     say so."""
     storage = limiter.storage
+    if not isinstance(storage, GivingBack):  # init_app names only storages of this module
+        raise TypeError(f"no way to give a hit back to {type(storage).__name__}")
     window = MovingWindowRateLimiter(storage)
     taken: list[_Hit] = g.setdefault("rate_limit_hits", [])
     for rule in rules:
@@ -213,24 +283,14 @@ def _give_back_unkept(response: Response) -> Response:
 
 
 def _give_back(hit: _Hit) -> None:
-    """Remove the newest entry of a moving window (whoever's it is, the count is the same)."""
-    storage = hit.storage
-    if isinstance(storage, RedisStorage):
-        connection: Any = storage.get_connection()  # redis.Redis, typed by limits as a protocol
-        connection.lpop(storage.prefixed_key(hit.key))
-    elif isinstance(storage, MemoryStorage):
-        with storage.locks[hit.key]:
-            entries = storage.events.get(hit.key)
-            if entries:
-                del entries[0]
-    else:  # config.LIMIT_STORAGE_SCHEMES admits no other storage
-        raise TypeError(f"no way to give a hit back to {type(storage).__name__}")
+    hit.storage.give_back(hit.key)
 
 
 def init_app(app: Flask, config: Config) -> None:
     """Bind the limiter to the app with the configured storage (memory, or Redis)."""
     app.extensions[_CLIENT_KEY] = crypto.derive_server_key(config.secret_key, CLIENT_KEY_PURPOSE)
-    app.config["RATELIMIT_STORAGE_URI"] = config.limits.storage_url
+    # One of this module's storages, which can give hits back (see SCHEME_PREFIX).
+    app.config["RATELIMIT_STORAGE_URI"] = SCHEME_PREFIX + config.limits.storage_url
     app.config["RATELIMIT_KEY_PREFIX"] = KEY_PREFIX
     if config.limits.storage_url.startswith("redis"):
         # The limits library's own prefix (the one above is Flask-Limiter's and stays with the

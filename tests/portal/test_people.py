@@ -22,6 +22,7 @@ from portal.enums import AuditAction, Role
 from portal.models import AuditEvent, InboxGrant, Staff, StaffInvitation
 from portal.services import accounts, enrolment, registry
 from portal.web.context import get_session
+from qr.encode import qr_matrix, uncached_qr_matrix
 from tests.portal.conftest import STAFF_PASSWORD, Account, Desk, form_token
 
 NEW_PASSWORD = "a brand new passphrase 111"
@@ -285,6 +286,16 @@ def test_the_qr_code_is_inline_svg_without_style() -> None:
     svg = enrolment.qr_svg("otpauth://totp/QR%20111:a%40b?secret=ABCD", 'a "title" <b>')
     assert svg.startswith("<svg ") and svg.endswith("</svg>")
     assert "style" not in svg and "<script" not in svg and "<b>" not in svg
+
+
+def test_the_qr_code_of_a_totp_secret_is_kept_in_no_cache() -> None:
+    """The secret is encoded afresh: the posters' cached qr_matrix never sees it."""
+    before = qr_matrix.cache_info()
+    secret_uri = "otpauth://totp/QR%20111:a%40b?secret=EFGH"
+    svg = enrolment.qr_svg(secret_uri, "title")
+    assert qr_matrix.cache_info() == before
+    size = len(uncached_qr_matrix(secret_uri))
+    assert f'viewBox="0 0 {size} {size}"' in svg
 
 
 # ---- over HTTP --------------------------------------------------------------------------

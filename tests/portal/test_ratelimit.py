@@ -3,6 +3,7 @@ cheaply (a small page with the text) and slowly (a closed loop cannot spin on re
 
 from __future__ import annotations
 
+import ast
 import re
 import runpy
 import threading
@@ -11,12 +12,24 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from limits import parse
+from limits.storage import Storage
+from limits.strategies import MovingWindowRateLimiter
 from werkzeug.test import TestResponse
 
 from portal.config import DEFAULT_MAX_KDF_CONCURRENCY, RateLimits
 from portal.services import registry
+from portal.web import ratelimit
 from portal.web.kdf_bound import WAITING_PER_SLOT, bound_of
-from portal.web.ratelimit import SLOW_REFUSALS_PER_WORKER, SlowLane, limiter, slow_lane_of
+from portal.web.ratelimit import (
+    KEY_PREFIX,
+    SLOW_REFUSALS_PER_WORKER,
+    GivingBack,
+    MemoryWindows,
+    SlowLane,
+    limiter,
+    slow_lane_of,
+)
 from tests.portal.conftest import TEXT, Site, receipt_of, typed_back
 from tests.portal.test_kdf_bound import all_slots_taken, held_reports
 from tests.portal.test_kdf_bound_order import wait_until
@@ -190,3 +203,99 @@ def test_the_slow_lane_holds_only_a_few_at_once() -> None:
     assert time.monotonic() - started < 0.2
     first.join(5)
     assert held == [True]
+
+
+def gives_back_the_newest(storage: Storage) -> None:
+    """The storage's give_back removes the newest entry of a moving window and leaves the rest,
+    as the public counts of the installed limits show (its layout is what give_back relies on)."""
+    assert isinstance(storage, GivingBack)
+    window = MovingWindowRateLimiter(storage)
+    item = parse("3/minute")
+    ids = (KEY_PREFIX, "give-back-test", "scope")
+    key = item.key_for(*ids)
+    storage.give_back(key)  # nothing to give back yet: no error, nothing counted
+    assert window.get_window_stats(item, *ids).remaining == 3
+    assert window.hit(item, *ids)
+    first_reset = window.get_window_stats(item, *ids).reset_time
+    time.sleep(0.05)
+    assert window.hit(item, *ids)
+    assert window.get_window_stats(item, *ids).remaining == 1
+    storage.give_back(key)
+    stats = window.get_window_stats(item, *ids)
+    assert stats.remaining == 2
+    assert stats.reset_time == pytest.approx(first_reset, abs=0.02), "the older hit stays"
+
+
+def test_the_memory_storage_gives_back_the_newest_hit() -> None:
+    gives_back_the_newest(MemoryWindows())
+
+
+def test_the_app_counts_in_a_storage_that_gives_hits_back(
+    make_site: Callable[[RateLimits], Site],
+) -> None:
+    make_site(RateLimits())
+    assert isinstance(limiter.storage, GivingBack)
+
+
+def is_private(name: str) -> bool:
+    """`_name` or `__name`, but not a dunder of Python's own (`__name__`), save `__wrapped__`."""
+    dunder = name.startswith("__") and name.endswith("__")
+    return (name.startswith("_") and not dunder) or name == "__wrapped__"
+
+
+def private_uses(source: str) -> list[str]:
+    """Private names a module takes from others: `x._name` other than `self._name` in a class
+    of its own (no library base), and imports of private modules or names."""
+    tree = ast.parse(source)
+    own_classes = {node.name for node in tree.body if isinstance(node, ast.ClassDef)}
+    allowed: set[int] = set()  # self._name nodes inside classes of the module's own making
+    for cls in tree.body:
+        if isinstance(cls, ast.ClassDef) and all(
+            isinstance(base, ast.Name) and base.id in own_classes for base in cls.bases
+        ):
+            allowed.update(
+                id(sub)
+                for sub in ast.walk(cls)
+                if isinstance(sub, ast.Attribute)
+                and isinstance(sub.value, ast.Name)
+                and sub.value.id == "self"
+            )
+    found: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and id(node) not in allowed and is_private(node.attr):
+            found.append(f"line {node.lineno}: .{node.attr}")
+        elif isinstance(node, ast.ImportFrom):
+            modules = [node.module or ""]
+            names = [alias.name for alias in node.names]
+            found += [f"line {node.lineno}: import {name}" for name in names if is_private(name)]
+        elif isinstance(node, ast.Import):
+            modules = [alias.name for alias in node.names]
+        else:
+            continue
+        found += [
+            f"line {node.lineno}: from {module}"
+            for module in modules
+            if any(is_private(part) for part in module.split("."))
+        ]
+    return found
+
+
+def test_the_rate_limits_use_no_private_part_of_limits_or_flask_limiter() -> None:
+    """Only the libraries' public API: their private parts change without notice."""
+    assert private_uses(Path(ratelimit.__file__).read_text(encoding="utf-8")) == []
+
+
+def test_the_private_use_check_finds_what_it_looks_for() -> None:
+    source = (
+        "from flask_limiter._extension import Limiter\n"
+        "from limits import _private\n"
+        "storage._events.clear()\n"
+        "qr_matrix.__wrapped__(text)\n"
+        "class Storage(MemoryStorage):\n"
+        "    def f(self):\n"
+        "        return self._lock\n"
+        "class Lane:\n"
+        "    def f(self):\n"
+        "        return self._lock, type(self).__name__\n"
+    )
+    assert len(private_uses(source)) == 5

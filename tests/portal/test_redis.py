@@ -20,9 +20,10 @@ from portal.config import RateLimits
 from portal.models import StaffSession
 from portal.services import sessions
 from portal.web.context import get_session
-from portal.web.ratelimit import limiter
+from portal.web.ratelimit import RedisWindows, limiter
 from tests.conftest import Backend
 from tests.portal.conftest import Desk, Site, World, form_token
+from tests.portal.test_ratelimit import gives_back_the_newest
 
 WAIT = 5.0  # seconds for Redis to expire a key that should be gone after 0.3
 
@@ -120,3 +121,13 @@ def test_the_rate_limits_count_in_redis(
     with backend.redis() as client:
         client.delete(*counts)  # the counts live there and nowhere else
     assert site.send().status_code == 200
+
+
+def test_the_redis_storage_gives_back_the_newest_hit_under_the_test_prefix(
+    make_site: Callable[[RateLimits], Site], backend: Backend
+) -> None:
+    make_site(RateLimits())
+    assert isinstance(limiter.storage, RedisWindows)
+    gives_back_the_newest(limiter.storage)
+    (key,) = [key for key in backend.redis_keys() if b"give-back-test" in key]
+    assert b":limits:" in key, "the deployment's prefix, then the limits' own"

@@ -19,7 +19,7 @@ from qr import (
     render_poster,
     school_url,
 )
-from qr.encode import QUIET_ZONE, qr_matrix
+from qr.encode import QUIET_ZONE, qr_matrix, uncached_qr_matrix
 from qr.page import MM, QRSymbol, Text
 from qr.typeface import ASCENT, DESCENT, text_width
 
@@ -195,3 +195,11 @@ def test_svg_is_well_formed_even_with_odd_names(kazakh_school: PosterSchool) -> 
     root = ET.fromstring(svg)  # noqa: S314 -- our own output
     text = " ".join(element.text or "" for element in root.iter(f"{SVG}text"))
     assert "Мектеп <№ 1> & \"Ақ\" 'сай'" in text and "A&B" in text
+
+
+def test_the_uncached_matrix_is_the_cached_one_and_leaves_the_cache_alone() -> None:
+    data = "https://qr111.example/s/uncached-1"
+    before = qr_matrix.cache_info()
+    matrix = uncached_qr_matrix(data)
+    assert qr_matrix.cache_info() == before
+    assert matrix == qr_matrix(data)

@@ -234,7 +234,7 @@ def fill(app: Flask, instance: Path, count: int, seed: int) -> tuple[Filled, str
     config = app.extensions["portal.config"]
     with app.app_context():
         session = get_session()
-        registry.import_schools(session, registry.parse_schools_csv(school_csv(rng)))
+        registry.seed_schools(session, school_csv(rng))
         schools = registry.list_schools(session)
         accounts.init_recovery_key(session, instance / "recovery.key")
         recovery = accounts.read_recovery_key(session, instance / "recovery.key")

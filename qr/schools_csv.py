@@ -1,140 +1,225 @@
-"""Read the registry's schools export (schools-format.md plus `code` and `check_word`)."""
+"""The schools CSV of schools-format.md, read by one set of rules: a registry file the portal
+imports, and the registry's export (the same columns plus `code` and `check_word`) that the
+poster generator prints. Plain Python: no Flask, nothing of the portal."""
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import logging
 import os
+import re
+from dataclasses import dataclass, field
+from typing import Protocol
 
 from qr.model import PosterSchool
 from qr.urls import BadSchoolCode, validate_code
 
 log = logging.getLogger(__name__)
 
-KNOWN_COLUMNS = (
-    "school_id",
-    "name_kk",
-    "name_ru",
-    "region",
-    "district",
-    "address",
-    "code",
-    "check_word",
-)
-REQUIRED_COLUMNS = ("school_id", "code")
+IMPORT_COLUMNS = ("school_id", "name_kk", "name_ru", "region", "district", "address")
+# Issued by the registry: an export has them, an import ignores them (codes never come from a file).
+ISSUED_COLUMNS = ("code", "check_word")
+KNOWN_COLUMNS = (*IMPORT_COLUMNS, *ISSUED_COLUMNS)  # the export's columns, in its order
+NAME_COLUMNS = ("name_kk", "name_ru")
+# ASCII only: the id names poster files and sits in URLs, and str.isalnum would let in "²" or "Ә".
+SCHOOL_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
+MAX_LENGTH = {"name_kk": 300, "name_ru": 300, "region": 200, "district": 200, "address": 300}
+
+
+class _CSVReader(Protocol):
+    @property
+    def line_num(self) -> int: ...
+
+    def __next__(self) -> list[str]: ...
 
 
 class BadSchoolsFile(ValueError):
-    """The schools file cannot be used; problems lists (line number, message) pairs."""
+    """The schools file was refused; problems lists (line number, message) pairs."""
 
-    def __init__(self, source: str, problems: list[tuple[int, str]]):
+    def __init__(self, source: str, problems: list[tuple[int, str]]) -> None:
         self.source = source
         self.problems = problems
-        shown = "; ".join(f"line {line}: {message}" for line, message in problems[:10])
+        shown = "; ".join(self.messages[:10])
         more = f"; and {len(problems) - 10} more" if len(problems) > 10 else ""
         super().__init__(f"{source}: {shown}{more}")
 
+    @property
+    def messages(self) -> list[str]:
+        """Every problem as 'line N: what is wrong'."""
+        return [f"line {line}: {message}" for line, message in self.problems]
+
+
+@dataclass(frozen=True)
+class SchoolRow:
+    """One school as read from a schools file; code and check_word are empty on import."""
+
+    line: int  # where its record starts (a quoted field may span lines)
+    school_id: str
+    name_kk: str
+    name_ru: str
+    region: str
+    district: str = ""
+    address: str = ""
+    code: str = ""
+    check_word: str = ""
+
+    def poster_school(self) -> PosterSchool:
+        """The school as its poster prints it."""
+        return PosterSchool(
+            school_id=self.school_id,
+            name_kk=self.name_kk,
+            name_ru=self.name_ru,
+            region=self.region,
+            code=self.code,
+            check_word=self.check_word,
+            district=self.district,
+        )
+
+
+@dataclass(frozen=True)
+class SchoolsFile:
+    """The rows of a schools file that was accepted, and the warnings about it."""
+
+    rows: list[SchoolRow]
+    warnings: list[str] = field(default_factory=list)
+
 
 def valid_school_id(school_id: str) -> bool:
-    """Letters, digits and '-' only (schools-format.md): it also names the output files."""
-    return bool(school_id) and all(c.isalnum() or c == "-" for c in school_id)
+    """ASCII letters, digits and '-', 1 to 64 of them (schools-format.md)."""
+    return SCHOOL_ID.fullmatch(school_id) is not None
 
 
-def parse_schools_csv(text: str, source: str = "<schools>") -> list[PosterSchool]:
-    """Parse the text of a schools export; raises BadSchoolsFile listing every bad line."""
+def parse_schools_csv(data: bytes, *, export: bool, source: str = "<schools>") -> SchoolsFile:
+    """Read a schools file strictly; raises BadSchoolsFile listing every problem by its line.
+
+    export=True: the registry's export, whose codes are required, checked and read;
+    export=False: a file to import, whose code and check_word columns are ignored.
+    """
+    # The mark is dropped by hand: utf-8-sig would count the bad byte's offset without it.
+    body = data.removeprefix(codecs.BOM_UTF8)
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = body[: error.start].count(b"\n") + 1
+        offset = error.start + len(data) - len(body)
+        raise BadSchoolsFile(
+            source, [(line, f"the file is not UTF-8 text (byte {offset})")]
+        ) from None
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
-        header = next(reader)
-    except StopIteration:
-        raise BadSchoolsFile(source, [(1, "the file is empty")]) from None
+        header = next(reader, None)
     except csv.Error as error:
-        raise BadSchoolsFile(source, [(1, f"bad CSV: {error}")]) from None
+        raise BadSchoolsFile(source, [(1, f"broken CSV quoting ({error})")]) from None
+    if header is None:
+        raise BadSchoolsFile(source, [(1, "the file is empty: it needs a header row")])
     columns = [name.strip() for name in header]
-    problems: list[tuple[int, str]] = []
-    missing = [name for name in REQUIRED_COLUMNS if name not in columns]
-    if "name_kk" not in columns and "name_ru" not in columns:
-        missing.append("name_kk or name_ru")
-    if missing:
-        problems.append((1, f"missing column(s): {', '.join(missing)}"))
-    duplicated = sorted({name for name in columns if columns.count(name) > 1})
-    if duplicated:
-        problems.append((1, f"repeated column(s): {', '.join(duplicated)}"))
+    header_problems = _check_header(columns, export)
+    if header_problems:
+        raise BadSchoolsFile(source, [(1, problem) for problem in header_problems])
+    rows, problems = _read_rows(reader, columns, export)
     if problems:
         raise BadSchoolsFile(source, problems)
-    unknown = [name for name in columns if name not in KNOWN_COLUMNS]
-    if unknown:
-        log.warning("%s: ignoring unknown column(s): %s", source, ", ".join(unknown))
+    warnings = [f"unknown column {name!r} ignored" for name in columns if name not in KNOWN_COLUMNS]
+    return SchoolsFile(rows, warnings)
 
-    schools: list[PosterSchool] = []
-    first_line: dict[str, int] = {}
-    code_line: dict[str, int] = {}
+
+def _check_header(columns: list[str], export: bool) -> list[str]:
+    required = ("school_id", "code") if export else ("school_id", "region")
+    problems = [f"required column {name!r} is missing" for name in required if name not in columns]
+    if not any(name in columns for name in NAME_COLUMNS):
+        problems.append("a name column ('name_kk' or 'name_ru') is required")
+    duplicates = sorted({name for name in columns if columns.count(name) > 1})
+    problems += [f"column {name!r} appears twice" for name in duplicates]
+    return problems
+
+
+def _read_rows(
+    reader: _CSVReader, columns: list[str], export: bool
+) -> tuple[list[SchoolRow], list[tuple[int, str]]]:
+    rows: list[SchoolRow] = []
+    problems: list[tuple[int, str]] = []
+    id_lines: dict[str, int] = {}
+    code_lines: dict[str, int] = {}
     while True:
-        line = reader.line_num + 1  # the line this record starts on (records may span lines)
+        line = reader.line_num + 1  # a record starts just after the previous one ended
         try:
-            row = next(reader)
+            record = next(reader)
         except StopIteration:
             break
         except csv.Error as error:
-            problems.append((line, f"bad CSV: {error}"))
+            # Named by the line its record starts on, where the stray quote is; the rest of
+            # the file cannot be split into records after it.
+            problems.append((line, f"broken CSV quoting ({error})"))
             break
-        if not any(cell.strip() for cell in row):
-            continue  # blank lines are harmless
-        if len(row) != len(columns):
-            problems.append((line, f"{len(row)} fields, the header has {len(columns)}"))
+        if not any(value.strip() for value in record):
+            continue  # blank lines are not rows
+        if len(record) != len(columns):
+            problems.append((line, f"has {len(record)} fields, the header has {len(columns)}"))
             continue
-        record = {name: cell.strip() for name, cell in zip(columns, row, strict=True)}
-        school, errors = _school(record)
-        problems.extend((line, message) for message in errors)
-        if school is None:
+        values = {
+            name: value.strip().replace("\r\n", "\n")
+            for name, value in zip(columns, record, strict=True)
+        }
+        if export:
+            values["code"] = values["code"].upper()  # Crockford base32: any case, printed upper
+        row_problems = _check_row(values, export)
+        row_problems += _repeated(values, "school_id", line, id_lines)
+        if export and not row_problems:
+            row_problems += _repeated(values, "code", line, code_lines)
+        if row_problems:
+            problems += [(line, problem) for problem in row_problems]
             continue
-        if school.school_id in first_line:
-            problems.append(
-                (line, f"school_id {school.school_id} repeats line {first_line[school.school_id]}")
-            )
-            continue
-        if school.code in code_line:
-            problems.append((line, f"code {school.code} repeats line {code_line[school.code]}"))
-            continue
-        first_line[school.school_id] = line
-        code_line[school.code] = line
-        schools.append(school)
-    if problems:
-        raise BadSchoolsFile(source, problems)
-    return schools
+        wanted = KNOWN_COLUMNS if export else IMPORT_COLUMNS
+        rows.append(SchoolRow(line=line, **{name: values.get(name, "") for name in wanted}))
+    return rows, problems
 
 
-def _school(record: dict[str, str]) -> tuple[PosterSchool | None, list[str]]:
-    """One row as a PosterSchool, or the reasons it is bad."""
-    errors: list[str] = []
-    school_id = record["school_id"]
+def _check_row(values: dict[str, str], export: bool) -> list[str]:
+    problems: list[str] = []
+    school_id = values["school_id"]
     if not school_id:
-        errors.append("missing school_id")
+        problems.append("school_id is missing")
     elif not valid_school_id(school_id):
-        errors.append(f"bad school_id {school_id!r} (letters, digits and '-' only)")
-    code = record["code"].upper()  # Crockford base32 is case-insensitive; print it uppercase
+        problems.append(f"school_id {school_id!r} may hold only letters, digits and '-'")
+    if not any(values.get(name) for name in NAME_COLUMNS):
+        problems.append("both names (name_kk, name_ru) are empty")
+    if export:
+        problems += _check_code(values["code"])
+    elif not values.get("region"):
+        problems.append("region is missing")
+    for name, limit in MAX_LENGTH.items():
+        if len(values.get(name, "")) > limit:
+            problems.append(f"{name} is longer than {limit} characters")
+    for name, value in values.items():
+        # A quoted address may span lines (RFC 4180); anywhere else a control character is junk.
+        allowed = "\n" if name == "address" else ""
+        if any(ch < " " and ch not in allowed for ch in value):
+            problems.append(f"{name} holds a control character")
+    return problems
+
+
+def _check_code(code: str) -> list[str]:
     if not code:
-        errors.append("missing code")
-    else:
-        try:
-            validate_code(code)
-        except BadSchoolCode as error:
-            errors.append(str(error))
-    name_kk, name_ru = record.get("name_kk", ""), record.get("name_ru", "")
-    if not name_kk and not name_ru:
-        errors.append("both names (name_kk, name_ru) are empty")
-    if errors:
-        return None, errors
-    school = PosterSchool(
-        school_id=school_id,
-        name_kk=name_kk,
-        name_ru=name_ru,
-        region=record.get("region", ""),
-        code=code,
-        check_word=record.get("check_word", ""),
-        district=record.get("district", ""),
-    )
-    return school, []
+        return ["code is missing"]
+    try:
+        validate_code(code)
+    except BadSchoolCode as error:
+        return [str(error)]
+    return []
+
+
+def _repeated(
+    values: dict[str, str], name: str, line: int, first_line: dict[str, int]
+) -> list[str]:
+    """A problem if this row's value of the column was on an earlier row; else remember it."""
+    value = values[name]
+    if value in first_line:
+        return [f"{name} {value} repeats line {first_line[value]}"]
+    if value:
+        first_line[value] = line
+    return []
 
 
 def read_schools_csv(path: str | os.PathLike[str]) -> list[PosterSchool]:
@@ -142,9 +227,7 @@ def read_schools_csv(path: str | os.PathLike[str]) -> list[PosterSchool]:
     source = os.fspath(path)
     with open(path, "rb") as file:
         data = file.read()
-    try:
-        text = data.decode("utf-8-sig")  # utf-8-sig drops a byte-order mark if present
-    except UnicodeDecodeError as error:
-        line = data[: error.start].count(b"\n") + 1
-        raise BadSchoolsFile(source, [(line, "not UTF-8 text")]) from None
-    return parse_schools_csv(text, source)
+    parsed = parse_schools_csv(data, export=True, source=source)
+    for warning in parsed.warnings:
+        log.warning("%s: %s", source, warning)
+    return [row.poster_school() for row in parsed.rows]

@@ -70,7 +70,9 @@ def seed_demo(session: Session, config: Config, schools_csv: Path) -> Demo:
     """Import the sample schools and make the demo inbox, accounts and reports (idempotent)."""
     if config.is_production:
         raise DemoRefused("the demo set-up refuses to run in production")
-    registry.import_schools(session, registry.parse_schools_csv(schools_csv.read_bytes()))
+    registry.import_schools(
+        session, schools_csv.read_bytes(), actor=None, server_secret=config.secret_key
+    )
     recovery_file = config.instance_path / RECOVERY_FILE
     if session.scalar(select(RecoveryKey)) is None:
         # A file left by an earlier demo database belongs to a key that no longer exists.

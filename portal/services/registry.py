@@ -1,37 +1,30 @@
-"""The school registry: CSV import and export, codes, rotation and lookup."""
+"""The school registry: CSV import and export, codes, rotation and lookup.
+
+Each change (import, rotation, deactivation) is one function that commits it with its audit
+record, whoever asks: an admin's page (actor) or the command line (actor None).
+"""
 
 from __future__ import annotations
 
 import csv
-import io
-import re
-from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import IO, Protocol
+from typing import IO
 
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from portal import clock
-from portal.models import School
+from portal.enums import AuditAction
+from portal.models import School, Staff
+from portal.services import audit
 from portal.services.codes import new_check_word, new_code, normalize_code
+from qr import schools_csv
+from qr.schools_csv import BadSchoolsFile as BadSchoolsFile  # what a refused import raises
+from qr.schools_csv import SchoolRow
 
-REQUIRED_COLUMNS = ("school_id", "region")
-NAME_COLUMNS = ("name_kk", "name_ru")
-OPTIONAL_COLUMNS = ("district", "address")
-IMPORT_COLUMNS = ("school_id", "name_kk", "name_ru", "region", "district", "address")
-EXPORT_COLUMNS = (*IMPORT_COLUMNS, "code", "check_word")
-# Issued by the registry, never taken from a file (schools-format.md).
-IGNORED_ON_IMPORT = ("code", "check_word")
-SCHOOL_ID_PATTERN = re.compile(r"[A-Za-z0-9-]{1,64}")
-MAX_LENGTH = {"name_kk": 300, "name_ru": 300, "region": 200, "district": 200, "address": 300}
-
-
-class _CSVReader(Protocol):
-    @property
-    def line_num(self) -> int: ...
-
-    def __iter__(self) -> Iterator[list[str]]: ...
+# The file rules are the poster generator's too (qr/schools_csv.py): one reader, one id rule.
+IMPORT_COLUMNS = schools_csv.IMPORT_COLUMNS
+EXPORT_COLUMNS = schools_csv.KNOWN_COLUMNS
 
 
 class RegistryError(Exception):
@@ -40,35 +33,6 @@ class RegistryError(Exception):
 
 class UnknownSchool(RegistryError):
     """No school has the given registry id."""
-
-
-class BadSchoolsFile(RegistryError):
-    """The CSV file was refused; `problems` lists each one with its line number."""
-
-    def __init__(self, problems: Sequence[str]) -> None:
-        super().__init__("\n".join(problems))
-        self.problems = list(problems)
-
-
-@dataclass(frozen=True)
-class SchoolRow:
-    """One school as read from a registry CSV file."""
-
-    line: int
-    school_id: str
-    name_kk: str
-    name_ru: str
-    region: str
-    district: str = ""
-    address: str = ""
-
-
-@dataclass(frozen=True)
-class ParsedFile:
-    """The valid rows of a registry file and the warnings about it."""
-
-    rows: list[SchoolRow]
-    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -81,104 +45,34 @@ class ImportResult:
     warnings: list[str] = field(default_factory=list)
 
 
-def parse_schools_csv(data: bytes) -> ParsedFile:
-    """Read a registry CSV file strictly; raises BadSchoolsFile listing every bad row."""
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise BadSchoolsFile([f"the file is not UTF-8 text (byte {exc.start})"]) from None
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    try:
-        header = next(reader, None)
-        if header is None:
-            raise BadSchoolsFile(["the file is empty: it needs a header row"])
-        columns = [name.strip() for name in header]
-        warnings = _check_header(columns)
-        rows, problems = _read_rows(reader, columns)
-    except csv.Error as exc:
-        raise BadSchoolsFile([f"line {reader.line_num}: broken CSV quoting ({exc})"]) from None
-    if problems:
-        raise BadSchoolsFile(problems)
-    return ParsedFile(rows=rows, warnings=warnings)
+def import_schools(
+    session: Session, data: bytes, *, actor: Staff | None, server_secret: str
+) -> ImportResult:
+    """Create or update a registry file's schools, audited, in one commit; codes are kept."""
+    # A bad row raises BadSchoolsFile before anything is read from or written to the database.
+    result = _import(session, data)
+    _record_and_commit(
+        session,
+        actor,
+        server_secret,
+        op="import",
+        created=result.created,
+        updated=result.updated,
+        unchanged=result.unchanged,
+    )
+    return result
 
 
-def _check_header(columns: list[str]) -> list[str]:
-    problems = [
-        f"line 1: required column {name!r} is missing"
-        for name in REQUIRED_COLUMNS
-        if name not in columns
-    ]
-    if not any(name in columns for name in NAME_COLUMNS):
-        problems.append("line 1: a name column ('name_kk' or 'name_ru') is required")
-    duplicates = sorted({name for name in columns if columns.count(name) > 1})
-    problems += [f"line 1: column {name!r} appears twice" for name in duplicates]
-    if problems:
-        raise BadSchoolsFile(problems)
-    known = {*IMPORT_COLUMNS, *IGNORED_ON_IMPORT}
-    return [f"unknown column {name!r} ignored" for name in columns if name not in known]
+def seed_schools(session: Session, data: bytes) -> ImportResult:
+    """import_schools unaudited, for set-up code only (tests, benchmarks): no one acts yet."""
+    result = _import(session, data)
+    session.commit()
+    return result
 
 
-def _read_rows(reader: _CSVReader, columns: list[str]) -> tuple[list[SchoolRow], list[str]]:
-    rows: list[SchoolRow] = []
-    problems: list[str] = []
-    first_line_of: dict[str, int] = {}
-    last_line = 1  # the header
-    for record in reader:
-        # A quoted field may span lines: a row starts just after the previous one ended.
-        line_of_row, last_line = last_line + 1, reader.line_num
-        if not any(value.strip() for value in record):
-            continue  # blank lines are not rows
-        if len(record) != len(columns):
-            problems.append(
-                f"line {line_of_row}: has {len(record)} fields, the header has {len(columns)}"
-            )
-            continue
-        values = {
-            name: value.strip().replace("\r\n", "\n")
-            for name, value in zip(columns, record, strict=True)
-        }
-        row_problems = _check_row(values)
-        school_id = values.get("school_id", "")
-        if school_id in first_line_of:
-            row_problems.append(
-                f"school_id {school_id!r} already appears on line {first_line_of[school_id]}"
-            )
-        elif school_id:
-            first_line_of[school_id] = line_of_row
-        if row_problems:
-            problems += [f"line {line_of_row}: {problem}" for problem in row_problems]
-            continue
-        rows.append(SchoolRow(line=line_of_row, **{k: values.get(k, "") for k in IMPORT_COLUMNS}))
-    return rows, problems
-
-
-def _check_row(values: dict[str, str]) -> list[str]:
-    problems: list[str] = []
-    school_id = values.get("school_id", "")
-    if not school_id:
-        problems.append("school_id is missing")
-    elif not SCHOOL_ID_PATTERN.fullmatch(school_id):
-        problems.append(f"school_id {school_id!r} may hold only letters, digits and '-'")
-    if not any(values.get(name) for name in NAME_COLUMNS):
-        problems.append("both names (name_kk, name_ru) are empty")
-    if not values.get("region"):
-        problems.append("region is missing")
-    for name, limit in MAX_LENGTH.items():
-        if len(values.get(name, "")) > limit:
-            problems.append(f"{name} is longer than {limit} characters")
-    for name, value in values.items():
-        # A quoted address may span lines (RFC 4180); anywhere else a control character is junk.
-        allowed = "\n" if name == "address" else ""
-        if any(ch < " " and ch not in allowed for ch in value):
-            problems.append(f"{name} holds a control character")
-    return problems
-
-
-def import_schools(session: Session, parsed: ParsedFile, *, commit: bool = True) -> ImportResult:
-    """Create or update schools from parsed rows in one transaction; codes are kept.
-
-    commit=False leaves the transaction open (flushed) for the caller's audit record.
-    """
+def _import(session: Session, data: bytes) -> ImportResult:
+    """Read the whole file first, then create or update its schools (flushed, not committed)."""
+    parsed = schools_csv.parse_schools_csv(data, export=False)
     result = ImportResult(warnings=list(parsed.warnings))
     existing = {
         school.school_id: school
@@ -197,7 +91,7 @@ def import_schools(session: Session, parsed: ParsedFile, *, commit: bool = True)
             result.updated += 1
         else:
             result.unchanged += 1
-    _finish(session, commit)
+    session.flush()
     return result
 
 
@@ -254,31 +148,51 @@ def get_school(session: Session, school_id: str) -> School:
     return school
 
 
-def rotate_code(session: Session, school_id: str, *, commit: bool = True) -> School:
-    """Give a school a new code and check word; the old code stops working at once."""
+def rotate_code(
+    session: Session, school_id: str, *, actor: Staff | None, server_secret: str
+) -> School:
+    """A new code and check word, audited, in one commit; the old code stops working at once."""
     school = get_school(session, school_id)
-    taken = set(session.scalars(select(School.code)))
-    school.code = _unused_code(taken)
+    old_code = school.code
+    school.code = _unused_code(set(session.scalars(select(School.code))))
     school.check_word = new_check_word(avoid=school.check_word)
     school.code_issued_at = clock.now()
-    _finish(session, commit)
+    _record_and_commit(
+        session,
+        actor,
+        server_secret,
+        op="rotate",
+        school_id=school_id,
+        old_code=old_code,
+        code=school.code,
+    )
     return school
 
 
-def set_active(session: Session, school_id: str, active: bool, *, commit: bool = True) -> School:
-    """Deactivate (its page and posters stop) or reactivate a school."""
+def set_active(
+    session: Session, school_id: str, active: bool, *, actor: Staff | None, server_secret: str
+) -> School:
+    """Deactivate (its page and posters stop) or reactivate a school, audited, in one commit."""
     school = get_school(session, school_id)
     school.active = active
-    _finish(session, commit)
+    op = "reactivate" if active else "deactivate"
+    _record_and_commit(session, actor, server_secret, op=op, school_id=school_id)
     return school
 
 
-def _finish(session: Session, commit: bool) -> None:
-    """Commit, or flush only: the caller then records the change and commits both."""
-    if commit:
-        session.commit()
-    else:
-        session.flush()
+def _record_and_commit(
+    session: Session, actor: Staff | None, server_secret: str, **detail: audit.DetailValue
+) -> None:
+    """Put the change on the audit log and commit both (P5): stored together or not at all.
+
+    No actor: the command line, which has no staff login; "via" says so, as the other commands'
+    records do.
+    """
+    if actor is None:
+        detail["via"] = "cli"
+    audit.record_and_commit(
+        session, AuditAction.SCHOOL, actor=actor, detail=detail, server_secret=server_secret
+    )
 
 
 def find_by_code(session: Session, typed_code: str) -> School | None:

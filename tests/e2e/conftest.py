@@ -77,7 +77,7 @@ def seed_staff(app: Flask, tmp_path: Path, staff: Mapping[str, Role]) -> Setup:
     with app.app_context():
         session = get_session()
         config = app.extensions["portal.config"]
-        registry.import_schools(session, registry.parse_schools_csv(SAMPLE_SCHOOLS.read_bytes()))
+        registry.seed_schools(session, SAMPLE_SCHOOLS.read_bytes())
         accounts.init_recovery_key(session, tmp_path / "recovery.key")
         accounts.create_inbox(session, "national")
         recovery = accounts.read_recovery_key(session, tmp_path / "recovery.key")

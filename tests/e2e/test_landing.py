@@ -20,7 +20,7 @@ pytestmark = pytest.mark.e2e
 def school_code(app: Flask) -> str:
     with app.app_context():
         session = get_session()
-        registry.import_schools(session, registry.parse_schools_csv(SAMPLE_SCHOOLS.read_bytes()))
+        registry.seed_schools(session, SAMPLE_SCHOOLS.read_bytes())
         return registry.get_school(session, "34000015").code
 
 

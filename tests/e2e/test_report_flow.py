@@ -26,7 +26,7 @@ def school_code(app: Flask, tmp_path: Path) -> str:
     """A school whose reports have an inbox to go to."""
     with app.app_context():
         session = get_session()
-        registry.import_schools(session, registry.parse_schools_csv(SAMPLE_SCHOOLS.read_bytes()))
+        registry.seed_schools(session, SAMPLE_SCHOOLS.read_bytes())
         accounts.init_recovery_key(session, tmp_path / "recovery.key")
         accounts.create_inbox(session, "national")
         return registry.get_school(session, "34000015").code

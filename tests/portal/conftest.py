@@ -122,7 +122,7 @@ def session(app: Flask) -> Iterator[Session]:
 @pytest.fixture
 def schools(session: Session) -> list[School]:
     """The sample registry, imported."""
-    registry.import_schools(session, registry.parse_schools_csv(SAMPLE_SCHOOLS.read_bytes()))
+    registry.seed_schools(session, SAMPLE_SCHOOLS.read_bytes())
     return registry.list_schools(session)
 
 
@@ -178,9 +178,7 @@ def world_snapshot(tmp_path_factory: pytest.TempPathFactory, databases: Database
         app = create_app(make_config(instance, database_url=database_url))
         with app.app_context():
             session = get_session()
-            registry.import_schools(
-                session, registry.parse_schools_csv(SAMPLE_SCHOOLS.read_bytes())
-            )
+            registry.seed_schools(session, SAMPLE_SCHOOLS.read_bytes())
             totp.update(
                 build_world(session, app.extensions["portal.config"], folder / "recovery.key")
             )
@@ -285,7 +283,7 @@ def build_site(tmp_path: Path, limits: RateLimits | None = None) -> Iterator[Sit
     app = create_app(config)
     with app.app_context():
         session = get_session()
-        registry.import_schools(session, registry.parse_schools_csv(SAMPLE_SCHOOLS.read_bytes()))
+        registry.seed_schools(session, SAMPLE_SCHOOLS.read_bytes())
         accounts.init_recovery_key(session, tmp_path / "recovery.key")
         accounts.create_inbox(session, "national")
         code = registry.list_schools(session)[0].code

@@ -24,7 +24,7 @@ def school(app: Flask) -> tuple[str, str]:
     """The sample registry imported; returns (code, check word) of one school."""
     with app.app_context():
         session = get_session()
-        registry.import_schools(session, registry.parse_schools_csv(SAMPLE_SCHOOLS.read_bytes()))
+        registry.seed_schools(session, SAMPLE_SCHOOLS.read_bytes())
         found = registry.get_school(session, SCHOOL_ID)
         return found.code, found.check_word
 
@@ -122,11 +122,22 @@ def test_rotated_and_deactivated_codes_stop_at_once(
 ) -> None:
     old_code = school[0]
     with app.app_context():
-        new_code = registry.rotate_code(get_session(), SCHOOL_ID).code
+        new_code = registry.rotate_code(
+            get_session(),
+            SCHOOL_ID,
+            actor=None,
+            server_secret=app.extensions["portal.config"].secret_key,
+        ).code
     assert get(client, f"/s/{old_code}")[0] == 404
     assert get(client, f"/s/{new_code}")[0] == 200
     with app.app_context():
-        registry.set_active(get_session(), SCHOOL_ID, False)
+        registry.set_active(
+            get_session(),
+            SCHOOL_ID,
+            False,
+            actor=None,
+            server_secret=app.extensions["portal.config"].secret_key,
+        )
     assert get(client, f"/s/{new_code}")[0] == 404
 
 

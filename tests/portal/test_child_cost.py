@@ -125,9 +125,13 @@ def test_no_school_for_an_unknown_old_or_inactive_code(world: World) -> None:
     assert reports.school_and_inbox(session, "not a code") is None
     assert reports.school_and_inbox(session, "ZZZZZZZZ") is None
     old = school.code
-    registry.rotate_code(session, school.school_id)
+    registry.rotate_code(
+        session, school.school_id, actor=None, server_secret=world.config.secret_key
+    )
     assert reports.school_and_inbox(session, old) is None
-    registry.set_active(session, school.school_id, False)
+    registry.set_active(
+        session, school.school_id, False, actor=None, server_secret=world.config.secret_key
+    )
     assert reports.school_and_inbox(session, school.code) is None
 
 

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 from flask import Flask
 from flask.testing import FlaskCliRunner
+from sqlalchemy import select
 
-from portal.services import registry
+from portal.config import Config
+from portal.models import AuditEvent
+from portal.services import audit, registry
 from portal.web.context import get_session
 from tests.conftest import SAMPLE_SCHOOLS
+
+Record = tuple[str, int | None, str, dict[str, object]]
 
 
 def import_sample(runner: FlaskCliRunner) -> None:
@@ -83,3 +89,63 @@ def test_unknown_school_exits_2(runner: FlaskCliRunner) -> None:
         result = runner.invoke(args=["schools", command, "no-such-school"])
         assert result.exit_code == 2
         assert "no school with school_id 'no-such-school'" in result.output
+
+
+def records(app: Flask) -> list[Record]:
+    """The whole audit log, oldest first: action, actor's id and email, detail."""
+    with app.app_context():
+        events = get_session().scalars(select(AuditEvent).order_by(AuditEvent.seq))
+        return [(e.action.value, e.actor_id, e.actor_email, json.loads(e.detail)) for e in events]
+
+
+def test_every_change_puts_one_record_on_the_audit_log(
+    app: Flask, config: Config, runner: FlaskCliRunner, tmp_path: Path
+) -> None:
+    """The command line's changes are audited as the admin pages' are, with no actor."""
+
+    def the_new_record(*command: str) -> Record:
+        before = records(app)
+        result = runner.invoke(args=["schools", *command])
+        assert result.exit_code == 0, result.output
+        after = records(app)
+        assert after[:-1] == before, after  # exactly one record more
+        return after[-1]
+
+    imported = the_new_record("import", str(SAMPLE_SCHOOLS))
+    assert imported == (
+        "school",
+        None,
+        "",
+        {"op": "import", "created": 40, "updated": 0, "unchanged": 0, "via": "cli"},
+    )
+    with app.app_context():
+        school_id, old_code = next(
+            (s.school_id, s.code) for s in registry.list_schools(get_session())
+        )
+    rotated = the_new_record("rotate", school_id)
+    with app.app_context():
+        new_code = registry.get_school(get_session(), school_id).code
+    assert rotated[3] == {
+        "op": "rotate",
+        "school_id": school_id,
+        "old_code": old_code,
+        "code": new_code,
+        "via": "cli",
+    }
+    for command, op in (("deactivate", "deactivate"), ("activate", "reactivate")):
+        assert the_new_record(command, school_id) == (
+            "school",
+            None,
+            "",
+            {"op": op, "school_id": school_id, "via": "cli"},
+        )
+
+    # Nothing done, nothing recorded.
+    bad = tmp_path / "bad.csv"
+    bad.write_text("school_id,name_ru,region\n,Школа,Абай\n", encoding="utf-8")
+    before = records(app)
+    assert runner.invoke(args=["schools", "import", str(bad)]).exit_code == 2
+    assert runner.invoke(args=["schools", "rotate", "no-such-school"]).exit_code == 2
+    assert records(app) == before
+    with app.app_context():
+        assert audit.verify(get_session(), config.secret_key) == []

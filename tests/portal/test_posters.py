@@ -49,7 +49,13 @@ def test_inactive_schools_get_no_poster(
 ) -> None:
     gone = schools[0]
     with app.app_context():
-        registry.set_active(get_session(), gone.school_id, False)
+        registry.set_active(
+            get_session(),
+            gone.school_id,
+            False,
+            actor=None,
+            server_secret=app.extensions["portal.config"].secret_key,
+        )
     result = runner.invoke(args=["posters", "--out", str(tmp_path), "--format", "svg"])
     assert result.exit_code == 0, result.output
     written = {path.stem for path in tmp_path.glob("*.svg")}
@@ -62,7 +68,12 @@ def test_a_rotated_code_is_on_the_next_poster(
 ) -> None:
     old = schools[0]
     with app.app_context():
-        new_code = registry.rotate_code(get_session(), old.school_id).code
+        new_code = registry.rotate_code(
+            get_session(),
+            old.school_id,
+            actor=None,
+            server_secret=app.extensions["portal.config"].secret_key,
+        ).code
     assert new_code != old.code
     result = runner.invoke(args=["posters", "--out", str(tmp_path), "--region", old.region])
     assert result.exit_code == 0, result.output

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from portal.config import Config
 from portal.models import School
 from portal.services import registry
 from portal.services.codes import normalize_code
 from portal.web.context import get_session
+from qr import read_schools_csv
+from qr.schools_csv import SchoolsFile, parse_schools_csv
 from tests.conftest import SAMPLE_SCHOOLS
 
 HEADER = "school_id,name_kk,name_ru,region,district,address\n"
@@ -26,14 +30,22 @@ def session(app: Flask) -> Iterator[Session]:
         yield get_session()
 
 
-def parse(text: str, *, bom: bool = False) -> registry.ParsedFile:
-    return registry.parse_schools_csv(("\ufeff" if bom else "").encode() + text.encode())
+def parse(text: str, *, bom: bool = False) -> SchoolsFile:
+    """The file as the registry's import reads it."""
+    return parse_schools_csv(("\ufeff" if bom else "").encode() + text.encode(), export=False)
 
 
 def problems(text: str) -> list[str]:
     with pytest.raises(registry.BadSchoolsFile) as refused:
         parse(text)
-    return refused.value.problems
+    return refused.value.messages
+
+
+def load(session: Session, config: Config, text: str) -> registry.ImportResult:
+    """Import as the command line does."""
+    return registry.import_schools(
+        session, text.encode(), actor=None, server_secret=config.secret_key
+    )
 
 
 def count(session: Session) -> int:
@@ -41,7 +53,7 @@ def count(session: Session) -> int:
 
 
 def test_the_shared_sample_parses() -> None:
-    parsed = registry.parse_schools_csv(SAMPLE_SCHOOLS.read_bytes())
+    parsed = parse(SAMPLE_SCHOOLS.read_text(encoding="utf-8"))
     assert len(parsed.rows) == 40
     assert parsed.warnings == []
     quoted = next(row for row in parsed.rows if row.school_id == "34000015")
@@ -84,7 +96,7 @@ def test_every_bad_row_is_named_by_its_line() -> None:
     found = problems(text)
     assert found == [
         "line 3: school_id is missing",
-        "line 4: school_id '1001' already appears on line 2",
+        "line 4: school_id 1001 repeats line 2",
         "line 5: both names (name_kk, name_ru) are empty",
         "line 6: school_id '10 04' may hold only letters, digits and '-'",
         "line 6: name_kk holds a control character",
@@ -109,18 +121,17 @@ def test_bad_files_are_refused(text: str, expected: str) -> None:
 
 
 def test_non_utf8_is_refused() -> None:
-    with pytest.raises(registry.BadSchoolsFile, match="not UTF-8"):
-        registry.parse_schools_csv(HEADER.encode() + "1,Мектеп,Школа,Абай,,\n".encode("cp1251"))
+    data = HEADER.encode() + "1,Мектеп,Школа,Абай,,\n".encode("cp1251")
+    with pytest.raises(registry.BadSchoolsFile, match="line 2: the file is not UTF-8 text"):
+        parse_schools_csv(data, export=False)
 
 
 def test_blank_lines_are_not_rows() -> None:
     assert len(parse(HEADER + "\n" + ROW + "\n\n").rows) == 1
 
 
-def test_import_issues_unique_codes_and_check_words(session: Session) -> None:
-    result = registry.import_schools(
-        session, registry.parse_schools_csv(SAMPLE_SCHOOLS.read_bytes())
-    )
+def test_import_issues_unique_codes_and_check_words(session: Session, config: Config) -> None:
+    result = load(session, config, SAMPLE_SCHOOLS.read_text(encoding="utf-8"))
     assert (result.created, result.updated, result.unchanged) == (40, 0, 0)
     schools = registry.list_schools(session)
     assert len({school.code for school in schools}) == 40
@@ -131,66 +142,122 @@ def test_import_issues_unique_codes_and_check_words(session: Session) -> None:
         assert school.code_issued_at.tzinfo is not None
 
 
-def test_reimport_changes_nothing_and_updates_keep_codes(session: Session) -> None:
-    registry.import_schools(session, parse(HEADER + ROW + "1002,Екінші,Вторая,Абай,,\n"))
+def test_reimport_changes_nothing_and_updates_keep_codes(session: Session, config: Config) -> None:
+    load(session, config, HEADER + ROW + "1002,Екінші,Вторая,Абай,,\n")
     before = {s.school_id: (s.code, s.check_word) for s in registry.list_schools(session)}
-    again = registry.import_schools(session, parse(HEADER + ROW + "1002,Екінші,Вторая,Абай,,\n"))
+    again = load(session, config, HEADER + ROW + "1002,Екінші,Вторая,Абай,,\n")
     assert (again.created, again.updated, again.unchanged) == (0, 0, 2)
-    changed = registry.import_schools(session, parse(HEADER + ROW.replace("Первая", "Новая")))
+    changed = load(session, config, HEADER + ROW.replace("Первая", "Новая"))
     assert (changed.created, changed.updated, changed.unchanged) == (0, 1, 0)
     after = {s.school_id: (s.code, s.check_word) for s in registry.list_schools(session)}
     assert after == before
     assert registry.get_school(session, "1001").name_ru == "Новая школа"
 
 
-def test_export_round_trips_and_reimport_ignores_codes(session: Session) -> None:
-    registry.import_schools(session, registry.parse_schools_csv(SAMPLE_SCHOOLS.read_bytes()))
+def test_a_refused_file_changes_nothing(session: Session, config: Config) -> None:
+    load(session, config, HEADER + ROW)
+    with pytest.raises(registry.BadSchoolsFile):
+        load(session, config, HEADER + ROW.replace("Первая", "Новая") + ",Мектеп,Школа,Абай,,\n")
+    assert registry.get_school(session, "1001").name_ru == "Первая школа"
+    assert count(session) == 1
+
+
+def test_export_round_trips_and_reimport_ignores_codes(session: Session, config: Config) -> None:
+    load(session, config, SAMPLE_SCHOOLS.read_text(encoding="utf-8"))
     stream = io.StringIO()
     assert registry.export_schools(session, stream) == 40
     exported = stream.getvalue()
     assert exported.splitlines()[0] == ",".join(registry.EXPORT_COLUMNS)
-    again = registry.import_schools(session, registry.parse_schools_csv(exported.encode()))
+    again = load(session, config, exported)
     assert (again.created, again.updated, again.unchanged) == (0, 0, 40)
     assert again.warnings == []
     for school in registry.list_schools(session):
         assert f"{school.code},{school.check_word}" in exported
 
 
-def test_export_leaves_out_inactive_schools_unless_asked(session: Session) -> None:
-    registry.import_schools(session, parse(HEADER + ROW + "1002,Екінші,Вторая,Абай,,\n"))
-    registry.set_active(session, "1002", False)
+def test_the_poster_generator_reads_the_export(
+    session: Session, config: Config, tmp_path: Path
+) -> None:
+    """The registry writes what the one reader, in the poster generator's mode, accepts."""
+    load(session, config, SAMPLE_SCHOOLS.read_text(encoding="utf-8"))
+    export = tmp_path / "export.csv"
+    with export.open("w", encoding="utf-8", newline="") as stream:
+        registry.export_schools(session, stream)
+    printed = read_schools_csv(export)
+    assert [(p.school_id, p.code, p.check_word, p.name_kk, p.district) for p in printed] == [
+        (s.school_id, s.code, s.check_word, s.name_kk, s.district)
+        for s in registry.list_schools(session)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("school_id", "accepted"),
+    [
+        ("A-17", True),
+        ("7" * 64, True),
+        ("7" * 65, False),
+        ("12²", False),  # str.isalnum says yes
+        ("Ә100", False),  # a Kazakh letter: isalnum says yes
+        ("١٢", False),  # Arabic-Indic digits: isdigit says yes
+        ("10 04", False),
+        ("a_b", False),
+    ],
+)
+def test_one_id_rule_for_the_import_and_the_posters(
+    school_id: str, accepted: bool, tmp_path: Path
+) -> None:
+    imported = f"school_id,name_kk,region\n{school_id},Мектеп,Абай\n"
+    exported = f"school_id,name_kk,code\n{school_id},Мектеп,ABCDEFGH\n"
+    path = tmp_path / "export.csv"
+    path.write_text(exported, encoding="utf-8")
+    if accepted:
+        assert [row.school_id for row in parse(imported).rows] == [school_id]
+        assert [school.school_id for school in read_schools_csv(path)] == [school_id]
+    else:
+        bad = f"line 2: school_id {school_id!r} may hold only letters, digits and '-'"
+        assert problems(imported) == [bad]
+        with pytest.raises(registry.BadSchoolsFile) as refused:
+            read_schools_csv(path)
+        assert refused.value.messages == [bad]
+
+
+def test_export_leaves_out_inactive_schools_unless_asked(session: Session, config: Config) -> None:
+    load(session, config, HEADER + ROW + "1002,Екінші,Вторая,Абай,,\n")
+    registry.set_active(session, "1002", False, actor=None, server_secret=config.secret_key)
     assert registry.export_schools(session, io.StringIO()) == 1
     assert registry.export_schools(session, io.StringIO(), include_inactive=True) == 2
 
 
-def test_rotation_retires_the_old_code_at_once(session: Session) -> None:
-    registry.import_schools(session, parse(HEADER + ROW))
+def test_rotation_retires_the_old_code_at_once(session: Session, config: Config) -> None:
+    load(session, config, HEADER + ROW)
     old = registry.get_school(session, "1001")
     old_code, old_word = old.code, old.check_word
     assert registry.find_by_code(session, old_code.lower()) is not None
-    rotated = registry.rotate_code(session, "1001")
+    rotated = registry.rotate_code(session, "1001", actor=None, server_secret=config.secret_key)
     assert rotated.code != old_code
     assert rotated.check_word != old_word
     assert registry.find_by_code(session, old_code) is None
     assert registry.find_by_code(session, rotated.code) is rotated
 
 
-def test_deactivated_schools_are_not_found(session: Session) -> None:
-    registry.import_schools(session, parse(HEADER + ROW))
+def test_deactivated_schools_are_not_found(session: Session, config: Config) -> None:
+    load(session, config, HEADER + ROW)
     code = registry.get_school(session, "1001").code
-    registry.set_active(session, "1001", False)
+    registry.set_active(session, "1001", False, actor=None, server_secret=config.secret_key)
     assert registry.find_by_code(session, code) is None
-    registry.set_active(session, "1001", True)
+    registry.set_active(session, "1001", True, actor=None, server_secret=config.secret_key)
     assert registry.find_by_code(session, code) is not None
 
 
-def test_unknown_school_is_a_named_error(session: Session) -> None:
+def test_unknown_school_is_a_named_error(session: Session, config: Config) -> None:
     with pytest.raises(registry.UnknownSchool):
-        registry.rotate_code(session, "nope")
+        registry.rotate_code(session, "nope", actor=None, server_secret=config.secret_key)
+    with pytest.raises(registry.UnknownSchool):
+        registry.set_active(session, "nope", False, actor=None, server_secret=config.secret_key)
 
 
 @pytest.mark.parametrize("typed", ["", "x", "ZZZZZZZZ", "'; drop table schools; --", "Ш" * 500])
-def test_find_by_code_with_junk_finds_nothing(session: Session, typed: str) -> None:
-    registry.import_schools(session, parse(HEADER + ROW))
+def test_find_by_code_with_junk_finds_nothing(session: Session, config: Config, typed: str) -> None:
+    load(session, config, HEADER + ROW)
     assert registry.find_by_code(session, typed) is None
     assert count(session) == 1

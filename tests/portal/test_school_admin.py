@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
@@ -12,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
+from portal.config import Config
 from portal.enums import AuditAction
 from portal.models import AuditEvent, School
 from portal.services import registry
@@ -69,13 +72,15 @@ def test_search_treats_wildcards_as_text_and_e_as_yo(
 ) -> None:
     assert registry.search_schools(session, text="%").total == 0
     assert registry.search_schools(session, text="_").total == 0
-    registry.import_schools(session, registry.parse_schools_csv(BERYOZOVKA.encode()))
+    registry.seed_schools(session, BERYOZOVKA.encode())
     assert ids(registry.search_schools(session, text="березовка")) == {"77000001"}
     assert ids(registry.search_schools(session, text="БЕРЁЗОВКА")) == {"77000001"}
 
 
-def test_search_filters_region_and_state_and_pages(session: Session, schools: list[School]) -> None:
-    registry.set_active(session, "34000015", False)
+def test_search_filters_region_and_state_and_pages(
+    session: Session, config: Config, schools: list[School]
+) -> None:
+    registry.set_active(session, "34000015", False, actor=None, server_secret=config.secret_key)
     inactive = registry.search_schools(session, active=False)
     assert ids(inactive) == {"34000015"}
     assert registry.search_schools(session, active=True).total == len(schools) - 1
@@ -110,7 +115,9 @@ def test_bad_filters_are_named(args: dict[str, str], message: str) -> None:
 
 def audit_details(desk: Desk, action: AuditAction) -> list[dict[str, object]]:
     with desk.site.app.app_context():
-        found = get_session().scalars(select(AuditEvent).where(AuditEvent.action == action))
+        found = get_session().scalars(
+            select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.seq)
+        )
         return [json.loads(event.detail) | {"actor": event.actor_email} for event in found]
 
 
@@ -251,6 +258,40 @@ def test_a_good_file_is_imported_with_a_summary_and_warnings(desk: Desk) -> None
     assert audit_details(desk, AuditAction.SCHOOL) == [
         {"op": "import", "created": 1, "updated": 1, "unchanged": 1, "actor": "admin@111.kz"}
     ]
+
+
+def test_the_command_line_writes_the_same_records_but_for_via_and_actor(
+    desk: Desk, tmp_path: Path
+) -> None:
+    """Each change by an admin's page, then by `flask schools`: one service function each."""
+    admin = desk.log_in(desk.admin)
+    runner = desk.site.app.test_cli_runner()
+    page = f"/staff/schools/{desk.school_id}"
+    registry_file = tmp_path / "one.csv"
+    registry_file.write_text(BERYOZOVKA, encoding="utf-8")
+    steps: list[tuple[Callable[[], TestResponse], list[str]]] = [
+        (lambda: upload(admin, BERYOZOVKA.encode()), ["import", str(registry_file)]),
+        (lambda: post(admin, f"{page}/rotate", page, confirm="y"), ["rotate", desk.school_id]),
+        (
+            lambda: post(admin, f"{page}/deactivate", page, confirm="y"),
+            ["deactivate", desk.school_id],
+        ),
+        (lambda: post(admin, f"{page}/reactivate", page), ["activate", desk.school_id]),
+    ]
+    for web, command in steps:
+        web()
+        result = runner.invoke(args=["schools", *command])
+        assert result.exit_code == 0, result.output
+    records = audit_details(desk, AuditAction.SCHOOL)
+    assert [record["op"] for record in records] == [
+        *("import", "import", "rotate", "rotate"),
+        *("deactivate", "deactivate", "reactivate", "reactivate"),
+    ]
+    for by_page, by_command in zip(records[::2], records[1::2], strict=True):
+        assert by_page["actor"] == "admin@111.kz" and "via" not in by_page
+        assert by_command["actor"] == "" and by_command["via"] == "cli"
+        assert by_command.keys() == by_page.keys() | {"via"}
+        assert by_command.get("school_id") == by_page.get("school_id")
 
 
 def test_a_file_over_the_limit_gets_a_clear_message(desk: Desk) -> None:

@@ -111,7 +111,7 @@ def prepare(url: str, folder: Path) -> Prepared:
     migrate.upgrade(engine_of(app))
     with app.app_context():
         session = get_session()
-        registry.import_schools(session, registry.parse_schools_csv(SAMPLE_SCHOOLS.read_bytes()))
+        registry.seed_schools(session, SAMPLE_SCHOOLS.read_bytes())
         recovery_file = folder / "recovery.key"
         accounts.init_recovery_key(session, recovery_file)
         accounts.create_inbox(session, "national")

@@ -62,9 +62,9 @@ def test_lowercase_code_is_accepted_uppercased(tmp_path: Path) -> None:
 
 def test_missing_code_column(tmp_path: Path) -> None:
     text = "school_id,name_kk,name_ru,region\n1,Мектеп,Школа,R\n"
-    with pytest.raises(BadSchoolsFile, match=r"line 1: missing column\(s\): code") as caught:
+    with pytest.raises(BadSchoolsFile, match="line 1: required column 'code' is missing") as caught:
         read_schools_csv(write(tmp_path, text))
-    assert caught.value.problems == [(1, "missing column(s): code")]
+    assert caught.value.problems == [(1, "required column 'code' is missing")]
 
 
 def test_bad_rows_are_all_listed_with_line_numbers(tmp_path: Path) -> None:
@@ -73,7 +73,7 @@ def test_bad_rows_are_all_listed_with_line_numbers(tmp_path: Path) -> None:
         ",Мектеп,Школа,R,,,ABCDEFGJ,АЛМА\n"  # line 3: no id
         "3,Мектеп,Школа,R,,,,АЛМА\n"  # line 4: no code
         "4,Мектеп,Школа,R,,,ABCDEFGI,АЛМА\n"  # line 5: I is not Crockford
-        '5,"",,R,"a\nmultiline district",,ABCDEFGK,АЛМА\n'  # lines 6-7: no names
+        '5,"",,R,,"a\nmultiline address",ABCDEFGK,АЛМА\n'  # lines 6-7: no names
         "1,Мектеп,Школа,R,,,ABCDEFGM,АЛМА\n"  # line 8: repeated id
         "7,Мектеп,Школа,R,,,ABCDEFGH,АЛМА\n"  # line 9: repeated code
         "8/x,Мектеп,Школа,R,,,ABCDEFGN,АЛМА\n"  # line 10: id unusable as a file name
@@ -84,19 +84,22 @@ def test_bad_rows_are_all_listed_with_line_numbers(tmp_path: Path) -> None:
     lines = [line for line, _ in caught.value.problems]
     assert lines == [3, 4, 5, 6, 8, 9, 10, 11]
     message = str(caught.value)
-    assert "line 3: missing school_id" in message
-    assert "line 4: missing code" in message
+    assert "line 3: school_id is missing" in message
+    assert "line 4: code is missing" in message
     assert "line 5: bad school code 'ABCDEFGI'" in message
     assert "line 6: both names" in message
     assert "line 8: school_id 1 repeats line 2" in message
     assert "line 9: code ABCDEFGH repeats line 2" in message
 
 
-def test_not_utf8(tmp_path: Path) -> None:
+@pytest.mark.parametrize("bom", [b"", b"\xef\xbb\xbf"])
+def test_not_utf8_names_the_line_and_the_byte(tmp_path: Path, bom: bytes) -> None:
     path = tmp_path / "export.csv"
-    path.write_bytes(HEADER.encode() + "1,Мектеп,Школа,R,,,ABCDEFGH,АЛМА\n".encode("cp1251"))
-    with pytest.raises(BadSchoolsFile, match="line 2: not UTF-8"):
+    path.write_bytes(bom + HEADER.encode() + "1,Мектеп,Школа,R,,,ABCDEFGH,АЛМА\n".encode("cp1251"))
+    byte = len(bom) + len(HEADER) + 2  # the first Cyrillic letter, counted from the file's start
+    with pytest.raises(BadSchoolsFile) as caught:
         read_schools_csv(path)
+    assert caught.value.problems == [(2, f"the file is not UTF-8 text (byte {byte})")]
 
 
 def test_empty_file(tmp_path: Path) -> None:
@@ -107,3 +110,29 @@ def test_empty_file(tmp_path: Path) -> None:
 def test_blank_lines_are_skipped(tmp_path: Path) -> None:
     schools = read_schools_csv(write(tmp_path, HEADER + "\n1,М,Ш,R,,,ABCDEFGH,А\n\n"))
     assert [s.school_id for s in schools] == ["1"]
+
+
+@pytest.mark.parametrize("school_id", ["12²", "Ә100", "١٢", "7" * 65, "a_b"])
+def test_school_ids_are_ascii_letters_digits_and_hyphens(tmp_path: Path, school_id: str) -> None:
+    """The registry's id rule: str.isalnum would take a superscript or a Kazakh letter."""
+    text = HEADER + f"{school_id},Мектеп,Школа,R,,,ABCDEFGH,АЛМА\n"
+    with pytest.raises(BadSchoolsFile) as caught:
+        read_schools_csv(write(tmp_path, text))
+    assert caught.value.problems == [
+        (2, f"school_id {school_id!r} may hold only letters, digits and '-'")
+    ]
+
+
+def test_region_is_not_needed_on_a_poster_but_names_and_text_are_checked(tmp_path: Path) -> None:
+    text = (
+        "school_id,name_ru,code,district\n"
+        "1,Школа,ABCDEFGH,\n"  # line 2: fine without a region
+        f"2,{'я' * 301},ABCDEFGJ,\n"  # line 3: too long
+        '3,Школа,ABCDEFGK,"a\tb"\n'  # line 4: a tab in the district
+    )
+    with pytest.raises(BadSchoolsFile) as caught:
+        read_schools_csv(write(tmp_path, text))
+    assert caught.value.problems == [
+        (3, "name_ru is longer than 300 characters"),
+        (4, "district holds a control character"),
+    ]

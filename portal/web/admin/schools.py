@@ -14,10 +14,8 @@ from sqlalchemy.orm import Session
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
-from portal.config import Config
-from portal.enums import AuditAction
 from portal.models import School, Staff
-from portal.services import audit, registry
+from portal.services import registry
 from portal.web.admin.forms import ConfirmForm, ImportForm, PlainForm
 from portal.web.context import get_config, get_session
 from portal.web.forms import form_problems
@@ -73,57 +71,6 @@ class SchoolFilter:
         )
 
 
-def import_file(
-    session: Session, config: Config, actor: Staff, data: bytes
-) -> registry.ImportResult:
-    """Import a registry file as the command does, audited; raises BadSchoolsFile (nothing
-    is changed then)."""
-    parsed = registry.parse_schools_csv(data)
-    result = registry.import_schools(session, parsed, commit=False)
-    audit.record_and_commit(
-        session,
-        AuditAction.SCHOOL,
-        actor=actor,
-        detail={
-            "op": "import",
-            "created": result.created,
-            "updated": result.updated,
-            "unchanged": result.unchanged,
-        },
-        server_secret=config.secret_key,
-    )
-    return result
-
-
-def rotate(session: Session, config: Config, actor: Staff, school_id: str) -> School:
-    """A new code and check word for the school, audited; the old code stops at once."""
-    old_code = registry.get_school(session, school_id).code
-    school = registry.rotate_code(session, school_id, commit=False)
-    audit.record_and_commit(
-        session,
-        AuditAction.SCHOOL,
-        actor=actor,
-        detail={"op": "rotate", "school_id": school_id, "old_code": old_code, "code": school.code},
-        server_secret=config.secret_key,
-    )
-    return school
-
-
-def set_active(
-    session: Session, config: Config, actor: Staff, school_id: str, active: bool
-) -> School:
-    """Deactivate or reactivate the school, audited."""
-    school = registry.set_active(session, school_id, active, commit=False)
-    audit.record_and_commit(
-        session,
-        AuditAction.SCHOOL,
-        actor=actor,
-        detail={"op": "reactivate" if active else "deactivate", "school_id": school_id},
-        server_secret=config.secret_key,
-    )
-    return school
-
-
 def public_url(base_url: str, school: School) -> str:
     """The school's page for children, as a link."""
     return f"{validate_base_url(base_url)}/s/{school.code}"
@@ -132,6 +79,10 @@ def public_url(base_url: str, school: School) -> str:
 def _staff() -> Staff:
     staff: Staff = g.staff
     return staff
+
+
+def _secret() -> str:
+    return get_config().secret_key
 
 
 def _school_or_404(school_id: str) -> School:
@@ -198,7 +149,9 @@ def rotate_code(school_id: str) -> Response:
     if not form.validate_on_submit():
         _flash_errors(form)
     else:
-        rotate(get_session(), get_config(), _staff(), found.school_id)
+        registry.rotate_code(
+            get_session(), found.school_id, actor=_staff(), server_secret=_secret()
+        )
         flash(
             _(
                 "New code %(code)s: print and put up the new posters; the old ones no longer work.",
@@ -216,7 +169,9 @@ def deactivate(school_id: str) -> Response:
     if not form.validate_on_submit():
         _flash_errors(form)
     else:
-        set_active(get_session(), get_config(), _staff(), found.school_id, False)
+        registry.set_active(
+            get_session(), found.school_id, False, actor=_staff(), server_secret=_secret()
+        )
         flash(_("The school is deactivated: its page and posters no longer work."))
     return redirect(url_for("admin.schools.school", school_id=school_id), 303)
 
@@ -229,7 +184,9 @@ def reactivate(school_id: str) -> Response:
     if not form.validate_on_submit():
         _flash_errors(form)
     else:
-        set_active(get_session(), get_config(), _staff(), found.school_id, True)
+        registry.set_active(
+            get_session(), found.school_id, True, actor=_staff(), server_secret=_secret()
+        )
         flash(_("The school is active again: its current posters work."))
     return redirect(url_for("admin.schools.school", school_id=school_id), 303)
 
@@ -257,10 +214,11 @@ def upload() -> str:
             flash(too_large)
         else:
             try:
-                result = import_file(get_session(), get_config(), _staff(), data)
+                result = registry.import_schools(
+                    get_session(), data, actor=_staff(), server_secret=_secret()
+                )
             except registry.BadSchoolsFile as exc:
-                get_session().rollback()
-                problems = exc.problems
+                problems = exc.messages  # refused before the database was touched
     elif request.method == "POST":
         _flash_errors(form)
     return render_template(

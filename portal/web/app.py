@@ -52,8 +52,9 @@ def create_app(config: Config | None = None) -> Flask:
     app.jinja_env.globals.pop("config", None)
     app.jinja_env.globals["exit_url"] = config.exit_url
     logs.init_logging()
+    # Before any connection is opened: production stops here without compiled catalogs.
+    i18n.init_app(app, production=config.is_production)
     context.init_app(app, config)
-    i18n.init_app(app)
     security.init_app(app, https=config.is_production)
     errors.init_app(app)
     ratelimit.init_app(app, config)

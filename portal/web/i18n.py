@@ -40,6 +40,12 @@ STAFF_SHORT_NAMES = {"kk": "ҚАЗ", "ru": "РУС", "en": "ENG"}
 # Outside a request (commands, work functions called by tests) messages are English, like
 # the rest of the command line.
 NO_REQUEST_LANGUAGE = "en"
+# What Flask-Babel reads: the .po files are compiled into these by `make install`.
+COMPILED_CATALOG = Path("LC_MESSAGES") / "messages.mo"
+
+
+class CatalogsMissing(RuntimeError):
+    """The catalogs were never compiled: every page would be English whatever its lang says."""
 
 
 def is_staff_request() -> bool:
@@ -152,8 +158,32 @@ def time_tag(instant: datetime) -> Markup:
     )
 
 
-def init_app(app: Flask) -> None:
-    """Install Flask-Babel with our catalogs and language selection."""
+def missing_catalogs(directory: Path) -> list[str]:
+    """Our languages whose compiled catalog is not in the translations directory."""
+    return [code for code in LANGUAGES if not (directory / code / COMPILED_CATALOG).is_file()]
+
+
+def check_catalogs(app: Flask, *, production: bool) -> None:
+    """Production refuses to start without the compiled catalogs; development warns loudly.
+
+    Flask-Babel falls back to the English msgids without a word: a child would read English
+    on a page marked lang="kk" or "ru".
+    """
+    missing = missing_catalogs(TRANSLATIONS)
+    if not missing:
+        return
+    problem = (
+        f"no compiled catalogs for {', '.join(missing)} in {TRANSLATIONS}: pages in those "
+        f"languages would be English. Run `make install`, or `pybabel compile -d {TRANSLATIONS}`."
+    )
+    if production:
+        raise CatalogsMissing(problem)
+    app.logger.warning("%s", problem)
+
+
+def init_app(app: Flask, *, production: bool) -> None:
+    """Install Flask-Babel with our catalogs (checked first) and language selection."""
+    check_catalogs(app, production=production)
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(TRANSLATIONS)
     app.config["BABEL_DEFAULT_LOCALE"] = DEFAULT_LANGUAGE
     Babel(app, locale_selector=select_language)

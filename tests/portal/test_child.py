@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import func, select
 
 from portal.config import DEFAULT_EXIT_URL
-from portal.services import registry
+from portal.models import Report
+from portal.services import accounts, registry
+from portal.web.child.forms import ReportForm
 from portal.web.context import get_session
 from portal.web.security import HEADERS
 from tests.conftest import SAMPLE_SCHOOLS
@@ -20,13 +24,24 @@ NAME_RU = 'КГУ "Лицей-интернат «Билим-Инновация»
 
 
 @pytest.fixture
-def school(app: Flask) -> tuple[str, str]:
-    """The sample registry imported; returns (code, check word) of one school."""
+def closed_school(app: Flask) -> tuple[str, str]:
+    """The sample registry imported before any inbox exists; returns (code, check word) of one
+    school, whose reports have nowhere to go yet."""
     with app.app_context():
         session = get_session()
         registry.seed_schools(session, SAMPLE_SCHOOLS.read_bytes())
         found = registry.get_school(session, SCHOOL_ID)
         return found.code, found.check_word
+
+
+@pytest.fixture
+def school(app: Flask, closed_school: tuple[str, str], tmp_path: Path) -> tuple[str, str]:
+    """The same school once a national inbox receives its reports: its page has the form."""
+    with app.app_context():
+        session = get_session()
+        accounts.init_recovery_key(session, tmp_path / "recovery.key")
+        accounts.create_inbox(session, "national")
+    return closed_school
 
 
 def text_of(html: str) -> str:
@@ -84,10 +99,12 @@ def test_language_links_switch_without_a_cookie(
     assert '<html lang="ru">' in bogus.get_data(as_text=True)
 
 
+@pytest.mark.parametrize("state", ["school", "closed_school"])
 def test_emergency_numbers_come_first_as_tap_to_call_links(
-    client: FlaskClient, school: tuple[str, str]
+    client: FlaskClient, request: pytest.FixtureRequest, state: str
 ) -> None:
-    _, html = get(client, f"/s/{school[0]}")
+    code, _word = request.getfixturevalue(state)
+    _, html = get(client, f"/s/{code}")
     positions = [html.index(f'href="tel:{number}"') for number in ("112", "102", "103", "111")]
     assert positions == sorted(positions)
     assert positions[-1] < html.index("<h1>"), "the numbers stand above the school's name"
@@ -115,6 +132,63 @@ def test_unknown_codes_get_a_kind_404_pointing_to_111(client: FlaskClient, langu
     assert 'href="tel:112"' in html
     heading = {"kk": "Бұл бет табылмады", "ru": "Мы не нашли эту страницу", "en": "find this page"}
     assert heading[language] in html.replace("&#39;", "'")
+
+
+CLOSED = {
+    "kk": ("Мұнда әзірге жазу мүмкін емес", "Оның орнына 111-ге қоңырау шал."),
+    "ru": ("Здесь пока нельзя написать", "Вместо этого позвони в 111."),
+    "en": ("You can't write here yet", "Call 111 instead."),
+}
+NOT_SENT = {
+    "kk": "Мәтінің осында, жоғалған жоқ",
+    "ru": "Твой текст на месте",
+    "en": "Your text is still here",
+}
+
+
+@pytest.mark.parametrize("language", ["kk", "ru", "en"])
+def test_a_school_without_an_inbox_says_so_and_offers_no_form(
+    client: FlaskClient, closed_school: tuple[str, str], language: str
+) -> None:
+    code, word = closed_school
+    status, html = get(client, f"/s/{code}", language)
+    assert status == 200
+    page = text_of(html).replace("&#39;", "'")
+    heading, call = CLOSED[language]
+    assert heading in page and call in page
+    assert word in page, "the check word still shows the poster is genuine"
+    assert "<form" not in html and "<textarea" not in html, "nothing to type into that goes nowhere"
+    # The numbers, 111 among them, stay first; the words sending there come after the school.
+    assert html.index('href="tel:111"') < html.index("<h1>") < html.index('id="closed-title"')
+
+
+@pytest.mark.parametrize("language", ["kk", "ru", "en"])
+def test_a_report_to_a_school_without_an_inbox_is_refused_with_the_text_not_a_500(
+    app: Flask, client: FlaskClient, closed_school: tuple[str, str], language: str
+) -> None:
+    code = closed_school[0]
+    typed = "Мені ұрады <b>& меня бьют</b>"
+    # A valid form, as a page loaded before the inbox went missing (or a page of an older
+    # release) would send it: nothing but the missing inbox stands in its way.
+    with app.test_request_context():
+        token = ReportForm().csrf_token.current_token
+    response = client.post(
+        f"/s/{code}?lang={language}",
+        data={"csrf_token": token, "message": typed, "danger": "yes", "category": "bullying"},
+    )
+    assert response.status_code == 503
+    assert response.headers["Cache-Control"] == "no-store"
+    html = response.get_data(as_text=True)
+    assert f'<html lang="{language}">' in html
+    assert NOT_SENT[language] in html
+    assert html.index("<h1>") < html.index('class="problem"'), "a heading says what happened"
+    # The text back in a form that sends it again as it came, and the numbers to call.
+    assert f'<form class="report" method="post" action="/s/{code}?lang={language}"' in html
+    assert ">Мені ұрады &lt;b&gt;&amp; меня бьют&lt;/b&gt;</textarea>" in html
+    assert '<input type="hidden" name="danger" value="yes">' in html
+    assert 'href="tel:111"' in html and 'href="tel:112"' in html
+    with app.app_context():
+        assert get_session().scalar(select(func.count()).select_from(Report)) == 0
 
 
 def test_rotated_and_deactivated_codes_stop_at_once(

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 import re
+import shutil
 from pathlib import Path
 
 import pytest
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.pofile import read_po
 
+from portal import create_app
+from portal.config import Environment
+from portal.web import i18n
+from portal.web.context import engine_of
 from portal.web.i18n import LANGUAGES, TRANSLATIONS
+from tests.conftest import make_config
 
 ROOT = Path(__file__).resolve().parents[2]
 KAZAKH_LETTERS = set("әғқңөұүһіӘҒҚҢӨҰҮҺІ")
@@ -75,3 +82,55 @@ def test_compiled_catalogs_are_present() -> None:
         source = compiled.with_suffix(".po")
         assert compiled.exists(), "run `make install` to compile the catalogs"
         assert compiled.stat().st_mtime >= source.stat().st_mtime, f"{compiled} is stale"
+
+
+def uncompiled_catalogs(folder: Path, *languages: str) -> Path:
+    """A copy of the translations as a checkout has them before `make install`: the .po files,
+    and no .mo for these languages."""
+    copy = folder / "translations"
+    shutil.copytree(TRANSLATIONS, copy)
+    for language in languages:
+        (copy / language / "LC_MESSAGES" / "messages.mo").unlink(missing_ok=True)
+    return copy
+
+
+@pytest.mark.parametrize(("missing", "named"), [(LANGUAGES, "kk, ru, en"), (("ru",), "for ru in")])
+def test_production_refuses_to_start_without_compiled_catalogs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, missing: tuple[str, ...], named: str
+) -> None:
+    """Without them every page would read in English under lang="kk" or "ru"."""
+    monkeypatch.setattr(i18n, "TRANSLATIONS", uncompiled_catalogs(tmp_path, *missing))
+    instance = tmp_path / "instance"
+    instance.mkdir()
+    with pytest.raises(i18n.CatalogsMissing) as refused:
+        create_app(make_config(instance, env=Environment.PRODUCTION))
+    message = str(refused.value)
+    assert named in message
+    assert "make install" in message and "pybabel compile -d" in message
+
+
+def test_development_starts_without_compiled_catalogs_but_says_so_loudly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(i18n, "TRANSLATIONS", uncompiled_catalogs(tmp_path, *LANGUAGES))
+    instance = tmp_path / "instance"
+    instance.mkdir()
+    with caplog.at_level(logging.WARNING):
+        app = create_app(make_config(instance))
+    try:
+        warned = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+        assert any("kk, ru, en" in line and "make install" in line for line in warned), warned
+        # What the warning is about: Russian asked, English served.
+        page = app.test_client().get("/?lang=ru").get_data(as_text=True)
+        assert '<html lang="ru">' in page and "Leave quickly" in page
+    finally:
+        engine_of(app).dispose()
+
+
+def test_compiled_catalogs_start_quietly(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    instance = tmp_path / "instance"
+    instance.mkdir()
+    with caplog.at_level(logging.WARNING):
+        app = create_app(make_config(instance, env=Environment.PRODUCTION))
+    engine_of(app).dispose()
+    assert not [r for r in caplog.records if "catalog" in r.getMessage()]

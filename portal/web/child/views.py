@@ -14,7 +14,7 @@ from flask import (
 )
 from werkzeug.exceptions import HTTPException
 
-from portal.models import School
+from portal.models import Inbox, School
 from portal.services import intake, reports
 from portal.services.registry import find_by_code
 from portal.web import errors, kdf_bound, ratelimit
@@ -24,12 +24,16 @@ from portal.web.i18n import select_language
 
 bp = Blueprint("child", __name__)
 
-EMERGENCY_NUMBERS = ("112", "102", "103", "111")
 _FORM_ENDPOINTS = ("child.send", "child.check")
 
 
-def _school_or_404(code: str) -> School:
-    found = find_by_code(get_session(), code)
+def _school_or_404(code: str) -> tuple[School, Inbox | None]:
+    """The active school of the code and the inbox its reports go to (None while none does).
+
+    Both in one query: every statement costs the worker CPU that Argon2id could use
+    (bench/child.py; tests/portal/test_child_cost.py counts them).
+    """
+    found = reports.school_and_inbox(get_session(), code)
     if found is None:
         abort(404)
     return found
@@ -83,12 +87,20 @@ def _page(template: str, status: int = 200, **context: object) -> Response:
     return response
 
 
-def _form_page(school: School, form: ReportForm, status: int = 200, problem: str = "") -> Response:
+def _school_page(school: School, status: int = 200, **context: object) -> Response:
     return _page(
         "child/school.html",
         status,
         school=school,
         school_name=school.name_for(select_language()),
+        **context,
+    )
+
+
+def _form_page(school: School, form: ReportForm, status: int = 200, problem: str = "") -> Response:
+    return _school_page(
+        school,
+        status,
         form=form,
         category_labels=CATEGORY_LABELS,
         max_chars=MAX_MESSAGE_CHARS,
@@ -99,8 +111,14 @@ def _form_page(school: School, form: ReportForm, status: int = 200, problem: str
 @bp.get("/s/<code>")
 @bp.get("/S/<code>", endpoint="school_upper")
 def school(code: str) -> Response:
-    """The page a school's poster links to: numbers to call, the check word, the form."""
-    return _form_page(_school_or_404(code), ReportForm())
+    """The page a school's poster links to: numbers to call, the check word, the form.
+
+    While no inbox receives the school's reports, no form: a child would write for nothing.
+    """
+    found, inbox = _school_or_404(code)
+    if inbox is None:
+        return _school_page(found, closed=True)
+    return _form_page(found, ReportForm())
 
 
 @bp.post("/s/<code>")
@@ -108,12 +126,14 @@ def school(code: str) -> Response:
 @kdf_bound.bounded
 def send(code: str) -> Response:
     """Store a report and show its receipt; any problem brings the form back, text in it."""
-    # The school and its inbox in one query: every statement costs the worker CPU that
-    # Argon2id could use (bench/child.py; tests/portal/test_child_cost.py counts them).
-    found_with_inbox = reports.school_and_inbox(get_session(), code)
-    if found_with_inbox is None:
-        abort(404)
-    found, inbox = found_with_inbox
+    found, inbox = _school_or_404(code)
+    if inbox is None:
+        # Nothing could seal the report: refused before the form is read, the text given back.
+        # The log names no school or region (a refused child's trace); /healthz says the same.
+        current_app.logger.warning(
+            "a report was refused: no inbox receives its school's reports (flask inbox create)"
+        )
+        return errors.refusal(503, "closed")
     form = ReportForm()
     if not form.validate_on_submit():
         return _form_page(found, form, 400)

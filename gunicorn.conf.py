@@ -26,7 +26,8 @@ proc_name = "qr111-portal"
 # is per worker) leaves the CPU a little room for the staff pages during a flood.
 workers = len(os.sched_getaffinity(0))
 # Threads let a worker take the next requests and serve pages while one thread hashes; the
-# number hashing at once is bounded in the app (PORTAL_MAX_KDF_CONCURRENCY, portal/web/kdf_bound.py),
+# number hashing at once is bounded in the app (PORTAL_MAX_KDF_CONCURRENCY,
+# portal/web/kdf_bound.py),
 # and reports beyond what the cores can hash get a 503 that keeps the child's text, instead of
 # waiting in the listen queue for a proxy's timeout page that loses it. 128: up to 7 wait for
 # the derivation slot (kdf_bound.WAITING_PER_SLOT + 1), up to 100 hold back a refusal for a

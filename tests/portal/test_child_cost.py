@@ -136,6 +136,7 @@ def test_no_school_for_an_unknown_old_or_inactive_code(world: World) -> None:
 
 
 def test_a_school_without_any_inbox_comes_with_none(site: Site) -> None:
+    fields = form_fields(site)  # the page as the child opened it, before the inboxes went
     with site.app.app_context():
         session = get_session()
         for inbox in accounts.list_inboxes(session):
@@ -143,9 +144,9 @@ def test_a_school_without_any_inbox_comes_with_none(site: Site) -> None:
         session.commit()
         found = reports.school_and_inbox(session, site.code)
         assert found is not None and found[0].code == site.code and found[1] is None
-    # The form then comes back with the text and a message, as for any failure of ours.
-    response = site.client.post(site.page, data=form_fields(site))
-    assert response.status_code == 500
+    # A refusal that gives the text back, never a 500; nothing is stored.
+    response = site.client.post(site.page, data=fields)
+    assert response.status_code == 503
     assert TEXT in response.get_data(as_text=True)
     assert site.reports() == []
 

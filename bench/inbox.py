@@ -9,14 +9,13 @@ migrates it, imports 7,700 synthetic schools, makes an inbox key pair and staff 
 the real code, and fills the reports. A few are sent through
 portal.services.reports.submit_report at full cost; the rest are sealed in bulk with
 portal.crypto.seal_report and the real message sealing, but with a cheap Argon2id for the
-child's receipt (its wrap and lookup): the bench measures the inbox, not Argon2id, and every report stays openable by staff. Then a triage
-member logs in (password at production Argon2id cost, TOTP) and the app is driven in-process
-through the Flask test client (no HTTP server, no network): the inbox's first page, filtered
-pages, and opening reports (decrypt the conversation, write an audit record). Prints median
-and p95 per page against the goals, the CPU time a request costs (the app's, and PostgreSQL's
-server processes'; unlike wall time, hardly changed by other work on the machine) and the SQL
-statements each request ran.
-"""
+child's receipt (its wrap and lookup): the bench measures the inbox, not Argon2id, and every
+report stays openable by staff. Then a triage member logs in (password at production Argon2id
+cost, TOTP) and the app is driven in-process through the Flask test client (no HTTP server, no
+network): the inbox's first page, filtered pages, and opening reports (decrypt the conversation,
+write an audit record). Prints median and p95 per page against the goals, the CPU time a request
+costs (the app's, and PostgreSQL's server processes'; unlike wall time, hardly changed by other
+work on the machine) and the SQL statements each request ran."""
 
 from __future__ import annotations
 

@@ -59,6 +59,17 @@ DANGER_TEXT = "Мне страшно идти домой, отчим сказа�
 SCHOOL_OF_SCHOOL_ACCOUNT = "34000015"
 
 
+@pytest.fixture
+def school_code(app: Flask, tmp_path: Path) -> str:
+    """A school whose reports have an inbox to go to."""
+    with app.app_context():
+        session = get_session()
+        registry.seed_schools(session, SAMPLE_SCHOOLS.read_bytes())
+        accounts.init_recovery_key(session, tmp_path / "recovery.key")
+        accounts.create_inbox(session, "national")
+        return registry.get_school(session, "34000015").code
+
+
 @dataclass(frozen=True)
 class Setup:
     """The school's code and the staff accounts' TOTP secrets."""

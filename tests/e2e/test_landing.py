@@ -17,7 +17,8 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-def school_code(app: Flask) -> str:
+def school_without_inbox(app: Flask) -> str:
+    """The code of a school whose registry was imported before any inbox was made."""
     with app.app_context():
         session = get_session()
         registry.seed_schools(session, SAMPLE_SCHOOLS.read_bytes())
@@ -61,3 +62,17 @@ def test_unknown_code_page(phone: Page, live_server: str, tmp_path: Path) -> Non
     assert response is not None and response.status == 404
     assert phone.locator('a[href="tel:111"]').is_visible()
     phone.screenshot(path=screenshot_path(tmp_path, "not-found-ru"), full_page=True)
+
+
+def test_a_school_without_an_inbox_says_to_call_111_and_offers_no_form(
+    phone: Page, live_server: str, school_without_inbox: str, tmp_path: Path
+) -> None:
+    response = phone.goto(f"{live_server}/s/{school_without_inbox}?lang=ru")
+    assert response is not None and response.status == 200
+    assert phone.locator("form textarea").count() == 0
+    box = phone.locator('a[href="tel:111"]').first.bounding_box()
+    assert box is not None and box["y"] + box["height"] <= PHONE["height"]
+    assert "111" in (phone.locator("main").inner_text())
+    width = phone.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"], "the page scrolls sideways on a phone"
+    phone.screenshot(path=screenshot_path(tmp_path, "landing-no-inbox-ru"), full_page=True)

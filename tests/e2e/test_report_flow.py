@@ -7,29 +7,14 @@ from pathlib import Path
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from flask import Flask
 from playwright.sync_api import Page, Route
 
-from portal.services import accounts, registry
-from portal.web.context import get_session
-from tests.conftest import SAMPLE_SCHOOLS
 from tests.e2e.conftest import PHONE, screenshot_path
 
 pytestmark = pytest.mark.e2e
 
 TEXT = "Меня обижают на переменах. Мен қорқамын."
 NEUTRAL = "Погода в Астане"
-
-
-@pytest.fixture
-def school_code(app: Flask, tmp_path: Path) -> str:
-    """A school whose reports have an inbox to go to."""
-    with app.app_context():
-        session = get_session()
-        registry.seed_schools(session, SAMPLE_SCHOOLS.read_bytes())
-        accounts.init_recovery_key(session, tmp_path / "recovery.key")
-        accounts.create_inbox(session, "national")
-        return registry.get_school(session, "34000015").code
 
 
 def assert_accessible(page: Page) -> None:

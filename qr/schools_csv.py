@@ -86,6 +86,9 @@ class SchoolsFile:
     warnings: list[str] = field(default_factory=list)
 
 
+SCHOOL_ID_RULE = "may hold only Latin letters A-Z, digits and '-', at most 64"
+
+
 def valid_school_id(school_id: str) -> bool:
     """ASCII letters, digits and '-', 1 to 64 of them (schools-format.md)."""
     return SCHOOL_ID.fullmatch(school_id) is not None
@@ -182,7 +185,7 @@ def _check_row(values: dict[str, str], export: bool) -> list[str]:
     if not school_id:
         problems.append("school_id is missing")
     elif not valid_school_id(school_id):
-        problems.append(f"school_id {school_id!r} may hold only letters, digits and '-'")
+        problems.append(f"school_id {school_id!r} {SCHOOL_ID_RULE}")
     if not any(values.get(name) for name in NAME_COLUMNS):
         problems.append("both names (name_kk, name_ru) are empty")
     if export:

@@ -17,7 +17,7 @@ from portal.services import registry
 from portal.services.codes import normalize_code
 from portal.web.context import get_session
 from qr import read_schools_csv
-from qr.schools_csv import SchoolsFile, parse_schools_csv
+from qr.schools_csv import SCHOOL_ID_RULE, SchoolsFile, parse_schools_csv
 from tests.conftest import SAMPLE_SCHOOLS
 
 HEADER = "school_id,name_kk,name_ru,region,district,address\n"
@@ -98,7 +98,7 @@ def test_every_bad_row_is_named_by_its_line() -> None:
         "line 3: school_id is missing",
         "line 4: school_id 1001 repeats line 2",
         "line 5: both names (name_kk, name_ru) are empty",
-        "line 6: school_id '10 04' may hold only letters, digits and '-'",
+        "line 6: school_id '10 04' may hold only Latin letters A-Z, digits and '-', at most 64",
         "line 6: name_kk holds a control character",
         "line 8: region is missing",
         "line 9: has 2 fields, the header has 6",
@@ -214,7 +214,7 @@ def test_one_id_rule_for_the_import_and_the_posters(
         assert [row.school_id for row in parse(imported).rows] == [school_id]
         assert [school.school_id for school in read_schools_csv(path)] == [school_id]
     else:
-        bad = f"line 2: school_id {school_id!r} may hold only letters, digits and '-'"
+        bad = f"line 2: school_id {school_id!r} {SCHOOL_ID_RULE}"
         assert problems(imported) == [bad]
         with pytest.raises(registry.BadSchoolsFile) as refused:
             read_schools_csv(path)

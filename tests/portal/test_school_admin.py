@@ -232,7 +232,7 @@ def test_a_bad_file_is_refused_whole_with_its_line_numbers(desk: Desk) -> None:
     page = response.get_data(as_text=True)
     assert "nothing was imported" in page
     assert "line 3: both names (name_kk, name_ru) are empty" in page
-    assert "line 4: school_id &#39;bad id!&#39; may hold only letters" in page
+    assert "line 4: school_id &#39;bad id!&#39; may hold only Latin letters A-Z" in page
     assert "line 4: region is missing" in page
     with desk.site.app.app_context():
         assert registry.search_schools(get_session(), text="77000001").total == 0

@@ -119,7 +119,7 @@ def test_school_ids_are_ascii_letters_digits_and_hyphens(tmp_path: Path, school_
     with pytest.raises(BadSchoolsFile) as caught:
         read_schools_csv(write(tmp_path, text))
     assert caught.value.problems == [
-        (2, f"school_id {school_id!r} may hold only letters, digits and '-'")
+        (2, f"school_id {school_id!r} may hold only Latin letters A-Z, digits and '-', at most 64")
     ]
 
 

@@ -54,7 +54,7 @@ from portal import clock, create_app, crypto, migrate
 from portal.config import load_config
 from portal.enums import Category, EntryKind, Priority, Role, Status
 from portal.models import Entry, Inbox, Report, School
-from portal.services import accounts, registry, reports
+from portal.services import accounts, enrolment, registry, reports
 from portal.web.context import engine_of, get_session
 
 GOALS_MS = {"list": 50.0, "open": 30.0}
@@ -237,8 +237,8 @@ def fill(app: Flask, instance: Path, count: int, seed: int) -> tuple[Filled, str
         schools = registry.list_schools(session)
         accounts.init_recovery_key(session, instance / "recovery.key")
         recovery = accounts.read_recovery_key(session, instance / "recovery.key")
-        national = accounts.create_inbox(session, "national")
-        regional = accounts.create_inbox(session, "turkestan", region=REGIONAL)
+        national = enrolment.create_inbox(session, config, None, "national", None)
+        regional = enrolment.create_inbox(session, config, None, "turkestan", REGIONAL)
         staff_ids = []
         totp = ""
         for number in range(COLLEAGUES + 1):

@@ -26,12 +26,15 @@ import time_machine
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import Engine, create_engine, make_url, text
+from sqlalchemy.orm import Session
 from werkzeug.serving import make_server
 
 from portal import create_app, migrate
 from portal.config import Config, Environment, RateLimits
 from portal.crypto import KdfParams
 from portal.database import make_engine
+from portal.models import Inbox
+from portal.services import accounts
 from portal.web.context import engine_of
 
 # Argon2id at 64 KiB and one pass: unit tests check behaviour; bench/crypto.py checks cost.
@@ -300,6 +303,14 @@ def new_database(instance: Path, template: str | None = MIGRATED) -> str:
     if _active is None:
         raise RuntimeError("new_database runs inside a test")
     return _active.database(instance, template)
+
+
+def add_inbox(session: Session, name: str, region: str | None = None) -> Inbox:
+    """An inbox for a test's world: its keys made as the action makes them, not on record, so
+    a world's audit log starts empty (the action, enrolment.create_inbox, is tested itself)."""
+    inbox, _private = accounts.new_inbox(session, name, region)
+    session.commit()
+    return inbox
 
 
 def stored_at_rest(app: Flask) -> dict[str, bytes]:

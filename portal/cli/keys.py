@@ -13,7 +13,7 @@ from flask.cli import AppGroup
 
 from portal import crypto
 from portal.enums import AuditAction, Role
-from portal.services import accounts, audit
+from portal.services import accounts, audit, enrolment
 from portal.web.context import get_config, get_session
 
 T = TypeVar("T")
@@ -28,7 +28,7 @@ def _or_exit(action: Callable[[], T]) -> T:
     """Run an account operation; a known failure becomes a one-line error and exit code 2."""
     try:
         return action()
-    except (accounts.AccountError, crypto.CryptoError) as exc:
+    except (accounts.AccountError, enrolment.EnrolmentError, crypto.CryptoError) as exc:
         message = str(exc) or type(exc).__name__
         if isinstance(exc, crypto.WrongPassword):
             message = "wrong password"
@@ -90,8 +90,9 @@ def keys_recover(key_path: Path, inbox_name: str, email: str) -> None:
 @click.option("--region", help="The region whose schools report here; none: national inbox.")
 def inbox_create(name: str, region: str | None) -> None:
     """Create an inbox; its private key is wrapped for the recovery key only."""
-    inbox = _or_exit(lambda: accounts.create_inbox(get_session(), name, region))
-    _on_record(AuditAction.INBOX, "inbox create", inbox=inbox.name, region=inbox.region)
+    inbox = _or_exit(
+        lambda: enrolment.create_inbox(get_session(), get_config(), None, name, region)
+    )
     where = f"region {inbox.region}" if inbox.region else "national"
     click.echo(f"inbox {inbox.name} created ({where})")
     click.echo(f"Grant it: flask --app portal keys recover --inbox {inbox.name} --email E ...")

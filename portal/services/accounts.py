@@ -128,15 +128,9 @@ def _recovery_key(session: Session) -> RecoveryKey:
     return record
 
 
-def create_inbox(session: Session, name: str, region: str | None = None) -> Inbox:
-    """A new inbox (national, or for one region) with its key wrapped for the recovery key."""
-    inbox, _private = new_inbox(session, name, region)
-    session.commit()
-    return inbox
-
-
 def new_inbox(session: Session, name: str, region: str | None = None) -> tuple[Inbox, bytes]:
-    """`create_inbox` uncommitted, with the inbox private key (to grant its first member)."""
+    """The keys of a new inbox, wrapped for the recovery key, uncommitted, with its private key
+    (to grant its first member). The action, with its rules and record: enrolment.create_inbox."""
     recovery = _recovery_key(session)
     name = name.strip()
     if not name or session.scalar(select(Inbox).where(Inbox.name == name)) is not None:

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from portal.config import Config
 from portal.enums import Category, Role
 from portal.models import InboxGrant, RecoveryKey, Report, School, Staff
-from portal.services import accounts, intake, registry
+from portal.services import accounts, enrolment, intake, registry
 
 # A published password is fine only because seed_demo refuses to run in production.
 DEMO_PASSWORD = "demo-password-111"  # noqa: S105
@@ -81,7 +81,7 @@ def seed_demo(session: Session, config: Config, schools_csv: Path) -> Demo:
     try:
         accounts.get_inbox(session, DEMO_INBOX)
     except accounts.UnknownInbox:
-        accounts.create_inbox(session, DEMO_INBOX)
+        enrolment.create_inbox(session, config, None, DEMO_INBOX, None)
     made = tuple(
         _demo_account(session, config, email, role, recovery_file)
         for email, role in DEMO_ROLES.items()

@@ -93,6 +93,10 @@ def _record(
     actor: Staff | None,
     **detail: str | int | bool | None,
 ) -> None:
+    """The change on record, in the caller's transaction; without an actor it came from the
+    command line, which has no staff login."""
+    if actor is None:
+        detail = {"via": "cli", **detail}
     audit.record(session, action, actor=actor, detail=detail, server_secret=config.secret_key)
 
 
@@ -506,9 +510,15 @@ def regions_without_inbox(session: Session) -> list[str]:
 
 
 def create_inbox(
-    session: Session, config: Config, actor: Staff, name: str, region: str | None
+    session: Session, config: Config, actor: Staff | None, name: str, region: str | None
 ) -> Inbox:
-    """A new inbox whose first member is the admin creating it (the key is in hand only now)."""
+    """A new inbox, national (region None) or for a region of the registry without one.
+
+    From the admin's page (`actor`) the admin becomes its first member, since its private key
+    is in hand only now; from the command line (actor None) the key is wrapped for the
+    recovery key alone, to be granted with `flask keys recover`. The same rules either way,
+    and the inbox, its grant and its audit record are committed together.
+    """
     name = name.strip()
     if not INBOX_NAME.match(name):
         raise EnrolmentError(
@@ -531,17 +541,13 @@ def create_inbox(
         session.rollback()
         raise EnrolmentError(str(exc)) from None
     session.flush()
-    _record(
-        session,
-        config,
-        AuditAction.INBOX,
-        actor,
-        op="create",
-        inbox=name,
-        region=region,
-        first_member=actor.email,
-    )
-    accounts.grant(session, inbox, inbox_private, actor)  # commits the inbox and the record
+    first_member = actor.email if actor is not None else None
+    detail = {"op": "create", "inbox": name, "region": region, "first_member": first_member}
+    _record(session, config, AuditAction.INBOX, actor, **detail)
+    if actor is None:
+        session.commit()
+    else:
+        accounts.grant(session, inbox, inbox_private, actor)  # commits the inbox and the record
     return inbox
 
 

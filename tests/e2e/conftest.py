@@ -15,7 +15,7 @@ from playwright.sync_api import Browser, Page, ViewportSize, sync_playwright
 from portal.enums import Role
 from portal.services import accounts, registry
 from portal.web.context import get_session
-from tests.conftest import SAMPLE_SCHOOLS
+from tests.conftest import SAMPLE_SCHOOLS, add_inbox
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -66,7 +66,7 @@ def school_code(app: Flask, tmp_path: Path) -> str:
         session = get_session()
         registry.seed_schools(session, SAMPLE_SCHOOLS.read_bytes())
         accounts.init_recovery_key(session, tmp_path / "recovery.key")
-        accounts.create_inbox(session, "national")
+        add_inbox(session, "national")
         return registry.get_school(session, "34000015").code
 
 
@@ -90,7 +90,7 @@ def seed_staff(app: Flask, tmp_path: Path, staff: Mapping[str, Role]) -> Setup:
         config = app.extensions["portal.config"]
         registry.seed_schools(session, SAMPLE_SCHOOLS.read_bytes())
         accounts.init_recovery_key(session, tmp_path / "recovery.key")
-        accounts.create_inbox(session, "national")
+        add_inbox(session, "national")
         recovery = accounts.read_recovery_key(session, tmp_path / "recovery.key")
         school = registry.get_school(session, SCHOOL_OF_SCHOOL_ACCOUNT)
         totp = {}

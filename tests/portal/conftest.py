@@ -24,7 +24,7 @@ from portal.enums import Category, Priority, Role
 from portal.models import Inbox, Report, School, Staff
 from portal.services import accounts, registry, reports
 from portal.web.context import engine_of, get_session
-from tests.conftest import SAMPLE_SCHOOLS, Databases, make_config, new_database
+from tests.conftest import SAMPLE_SCHOOLS, Databases, add_inbox, make_config, new_database
 
 REGION = "Туркестанская область"  # has its own inbox in the world fixture
 OTHER_REGION = "г. Астана"  # has none: its schools report to the national inbox
@@ -138,8 +138,8 @@ def build_world(session: Session, config: Config, recovery_file: Path) -> dict[s
     """Make the world's keys, inboxes and members; returns each member's TOTP secret."""
     accounts.init_recovery_key(session, recovery_file)
     recovery_private = accounts.read_recovery_key(session, recovery_file)
-    accounts.create_inbox(session, "national")
-    accounts.create_inbox(session, "turkestan", region=REGION)
+    add_inbox(session, "national")
+    add_inbox(session, "turkestan", REGION)
     totp: dict[str, str] = {}
     for email, inbox, password in (
         ("Daniyar@111.kz", "national", NATIONAL_PASSWORD),
@@ -285,7 +285,7 @@ def build_site(tmp_path: Path, limits: RateLimits | None = None) -> Iterator[Sit
         session = get_session()
         registry.seed_schools(session, SAMPLE_SCHOOLS.read_bytes())
         accounts.init_recovery_key(session, tmp_path / "recovery.key")
-        accounts.create_inbox(session, "national")
+        add_inbox(session, "national")
         code = registry.list_schools(session)[0].code
     client = app.test_client()
     client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"  # the messages asserted below
@@ -390,7 +390,7 @@ def desk(tmp_path: Path) -> Iterator[Desk]:
         session = get_session()
         config = site.app.extensions["portal.config"]
         recovery = accounts.read_recovery_key(session, tmp_path / "recovery.key")
-        accounts.create_inbox(session, "elsewhere", region="Nowhere region")
+        add_inbox(session, "elsewhere", "Nowhere region")
 
         def account(email: str, role: Role, inbox: str | None) -> Account:
             made = accounts.add_staff(

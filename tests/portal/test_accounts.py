@@ -15,7 +15,7 @@ from portal import crypto
 from portal.config import Config
 from portal.enums import InboxKind, Role
 from portal.models import InboxGrant, RecoveryKey, Staff
-from portal.services import accounts
+from portal.services import accounts, enrolment
 from tests.portal.conftest import REGION, World, add_member, foreign_recovery_file
 
 NEW_PASSWORD = "a-long-enough-password"
@@ -108,9 +108,9 @@ def test_another_servers_recovery_key_is_refused(
 # ---- inboxes -------------------------------------------------------------------------------
 
 
-def test_inboxes_need_the_recovery_key_first(session: Session) -> None:
-    with pytest.raises(accounts.NoRecoveryKey):
-        accounts.create_inbox(session, "national")
+def test_inboxes_need_the_recovery_key_first(session: Session, config: Config) -> None:
+    with pytest.raises(enrolment.EnrolmentError, match="recovery key"):
+        enrolment.create_inbox(session, config, None, "national", None)
     assert accounts.list_inboxes(session) == []
 
 
@@ -148,8 +148,8 @@ def test_a_taken_or_empty_name_or_region_is_refused(world: World) -> None:
         ("abai", "   "),
     ]
     for name, region in refused:
-        with pytest.raises(accounts.AccountError):
-            accounts.create_inbox(world.session, name, region)
+        with pytest.raises(enrolment.EnrolmentError):
+            enrolment.create_inbox(world.session, world.config, None, name, region)
     assert len(accounts.list_inboxes(world.session)) == 2
 
 

@@ -16,7 +16,7 @@ from portal.services import accounts, registry
 from portal.web.child.forms import ReportForm
 from portal.web.context import get_session
 from portal.web.security import HEADERS
-from tests.conftest import SAMPLE_SCHOOLS
+from tests.conftest import SAMPLE_SCHOOLS, add_inbox
 
 SCHOOL_ID = "34000015"  # its names hold quotes and Kazakh letters
 NAME_KK = "«Білім-Инновация» лицей-интернаты, № 291"
@@ -40,7 +40,7 @@ def school(app: Flask, closed_school: tuple[str, str], tmp_path: Path) -> tuple[
     with app.app_context():
         session = get_session()
         accounts.init_recovery_key(session, tmp_path / "recovery.key")
-        accounts.create_inbox(session, "national")
+        add_inbox(session, "national")
     return closed_school
 
 

@@ -114,7 +114,9 @@ def test_the_school_comes_with_its_regions_inbox_else_the_national_one(world: Wo
 
 
 def test_a_second_national_inbox_does_not_take_the_first_ones_reports(world: World) -> None:
-    accounts.create_inbox(world.session, "national-2")
+    # The action refuses a second national inbox; the routing must hold even if one exists.
+    accounts.new_inbox(world.session, "national-2", None)
+    world.session.commit()
     found = reports.school_and_inbox(world.session, world.national_school.code)
     assert found is not None and found[1] is not None and found[1].id == world.national.id
 

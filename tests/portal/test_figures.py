@@ -14,10 +14,12 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from portal.config import Config
 from portal.enums import AuditAction, Category, Priority, Status
 from portal.models import AuditEvent, Inbox, Report, School
 from portal.services import figures
 from portal.web.context import get_session
+from tests.conftest import add_inbox
 from tests.portal.conftest import Desk
 
 NOW = datetime(2026, 3, 15, 12, 0, tzinfo=UTC)
@@ -144,11 +146,11 @@ def test_figures_of_the_last_twelve_months(session: Session, world_inbox: None) 
 
 
 @pytest.fixture
-def world_inbox(session: Session, schools: list[School], recovery_file: object) -> None:
+def world_inbox(
+    session: Session, config: Config, schools: list[School], recovery_file: object
+) -> None:
     """An inbox for the reports to belong to."""
-    from portal.services import accounts
-
-    accounts.create_inbox(session, "national")
+    add_inbox(session, "national")
 
 
 def test_the_page_and_the_audited_csv_show_the_same_suppressed_figures(desk: Desk) -> None:

@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 from portal import create_app
 from portal.services import accounts, registry
 from portal.web.context import engine_of, get_session
-from tests.conftest import SAMPLE_SCHOOLS, make_config
+from tests.conftest import SAMPLE_SCHOOLS, add_inbox, make_config
 
 
 def test_healthy_answers_ok_and_nothing_else(client: FlaskClient) -> None:
@@ -63,10 +63,10 @@ def test_schools_whose_reports_have_no_inbox_are_named_but_keep_the_site_up(
         session = get_session()
         # Every region but one has an inbox of its own: that one's schools are still stranded.
         for number, region in enumerate(sorted(regions)[1:]):
-            accounts.create_inbox(session, f"region-{number}", region=region)
+            add_inbox(session, f"region-{number}", region)
     assert client.get("/healthz").get_data(as_text=True) == missing
     with app.app_context():
-        accounts.create_inbox(get_session(), "national")
+        add_inbox(get_session(), "national")
     assert client.get("/healthz").get_data(as_text=True) == "ok\n"
 
 

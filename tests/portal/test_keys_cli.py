@@ -14,8 +14,9 @@ from sqlalchemy import func, select
 
 from portal import crypto
 from portal.models import RecoveryKey, Staff
-from portal.services import accounts
+from portal.services import accounts, registry
 from portal.web.context import get_session
+from tests.conftest import SAMPLE_SCHOOLS
 from tests.portal.conftest import foreign_recovery_file
 
 PASSWORD = "Айгерім-құпия-сөз-1"
@@ -71,7 +72,14 @@ def key_file(runner: FlaskCliRunner, tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def inboxes(runner: FlaskCliRunner, key_file: Path) -> None:
+def schools(app: Flask) -> None:
+    """The sample registry (a regional inbox is for a region of the registry)."""
+    with app.app_context():
+        registry.seed_schools(get_session(), SAMPLE_SCHOOLS.read_bytes())
+
+
+@pytest.fixture
+def inboxes(runner: FlaskCliRunner, key_file: Path, schools: None) -> None:
     """A national inbox and one for Turkestan."""
     succeeded(run(runner, "inbox", "create", "national"))
     succeeded(run(runner, "inbox", "create", "turkestan", "--region", "Туркестанская область"))
@@ -122,7 +130,7 @@ def test_inboxes_and_grants_need_keys_init(runner: FlaskCliRunner, tmp_path: Pat
     refused(recover(runner, path, "national", "x@111.kz"), "no recovery key")
 
 
-def test_inbox_create_and_list(runner: FlaskCliRunner, key_file: Path) -> None:
+def test_inbox_create_and_list(runner: FlaskCliRunner, key_file: Path, schools: None) -> None:
     national = succeeded(run(runner, "inbox", "create", "national"))
     assert "inbox national created (national)" in national
     assert "keys recover --inbox national" in national
@@ -137,12 +145,16 @@ def test_inbox_create_and_list(runner: FlaskCliRunner, key_file: Path) -> None:
 def test_inbox_create_refuses_a_taken_or_empty_name_or_region(
     runner: FlaskCliRunner, inboxes: None
 ) -> None:
+    not_a_free_region = "is not a region of the registry without an inbox"
     refusals = [
-        (["national"], "inbox name 'national' is empty or taken"),
-        (["national", "--region", "Абайская область"], "is empty or taken"),
-        (["other", "--region", "Туркестанская область"], "has an inbox already"),
-        (["  "], "inbox name '' is empty or taken"),
-        (["abai", "--region", " "], "the region is empty"),
+        (["national"], "There is a national inbox already"),
+        (["national", "--region", "Абайская область"], "inbox name 'national' is empty or taken"),
+        (["other", "--region", "Туркестанская область"], not_a_free_region),
+        (["  "], "An inbox name is 1 to 64 lower-case letters"),
+        (["abai", "--region", " "], not_a_free_region),
+        # The web's rules on the command line too (it took both before).
+        (["Almaty Region! (old)"], "An inbox name is 1 to 64 lower-case letters"),
+        (["almaty", "--region", "no such region"], not_a_free_region),
     ]
     for args, message in refusals:
         refused(run(runner, "inbox", "create", *args), message)

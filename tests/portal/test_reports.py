@@ -10,9 +10,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from portal import crypto
+from portal.config import Config
 from portal.enums import Category, EntryKind, Priority, Status
 from portal.models import Report, School
-from portal.services import accounts, reports
+from portal.services import reports
+from tests.conftest import add_inbox
 from tests.portal.conftest import REGION, World
 
 FIRST = "Мені мектепте ұрады. Меня бьют в школе."
@@ -54,13 +56,13 @@ def test_a_school_reports_to_its_regions_inbox_else_to_the_national_one(world: W
 
 
 def test_without_a_national_inbox_other_regions_have_no_inbox(
-    session: Session, recovery_file: Path, schools: list[School]
+    session: Session, config: Config, recovery_file: Path, schools: list[School]
 ) -> None:
     inside = next(school for school in schools if school.region == REGION)
     outside = next(school for school in schools if school.region != REGION)
     with pytest.raises(reports.NoInbox):
         reports.inbox_for_school(session, inside)
-    accounts.create_inbox(session, "turkestan", region=REGION)
+    add_inbox(session, "turkestan", REGION)
     assert reports.inbox_for_school(session, inside).name == "turkestan"
     with pytest.raises(reports.NoInbox):
         reports.inbox_for_school(session, outside)

@@ -238,8 +238,8 @@ def test_region_school_and_category_filters_count_what_they_show(
     home = triage.queue(
         world.session, staff, triage.QueueFilter.parse({"category": "home"}), triage.Targets()
     )
-    shown = [(row.public_id, row.school.region) for row in home.rows]
-    assert shown == [(far.public_id, elsewhere.region)]
+    listed = [(row.public_id, row.school.region) for row in home.rows]
+    assert listed == [(far.public_id, elsewhere.region)]
 
 
 def statements_of(world: World, work: Callable[[], object]) -> list[tuple[str, Any]]:

@@ -33,7 +33,7 @@ from portal.config import Config, Environment, RateLimits
 from portal.enums import Role
 from portal.services import accounts, registry
 from portal.web.context import engine_of, get_session
-from tests.conftest import CHEAP_KDF, SAMPLE_SCHOOLS
+from tests.conftest import CHEAP_KDF, SAMPLE_SCHOOLS, add_inbox
 
 REPO = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"
@@ -114,7 +114,7 @@ def prepare(url: str, folder: Path) -> Prepared:
         registry.seed_schools(session, SAMPLE_SCHOOLS.read_bytes())
         recovery_file = folder / "recovery.key"
         accounts.init_recovery_key(session, recovery_file)
-        accounts.create_inbox(session, "national")
+        add_inbox(session, "national")
         made = accounts.add_staff(
             session, STAFF_EMAIL, Role.TRIAGE, STAFF_PASSWORD, CHEAP_KDF, SECRET_KEY
         )

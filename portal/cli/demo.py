@@ -10,7 +10,7 @@ import pyotp
 from flask.cli import with_appcontext
 
 from portal import crypto
-from portal.services import registry
+from portal.services import accounts, registry
 from portal.web.context import get_config, get_session
 
 
@@ -36,7 +36,7 @@ def demo_command(csv_file: Path) -> None:
         click.echo(f"  {account.role.value:<7} {account.email}  password: {account.password}")
         click.echo(f"          TOTP secret {account.totp_secret} (code now: {totp.now()})")
         click.echo(
-            f"          {totp.provisioning_uri(name=account.email, issuer_name='QR 111 demo')}"
+            f"          {accounts.totp_uri(account.totp_secret, account.email, 'QR 111 demo')}"
         )
     click.echo("  Add the secret to an authenticator app; each code works for one login only.")
     if demo.receipts:

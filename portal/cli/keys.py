@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import TypeVar
 
 import click
-import pyotp
 from flask.cli import AppGroup
 
 from portal import crypto
@@ -17,7 +16,6 @@ from portal.services import accounts, audit, enrolment
 from portal.web.context import get_config, get_session
 
 T = TypeVar("T")
-TOTP_ISSUER = "QR 111"
 
 keys_cli = AppGroup("keys", help="The offline recovery key.")
 inbox_cli = AppGroup("inbox", help="Triage inboxes (national, or one region).")
@@ -156,9 +154,7 @@ def staff_add(
             )
         )
         _on_record(AuditAction.KEYS, "staff add", inbox=inbox_name, member=created.staff.email)
-    uri = pyotp.TOTP(created.totp_secret).provisioning_uri(
-        name=created.staff.email, issuer_name=TOTP_ISSUER
-    )
+    uri = accounts.totp_uri(created.totp_secret, created.staff.email)
     click.echo(f"staff {created.staff.email} ({role}) created")
     if inbox_name:
         click.echo(f"member of inbox {inbox_name}")

@@ -167,7 +167,7 @@ def list_inboxes(session: Session) -> list[Inbox]:
     return list(session.scalars(select(Inbox).order_by(Inbox.name)))
 
 
-def get_staff(session: Session, email: str) -> Staff:
+def staff_by_email(session: Session, email: str) -> Staff:
     """The staff member with this email address; raises UnknownStaff."""
     staff = session.scalar(select(Staff).where(Staff.email == normalize_email(email)))
     if staff is None:
@@ -261,7 +261,7 @@ def grant_with_recovery_key(
     """Grant an inbox to a member with the offline recovery key (when no member can)."""
     inbox = get_inbox(session, inbox_name)
     inbox_private = crypto.open_inbox_key(inbox.key_for_recovery, recovery_private, inbox.name)
-    return grant(session, inbox, inbox_private, get_staff(session, email))
+    return grant(session, inbox, inbox_private, staff_by_email(session, email))
 
 
 def open_inbox_key(session: Session, inbox: Inbox, staff: Staff, staff_private: bytes) -> bytes:
@@ -274,12 +274,9 @@ def open_inbox_key(session: Session, inbox: Inbox, staff: Staff, staff_private: 
     return crypto.open_inbox_key(record.wrapped_key, staff_private, inbox.name)
 
 
-def grant_by_member(
-    session: Session, inbox_name: str, email: str, granter_email: str, granter_password: str
-) -> InboxGrant:
-    """Grant an inbox to a member using the key of an existing member (their password)."""
-    inbox = get_inbox(session, inbox_name)
-    granter = get_staff(session, granter_email)
-    granter_private = unlock_staff_key(granter, granter_password)
-    inbox_private = open_inbox_key(session, inbox, granter, granter_private)
-    return grant(session, inbox, inbox_private, get_staff(session, email))
+TOTP_ISSUER = "QR 111"
+
+
+def totp_uri(secret: str, email: str, issuer: str = TOTP_ISSUER) -> str:
+    """The otpauth:// URI an authenticator app reads (as a QR code or a link) for a secret."""
+    return pyotp.TOTP(secret).provisioning_uri(name=email, issuer_name=issuer)

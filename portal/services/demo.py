@@ -93,7 +93,7 @@ def _demo_account(
     session: Session, config: Config, email: str, role: Role, recovery_file: Path
 ) -> DemoAccount:
     try:
-        staff = accounts.get_staff(session, email)
+        staff = accounts.staff_by_email(session, email)
     except accounts.UnknownStaff:
         staff = accounts.add_staff(
             session, email, role, DEMO_PASSWORD, config.kdf, config.secret_key

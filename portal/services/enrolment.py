@@ -32,7 +32,6 @@ from qr.svg import qr_path_data
 LINK_LIFETIME = timedelta(hours=72)
 TOKEN_BYTES = 32
 PENDING_TOTP_PURPOSE = "staff-totp-pending"
-TOTP_ISSUER = "QR 111"
 MAX_SCHOOLS = 500  # of one school account; a district office, not the whole country
 INBOX_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}\Z")
 
@@ -296,11 +295,6 @@ def pending_secret(session: Session, config: Config, invitation: StaffInvitation
     return opened.decode("ascii")
 
 
-def totp_uri(secret: str, email: str) -> str:
-    """The otpauth:// URI authenticator apps read from the QR code."""
-    return pyotp.TOTP(secret).provisioning_uri(name=email, issuer_name=TOTP_ISSUER)
-
-
 def qr_svg(text: str, title: str) -> str:
     """An inline SVG QR code of text (one path; no style attribute, so the CSP allows it)."""
     # Not the cached qr_matrix: a TOTP secret must not linger in a process-wide cache.
@@ -421,7 +415,7 @@ def list_staff(session: Session) -> list[Staff]:
     )
 
 
-def get_staff(session: Session, staff_id: int) -> Staff | None:
+def staff_by_id(session: Session, staff_id: int) -> Staff | None:
     """The account with this id, if any."""
     return session.get(Staff, staff_id)
 

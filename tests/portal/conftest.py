@@ -204,7 +204,7 @@ def world(tmp_path: Path, world_snapshot: Snapshot) -> Iterator[World]:
         schools = registry.list_schools(session)
 
         def member(email: str, password: str) -> Member:
-            staff = accounts.get_staff(session, email)
+            staff = accounts.staff_by_email(session, email)
             return Member(staff, password, world_snapshot.totp[staff.email])
 
         yield World(
@@ -406,7 +406,7 @@ def desk(tmp_path: Path) -> Iterator[Desk]:
         school = account("school@111.kz", Role.SCHOOL, None)
         own = session.scalar(select(School).where(School.code == site.code))
         assert own is not None
-        school_staff = accounts.get_staff(session, school.email)
+        school_staff = accounts.staff_by_email(session, school.email)
         school_staff.schools.append(own)
         session.commit()
         school_id = own.school_id

@@ -14,9 +14,9 @@ from sqlalchemy.orm import Session
 from portal import crypto
 from portal.config import Config
 from portal.enums import InboxKind, Role
-from portal.models import InboxGrant, RecoveryKey, Staff
+from portal.models import Inbox, InboxGrant, RecoveryKey, Staff
 from portal.services import accounts, enrolment
-from tests.portal.conftest import REGION, World, add_member, foreign_recovery_file
+from tests.portal.conftest import REGION, Member, World, add_member, foreign_recovery_file
 
 NEW_PASSWORD = "a-long-enough-password"
 
@@ -164,9 +164,9 @@ def test_an_unknown_inbox_name_is_unknown_inbox(world: World) -> None:
 def test_staff_emails_are_stored_lowercase_and_found_in_any_case(world: World) -> None:
     staff = world.national_member.staff
     assert staff.email == "daniyar@111.kz"
-    assert accounts.get_staff(world.session, "  DANIYAR@111.kz ").id == staff.id
+    assert accounts.staff_by_email(world.session, "  DANIYAR@111.kz ").id == staff.id
     with pytest.raises(accounts.UnknownStaff):
-        accounts.get_staff(world.session, "nobody@111.kz")
+        accounts.staff_by_email(world.session, "nobody@111.kz")
 
 
 def test_a_duplicate_email_in_another_case_is_refused(world: World) -> None:
@@ -303,45 +303,37 @@ def test_granting_twice_keeps_one_grant_that_still_opens(world: World) -> None:
     )
 
 
+def grant_as(world: World, granter: Member, password: str, inbox: Inbox, email: str) -> None:
+    """A member grants an inbox with their own membership (the admin page's action)."""
+    granter_private = accounts.unlock_staff_key(granter.staff, password)
+    newcomer = accounts.staff_by_email(world.session, email)
+    enrolment.grant_inbox(
+        world.session, world.config, granter.staff, granter_private, inbox, newcomer
+    )
+
+
 def test_a_member_grants_their_inbox_to_a_new_member(world: World) -> None:
     newcomer = add_member(world.session, world.config, "newcomer@111.kz", NEW_PASSWORD)
-    accounts.grant_by_member(
-        world.session,
-        "national",
-        "newcomer@111.kz",
-        world.national_member.staff.email,
-        world.national_member.password,
-    )
-    assert world.inbox_key(world.national, newcomer) == world.inbox_key(
-        world.national, world.national_member
-    )
+    national = world.national_member
+    grant_as(world, national, national.password, world.national, "newcomer@111.kz")
+    assert world.inbox_key(world.national, newcomer) == world.inbox_key(world.national, national)
     with pytest.raises(accounts.NotAMember):
         world.inbox_key(world.regional, newcomer)
 
 
 def test_a_non_member_cannot_grant_an_inbox(world: World) -> None:
     newcomer = add_member(world.session, world.config, "newcomer@111.kz", NEW_PASSWORD)
-    with pytest.raises(accounts.NotAMember):
-        accounts.grant_by_member(
-            world.session,
-            "national",
-            newcomer.staff.email,
-            world.regional_member.staff.email,
-            world.regional_member.password,
-        )
+    regional = world.regional_member
+    with pytest.raises(enrolment.NotAllowed):
+        grant_as(world, regional, regional.password, world.national, newcomer.staff.email)
     assert grants_of(world.session, newcomer.staff) == 0
 
 
 def test_a_member_with_a_wrong_password_cannot_grant(world: World) -> None:
     newcomer = add_member(world.session, world.config, "newcomer@111.kz", NEW_PASSWORD)
+    national, wrong = world.national_member, world.regional_member.password
     with pytest.raises(crypto.WrongPassword):
-        accounts.grant_by_member(
-            world.session,
-            "national",
-            newcomer.staff.email,
-            world.national_member.staff.email,
-            world.regional_member.password,
-        )
+        grant_as(world, national, wrong, world.national, newcomer.staff.email)
     assert grants_of(world.session, newcomer.staff) == 0
 
 

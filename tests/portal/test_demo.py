@@ -28,7 +28,7 @@ def test_the_demo_accounts_work_after_two_runs(app: Flask) -> None:
         assert {account.role for account in first.accounts} == set(Role)
         inbox = accounts.get_inbox(session, DEMO_INBOX)
         for account in first.accounts:
-            staff = accounts.get_staff(session, account.email)
+            staff = accounts.staff_by_email(session, account.email)
             assert staff.role is DEMO_ROLES[account.email]
             private = accounts.unlock_staff_key(staff, DEMO_PASSWORD)
             assert pyotp.TOTP(account.totp_secret).verify(pyotp.TOTP(account.totp_secret).now())
@@ -67,4 +67,4 @@ def test_the_demo_refuses_production(app: Flask) -> None:
         with pytest.raises(DemoRefused):
             seed_demo(get_session(), production, SAMPLE_SCHOOLS)
         with pytest.raises(accounts.UnknownStaff):
-            accounts.get_staff(get_session(), next(iter(DEMO_ROLES)))
+            accounts.staff_by_email(get_session(), next(iter(DEMO_ROLES)))

@@ -186,7 +186,7 @@ def test_staff_add_prints_a_totp_uri_the_server_can_check(
     assert isinstance(totp, pyotp.TOTP)
     with app.app_context():
         session = get_session()
-        staff = accounts.get_staff(session, "aigerim@111.kz")
+        staff = accounts.staff_by_email(session, "aigerim@111.kz")
         config = app.extensions["portal.config"]
         assert pyotp.TOTP(accounts.totp_secret_of(staff, config.secret_key)).verify(totp.now())
         assert crypto.public_key_of(accounts.unlock_staff_key(staff, PASSWORD)) == staff.public_key
@@ -203,7 +203,7 @@ def test_staff_add_reads_the_password_from_a_confirmed_prompt(
     assert "otpauth://totp/" in succeeded(result)
     assert PASSWORD not in result.output
     with app.app_context():
-        staff = accounts.get_staff(get_session(), "a@111.kz")
+        staff = accounts.staff_by_email(get_session(), "a@111.kz")
         assert accounts.unlock_staff_key(staff, PASSWORD)
 
 
@@ -231,7 +231,7 @@ def test_staff_add_with_the_recovery_key_grants_the_inbox(
     )
     with app.app_context():
         session = get_session()
-        staff = accounts.get_staff(session, "aigerim@111.kz")
+        staff = accounts.staff_by_email(session, "aigerim@111.kz")
         inbox = accounts.get_inbox(session, "turkestan")
         private = accounts.unlock_staff_key(staff, PASSWORD)
         inbox_private = accounts.open_inbox_key(session, inbox, staff, private)
@@ -292,7 +292,7 @@ def test_keys_recover_grants_an_inbox(
     assert "national\t(national)\tdaniyar@111.kz" in succeeded(run(runner, "inbox", "list"))
     with app.app_context():
         session = get_session()
-        staff = accounts.get_staff(session, "daniyar@111.kz")
+        staff = accounts.staff_by_email(session, "daniyar@111.kz")
         inbox = accounts.get_inbox(session, "national")
         private = accounts.unlock_staff_key(staff, PASSWORD)
         assert crypto.public_key_of(accounts.open_inbox_key(session, inbox, staff, private)) == (

@@ -45,7 +45,7 @@ class Admin:
 
     def staff(self, email: str) -> Staff:
         """An account by email."""
-        return accounts.get_staff(self.session, email)
+        return accounts.staff_by_email(self.session, email)
 
     def audit(self, action: AuditAction) -> list[dict[str, object]]:
         """The details of the audit records of one action, oldest first."""
@@ -376,7 +376,7 @@ def test_bad_links_get_a_clear_page(desk: Desk) -> None:
     with desk.site.app.app_context():
         session = get_session()
         config = desk.site.app.extensions["portal.config"]
-        admin = accounts.get_staff(session, desk.admin.email)
+        admin = accounts.staff_by_email(session, desk.admin.email)
         old = enrolment.invite(
             session, config, admin, "old@111.kz", Role.TRIAGE, now=clock.now() - timedelta(days=4)
         )
@@ -398,7 +398,7 @@ def test_disabling_ends_the_session_and_login_refuses(desk: Desk) -> None:
     assert triage.get("/staff/inbox").status_code == 200
     admin = desk.log_in(desk.admin)
     with desk.site.app.app_context():
-        staff_id = accounts.get_staff(get_session(), desk.triage.email).id
+        staff_id = accounts.staff_by_email(get_session(), desk.triage.email).id
     done = admin.post(
         f"/staff/people/{staff_id}/disable",
         data={"csrf_token": form_token(admin, f"/staff/people/{staff_id}")},
@@ -417,7 +417,7 @@ def test_disabling_ends_the_session_and_login_refuses(desk: Desk) -> None:
 def test_an_admin_cannot_disable_themself_over_http(desk: Desk) -> None:
     admin = desk.log_in(desk.admin)
     with desk.site.app.app_context():
-        staff_id = accounts.get_staff(get_session(), desk.admin.email).id
+        staff_id = accounts.staff_by_email(get_session(), desk.admin.email).id
     page = admin.post(
         f"/staff/people/{staff_id}/disable",
         data={"csrf_token": form_token(admin, f"/staff/people/{staff_id}")},
@@ -443,8 +443,8 @@ def test_the_inboxes_page_grants_with_a_clear_refusal(desk: Desk) -> None:
     with desk.site.app.app_context():
         session = get_session()
         elsewhere = accounts.get_inbox(session, "elsewhere").id
-        school = accounts.get_staff(session, desk.school.email).id
-        triage = accounts.get_staff(session, desk.triage.email).id
+        school = accounts.staff_by_email(session, desk.school.email).id
+        triage = accounts.staff_by_email(session, desk.triage.email).id
         national = accounts.get_inbox(session, "national").id
     token = form_token(admin, "/staff/people/inboxes")
     refused = admin.post(
@@ -489,7 +489,7 @@ def test_reset_totp_over_http(desk: Desk) -> None:
     triage = desk.log_in(desk.triage)
     admin = desk.log_in(desk.admin)
     with desk.site.app.app_context():
-        staff_id = accounts.get_staff(get_session(), desk.triage.email).id
+        staff_id = accounts.staff_by_email(get_session(), desk.triage.email).id
     page = admin.post(
         f"/staff/people/{staff_id}/reset-totp",
         data={"csrf_token": form_token(admin, f"/staff/people/{staff_id}")},
@@ -526,7 +526,7 @@ def test_a_school_accounts_schools_are_set_from_its_page(desk: Desk) -> None:
     admin = desk.log_in(desk.admin)
     with desk.site.app.app_context():
         session = get_session()
-        school_account = accounts.get_staff(session, desk.school.email).id
+        school_account = accounts.staff_by_email(session, desk.school.email).id
         other = next(
             school.school_id
             for school in registry.list_schools(session)
@@ -546,7 +546,7 @@ def test_a_school_accounts_schools_are_set_from_its_page(desk: Desk) -> None:
     assert f"The schools of {desk.school.email} are saved." in saved.get_data(as_text=True)
     with desk.site.app.app_context():
         session = get_session()
-        staff = accounts.get_staff(session, desk.school.email)
+        staff = accounts.staff_by_email(session, desk.school.email)
         assert sorted(school.school_id for school in staff.schools) == sorted(
             [desk.school_id, other]
         )

@@ -48,7 +48,7 @@ def test_repeated_failures_lock_the_account(desk: Desk) -> None:
     response = desk.post_login(browser, desk.triage)  # right password and code, but locked
     assert response.status_code == 200
     with desk.site.app.app_context():
-        staff = accounts.get_staff(get_session(), desk.triage.email)
+        staff = accounts.staff_by_email(get_session(), desk.triage.email)
         assert staff.locked_until is not None and staff.failed_logins == 3
 
 
@@ -140,7 +140,7 @@ def test_the_filters_offer_categories_regions_and_colleagues(desk: Desk) -> None
     assert "triage@111.kz</option>" in page and "admin@111.kz</option>" in page
     assert "outsider@111.kz" not in page
     with desk.site.app.app_context():
-        triage_id = accounts.get_staff(get_session(), "triage@111.kz").id
+        triage_id = accounts.staff_by_email(get_session(), "triage@111.kz").id
     mine = browser.get(f"/staff/inbox?assignee={triage_id}").get_data(as_text=True)
     assert f'<option value="{triage_id}" selected>' in mine
     assert "No reports here." in mine  # nothing is assigned yet

@@ -37,7 +37,7 @@ def _flash_problems(form: FlaskForm) -> None:
 
 
 def _member(staff_id: int) -> Staff:
-    staff = enrolment.get_staff(get_session(), staff_id)
+    staff = enrolment.staff_by_id(get_session(), staff_id)
     if staff is None:
         abort(404)
     return staff
@@ -262,7 +262,7 @@ def grant(inbox_id: int) -> Response:
     form = GrantForm()
     chosen = (form.member.data or "").strip()
     member_id = row_id(chosen)
-    member = enrolment.get_staff(get_session(), member_id) if member_id else None
+    member = enrolment.staff_by_id(get_session(), member_id) if member_id else None
     if not form.validate_on_submit():
         _flash_problems(form)
     elif member is None:

@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from markupsafe import Markup
 from werkzeug.wrappers import Response
 
-from portal.services import enrolment
+from portal.services import accounts, enrolment
 from portal.web.context import get_config, get_session
 from portal.web.desk.forms import NewAccountForm, ResetForm
 from portal.web.desk.views import bp
@@ -53,7 +53,7 @@ def enrol(token: str) -> Response | tuple[str, int] | str:
     else:
         problems = form_problems(form) if request.method == "POST" else []
     secret = enrolment.pending_secret(session, config, invitation)
-    uri = enrolment.totp_uri(secret, invitation.email)
+    uri = accounts.totp_uri(secret, invitation.email)
     return render_template(
         "desk/enrol.html",
         form=form,

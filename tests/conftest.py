@@ -48,6 +48,9 @@ MIGRATED = "migrated"  # the template every test database but an empty one is co
 RUN_PREFIX = "qr111_test_"
 LOCK_TIMEOUT = "20s"
 EMBEDDED_ONLY = "embedded_only"  # the marker of tests of a SQLite or in-memory property
+# The worlds tests are written in (a site, a desk, a world with inboxes and members): fixtures
+# every package's tests share.
+pytest_plugins = ("tests.worlds",)
 # The whole run at a chosen instant: `pytest --clock 2027-12-31T23:59:00+05:00`, or this
 # variable. .ci/run uses it for the instants where calendars break (make test-calendar).
 CLOCK_VARIABLE = "QR111_CLOCK"

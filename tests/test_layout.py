@@ -99,3 +99,12 @@ def test_each_blueprint_is_named_as_its_package_and_its_templates_folder(app: Fl
                     and isinstance(node.args[0], ast.Constant)
                 ):
                     assert str(node.args[0].value).startswith(f"{package}/"), path
+
+
+def test_the_tests_mirror_the_packages() -> None:
+    """Each part of portal/ has its folder of tests, and qr/ too."""
+    tests = Path(__file__).resolve().parent
+    for part in ("services", "crypto", "web", "web/child", "web/desk", "web/admin", "cli"):
+        assert (PORTAL / part / "__init__.py").exists(), part
+        assert list((tests / part).glob("test_*.py")), f"no tests/{part}/test_*.py"
+    assert list((tests / "qr").glob("test_*.py"))

@@ -7,7 +7,7 @@ Erasure destroys a report's wrapped keys, its receipt lookup and its sealed entr
 Backups made before the erasure still hold the keys: keep them no longer than the retention
 period (docs/crypto.md, "Limits"). On PostgreSQL run VACUUM after a large purge. On SQLite the
 job ends with a checkpoint that empties the write-ahead log: until then the WAL file holds the
-pages as they were before the erasure, keys and all (tests/portal/test_at_rest_scenario.py).
+pages as they were before the erasure, keys and all (tests/test_at_rest_scenario.py).
 """
 
 from __future__ import annotations

@@ -118,7 +118,7 @@ class MemoryWindows(MemoryStorage, GivingBack):
         """Remove the newest entry of key's moving window, if there is one."""
         # This storage's own entries, newest first (acquire_entry inserts at 0), under the
         # key's lock, which acquire_entry and the sweeping timer that drops expired entries
-        # take too. limits documents no other way to them: tests/portal/test_ratelimit.py
+        # take too. limits documents no other way to them: tests/web/test_ratelimit.py
         # checks this against the public count (get_moving_window) of the installed limits.
         with self.locks[key]:
             entries = self.events.get(key)

@@ -11,7 +11,7 @@ from types import ModuleType
 import pytest
 
 from portal.config import RateLimits
-from tests.portal.conftest import TEXT, Site, build_site
+from tests.worlds import TEXT, Site, build_site
 
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 

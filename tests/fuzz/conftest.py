@@ -1,5 +1,5 @@
 """The portal tests' sites and staff desk, shared with the fuzz tests."""
 
-from tests.portal.conftest import desk, make_site, site
+from tests.worlds import desk, make_site, site
 
 __all__ = ["desk", "make_site", "site"]

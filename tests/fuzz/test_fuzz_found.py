@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from portal.services.inputs import row_id
-from tests.portal.conftest import Desk, Site, form_token, receipt_of, report_id
+from tests.worlds import Desk, Site, form_token, receipt_of, report_id
 
 
 @pytest.mark.parametrize(

@@ -31,7 +31,7 @@ from tests.fuzz.harness import (
     routes,
 )
 from tests.fuzz.profiles import fuzz_settings
-from tests.portal.conftest import RECEIPT, Desk, Site, report_id
+from tests.worlds import RECEIPT, Desk, Site, report_id
 
 # Names the app's forms and filters use, and some they do not.
 FIELD_NAMES = (

@@ -31,7 +31,7 @@ def _school_or_404(code: str) -> tuple[School, Inbox | None]:
     """The active school of the code and the inbox its reports go to (None while none does).
 
     Both in one query: every statement costs the worker CPU that Argon2id could use
-    (bench/child.py; tests/portal/test_child_cost.py counts them).
+    (bench/child.py; tests/web/child/test_child_cost.py counts them).
     """
     found = reports.school_and_inbox(get_session(), code)
     if found is None:

@@ -1,0 +1,133 @@
+"""What is Redis' own: staff sessions' server halves expire there by themselves, limits count there.
+
+These run in the second run of `make test` (PORTAL_TEST_REDIS_URL); without Redis they skip.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable
+from datetime import timedelta
+
+import pytest
+from flask.testing import FlaskClient
+from limits.storage import RedisStorage
+from sqlalchemy import func, select
+
+from portal import clock
+from portal.config import RateLimits
+from portal.models import StaffSession
+from portal.services import sessions
+from portal.web.context import get_session
+from portal.web.ratelimit import RedisWindows, limiter
+from tests.conftest import Backend
+from tests.web.test_ratelimit import gives_back_the_newest
+from tests.worlds import Desk, Site, World, form_token
+
+WAIT = 5.0  # seconds for Redis to expire a key that should be gone after 0.3
+
+
+@pytest.fixture(autouse=True)
+def redis_only(backend: Backend) -> None:
+    """Skip without Redis: these tests are about it."""
+    if not backend.redis_url:
+        pytest.skip("Redis only: set PORTAL_TEST_REDIS_URL (make test's second run)")
+
+
+def session_keys(backend: Backend) -> list[bytes]:
+    return [key for key in backend.redis_keys() if b":staff-session:" in key]
+
+
+def redis_store(world: World) -> sessions.RedisStore:
+    store = sessions.store_for(world.session)
+    assert isinstance(store, sessions.RedisStore)
+    return store
+
+
+def log_out(browser: FlaskClient) -> None:
+    token = form_token(browser, "/staff/inbox")
+    assert browser.post("/staff/logout", data={"csrf_token": token}).status_code == 303
+
+
+def test_a_login_keeps_the_server_half_in_redis_and_logout_destroys_it(
+    desk: Desk, backend: Backend
+) -> None:
+    browser = desk.log_in(desk.triage)
+    (key,) = session_keys(backend)
+    idle = timedelta(minutes=desk.site.app.extensions["portal.config"].triage.idle_minutes)
+    with backend.redis() as client:
+        left = timedelta(milliseconds=client.pttl(key))
+    assert idle - timedelta(minutes=1) < left <= idle  # the idle timeout, not the lifetime
+    with desk.site.app.app_context():
+        assert get_session().scalar(select(func.count()).select_from(StaffSession)) == 0
+    assert browser.get("/staff/inbox").status_code == 200
+    log_out(browser)
+    assert session_keys(backend) == []
+    assert browser.get("/staff/inbox").status_code == 303
+
+
+def test_a_session_in_redis_expires_by_itself(world: World) -> None:
+    app_store = redis_store(world)
+    store = sessions.RedisStore(app_store.client, app_store.prefix, timedelta(milliseconds=300))
+    now = clock.now()
+    staff_id = world.regional_member.staff.id
+    half = sessions.ServerHalf(staff_id, b"share", now, now, now + timedelta(hours=8))
+    session_id = secrets.token_hex(32)
+    store.add(session_id, half)
+    assert 0 < store.client.pttl(store.key(session_id)) <= 300
+    assert store.get(session_id) == half
+    deadline = time.monotonic() + WAIT
+    while store.get(session_id) is not None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert store.get(session_id) is None  # gone without anyone purging it
+    store.touch(session_id, half, clock.now())  # a late use cannot bring it back
+    assert store.get(session_id) is None
+
+
+def test_each_use_restarts_the_idle_clock_but_never_past_the_lifetime(world: World) -> None:
+    store = redis_store(world)
+    member = world.regional_member
+    cookie = sessions.start_session(
+        world.session, member.staff, world.staff_key(member), lifetime=timedelta(minutes=5)
+    )
+    (key,) = list(store.client.scan_iter(match=store.key("*")))
+    assert 4 * 60_000 < store.client.pttl(key) <= 5 * 60_000  # capped: 5 minutes, not 15
+    store.client.pexpire(key, 1000)  # as if it had sat idle for most of its time
+    idle = store.idle_timeout
+    soon = clock.now() + sessions.TOUCH_AFTER  # a use once the last one is old enough to write
+    sessions.resume_session(world.session, cookie, idle_timeout=idle, now=soon)
+    assert store.client.pttl(key) > 4 * 60_000  # used: the clock starts again
+    later = clock.now() + timedelta(minutes=4)
+    sessions.resume_session(world.session, cookie, idle_timeout=idle, now=later)
+    assert 0 < store.client.pttl(key) <= 60_000  # one minute of its lifetime is left
+    with pytest.raises(sessions.SessionInvalid, match="expired"):
+        sessions.resume_session(
+            world.session, cookie, idle_timeout=idle, now=later + timedelta(minutes=1)
+        )
+    assert store.client.exists(key) == 0  # a refused session is destroyed at once
+
+
+def test_the_rate_limits_count_in_redis(
+    make_site: Callable[[RateLimits], Site], backend: Backend
+) -> None:
+    site = make_site(RateLimits(client_messages="2/hour"))
+    assert isinstance(limiter.storage, RedisStorage)
+    assert site.send().status_code == 200
+    assert site.send().status_code == 200
+    assert site.send().status_code == 429
+    counts = [key for key in backend.redis_keys() if b":limits:" in key]
+    assert counts, "no rate-limit key under the test's prefix"
+    with backend.redis() as client:
+        client.delete(*counts)  # the counts live there and nowhere else
+    assert site.send().status_code == 200
+
+
+def test_the_redis_storage_gives_back_the_newest_hit_under_the_test_prefix(
+    make_site: Callable[[RateLimits], Site], backend: Backend
+) -> None:
+    make_site(RateLimits())
+    assert isinstance(limiter.storage, RedisWindows)
+    gives_back_the_newest(limiter.storage)
+    (key,) = [key for key in backend.redis_keys() if b"give-back-test" in key]
+    assert b":limits:" in key, "the deployment's prefix, then the limits' own"

@@ -1,0 +1,202 @@
+"""The child's form, receipt and conversation over HTTP: every path keeps the typed text."""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+from collections.abc import Callable
+
+import pytest
+
+from portal.config import RateLimits
+from portal.enums import Category, Priority
+from portal.services import intake
+from tests.worlds import TEXT, Site, receipt_of, typed_back
+
+
+def test_the_page_has_the_numbers_first_then_the_form_and_sets_no_cookie(site: Site) -> None:
+    response = site.client.get(site.page)
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "Set-Cookie" not in response.headers
+    assert response.headers["Cache-Control"] == "no-store"
+    assert body.index('href="tel:112"') < body.index("<form")
+    for number in ("112", "102", "103", "111"):
+        assert f'href="tel:{number}"' in body
+    for category in Category:
+        assert f'value="{category.value}"' in body
+    assert 'class="quick-exit"' in body and 'name="homepage"' in body
+    assert "<script>" not in body  # only our own external script, as the CSP demands
+
+
+def test_a_report_gets_a_receipt_that_opens_its_conversation(site: Site) -> None:
+    response = site.send(category="bullying")
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+    assert "Set-Cookie" not in response.headers
+    receipt = receipt_of(response)
+    assert site.reports() == [(Category.BULLYING, Priority.P3, 1)]
+    spaced = " ".join(receipt[i : i + 4] for i in range(0, 16, 4))
+    opened = site.client.post(
+        "/check", data={"csrf_token": site.token("/check"), "receipt": spaced}
+    )
+    assert opened.status_code == 200
+    assert opened.headers["Cache-Control"] == "no-store"
+    assert typed_back(opened)
+
+
+def test_the_child_writes_more_and_sees_it_in_order(site: Site) -> None:
+    receipt = receipt_of(site.send())
+    follow_up = "Ещё хочу сказать: это было вчера."
+    data = {"csrf_token": site.token("/check"), "receipt": receipt, "message": follow_up}
+    response = site.client.post("/check", data=data)
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert body.index(html.escape(TEXT, quote=False)) < body.index(follow_up)
+    assert site.reports()[0][2] == 2
+
+
+@pytest.mark.parametrize(
+    ("fields", "priority"),
+    [
+        ({"danger": "yes"}, Priority.P1),
+        ({"message": "я больше не хочу жить, у меня есть таблетки"}, Priority.P1),
+        ({"category": "home"}, Priority.P2),
+        ({"category": "online"}, Priority.P3),
+        ({}, Priority.P3),
+    ],
+)
+def test_priority_is_set_at_intake(site: Site, fields: dict[str, str], priority: Priority) -> None:
+    assert site.send(**fields).status_code == 200
+    assert site.reports()[0][1] is priority
+
+
+def test_a_danger_report_shows_the_emergency_numbers_first(site: Site) -> None:
+    body = site.send(danger="yes").get_data(as_text=True)
+    assert body.index('href="tel:112"') < body.index('class="receipt"')
+
+
+@pytest.mark.parametrize(
+    ("fields", "text"),
+    [
+        ({"message": "   "}, ""),  # empty: a message asks for a few words
+        ({"message": "я" * 5001}, "я" * 5001),  # too long: the text comes back to shorten
+        ({"csrf_token": ""}, TEXT),  # missing token
+        ({"csrf_token": "forged.token.value"}, TEXT),
+        ({"category": "astrology"}, TEXT),  # not one of ours
+        ({"grade": "12"}, TEXT),
+        ({"danger": "maybe"}, TEXT),
+    ],
+)
+def test_bad_input_brings_the_form_back_with_the_text(
+    site: Site, fields: dict[str, str], text: str
+) -> None:
+    response = site.send(**fields)
+    assert response.status_code == 400
+    assert typed_back(response, text)
+    assert 'role="alert"' in response.get_data(as_text=True)
+    assert site.reports() == []
+
+
+def test_an_expired_token_keeps_the_text_and_says_so(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("portal.web.child.forms.TOKEN_LIFETIME_SECONDS", -1)
+    response = site.send()
+    assert response.status_code == 400
+    assert typed_back(response)
+    assert "press Send again" in response.get_data(as_text=True)
+
+
+def test_a_filled_honeypot_stores_nothing_and_keeps_the_text(site: Site) -> None:
+    response = site.send(homepage="http://spam.example")
+    assert response.status_code == 400
+    assert typed_back(response)
+    assert site.reports() == []
+
+
+def test_a_failure_of_ours_keeps_the_text(site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*_args: object) -> None:
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(intake, "send_report", broken)
+    response = site.send()
+    assert response.status_code == 500
+    assert typed_back(response)
+    assert "call 111" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "emoji 🆘🔪🙂 and RTL مرحبا and ZWJ 👩‍👧 and combining й",
+        "null\x00 bytes\x07 and \ufeff BOM and \u202e override",
+        "\U0010fffd private use and 𝕄𝕒𝕥𝕙",
+    ],
+)
+def test_any_unicode_is_stored_and_read_back(site: Site, text: str) -> None:
+    receipt = receipt_of(site.send(message=text))
+    opened = site.client.post(
+        "/check", data={"csrf_token": site.token("/check"), "receipt": receipt}
+    )
+    assert opened.status_code == 200
+    assert "\x00" not in opened.get_data(as_text=True)
+
+
+def test_a_huge_body_gets_the_413_page(site: Site) -> None:
+    response = site.send(message="x" * 400_000)
+    assert response.status_code == 413
+    assert 'href="tel:111"' in response.get_data(as_text=True)
+
+
+def test_an_unknown_code_on_send_is_404_with_the_text(site: Site) -> None:
+    data = {"csrf_token": site.token(), "message": TEXT}
+    response = site.client.post("/s/ZZZZZZZZ", data=data)
+    assert response.status_code == 404
+    assert typed_back(response)
+
+
+def test_a_wrong_receipt_is_404_and_keeps_what_was_typed(site: Site) -> None:
+    site.send()
+    data = {"csrf_token": site.token("/check"), "receipt": "1111 2222 3333 4444", "message": TEXT}
+    response = site.client.post("/check", data=data)
+    assert response.status_code == 404
+    assert "1111 2222 3333 4444" in response.get_data(as_text=True)
+    assert typed_back(response)
+    assert site.reports()[0][2] == 1
+
+
+def test_too_many_reports_from_one_client_get_a_calm_429(
+    make_site: Callable[[RateLimits], Site],
+) -> None:
+    site = make_site(RateLimits(client_messages="2/minute"))
+    assert site.send().status_code == 200
+    assert site.send(message="   ").status_code == 400  # refused input does not count
+    assert site.send().status_code == 200
+    response = site.send()
+    assert response.status_code == 429
+    assert typed_back(response)
+    assert 'href="tel:111"' in response.get_data(as_text=True)
+    assert len(site.reports()) == 2
+
+
+def test_the_school_and_global_limits_apply_to_everyone(
+    make_site: Callable[[RateLimits], Site],
+) -> None:
+    site = make_site(RateLimits(school_messages="1/hour", all_messages="2/minute"))
+    assert site.send().status_code == 200
+    other = dataclasses.replace(site, client=site.app.test_client())
+    other_address = {"REMOTE_ADDR": "198.51.100.9"}
+    data = {"csrf_token": site.token(), "message": TEXT}
+    response = other.client.post(site.page, data=data, environ_base=other_address)
+    assert response.status_code == 429  # same school, another client
+
+
+def test_wrong_receipts_are_limited_hard(make_site: Callable[[RateLimits], Site]) -> None:
+    site = make_site(RateLimits(receipt_failures="2/hour"))
+    receipt = receipt_of(site.send())
+    for _ in range(2):
+        data = {"csrf_token": site.token("/check"), "receipt": "0000 0000 0000 0000"}
+        assert site.client.post("/check", data=data).status_code == 404
+    data = {"csrf_token": site.token("/check"), "receipt": receipt}
+    assert site.client.post("/check", data=data).status_code == 429  # even the right one, now

@@ -1,0 +1,66 @@
+"""What a flood meets first: the rate limits, then a short and bounded wait for a slot."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+from portal.config import RateLimits
+from portal.web.kdf_bound import WAITING_PER_SLOT, KdfBound
+from tests.web.test_kdf_bound import all_slots_taken
+from tests.worlds import TEXT, Site, receipt_of, typed_back
+
+
+def test_a_client_over_its_limit_gets_429_without_waiting_for_a_slot(
+    make_site: Callable[[RateLimits], Site],
+) -> None:
+    site = make_site(RateLimits(client_messages="1/hour"))
+    assert receipt_of(site.send(category="bullying"))
+    token = site.token()
+    with all_slots_taken(site.app) as bound:
+        bound.wait_seconds = 5.0  # a refusal that waited for a slot would take this long
+        started = time.monotonic()
+        response = site.client.post(
+            site.page, data={"csrf_token": token, "message": TEXT, "category": "home"}
+        )
+        waited = time.monotonic() - started
+        assert bound.waiting == 0
+    assert response.status_code == 429, "the limit answers before the bound"
+    assert typed_back(response)
+    assert waited < 2.0
+
+
+def test_only_a_few_requests_wait_for_a_slot_the_rest_are_refused_at_once() -> None:
+    bound = KdfBound(1, wait_seconds=10.0)
+    assert bound.max_waiting == WAITING_PER_SLOT
+    assert bound.acquire()
+    results: list[bool] = []
+    waiters = [
+        threading.Thread(target=lambda: results.append(bound.acquire()))
+        for _ in range(bound.max_waiting)
+    ]
+    for waiter in waiters:
+        waiter.start()
+    wait_until(lambda: bound.waiting == bound.max_waiting)
+
+    started = time.monotonic()
+    assert not bound.acquire(), "one more waiter would hold another of the worker's threads"
+    assert time.monotonic() - started < 1.0
+
+    for served in range(1, bound.max_waiting + 1):
+        bound.release()  # the slot passes to one waiter, whose turn ends with the next release
+        wait_until(lambda: len(results) == served)  # noqa: B023 -- read before the next turn
+    bound.release()
+    for waiter in waiters:
+        waiter.join(timeout=5)
+    assert results == [True] * bound.max_waiting
+    assert bound.waiting == 0
+
+
+def wait_until(condition: Callable[[], bool], seconds: float = 5.0) -> None:
+    """Poll until the threads reach a state (a deadline, so a bug fails instead of hanging)."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "the threads never got there"
+        time.sleep(0.01)

@@ -108,3 +108,14 @@ def test_the_tests_mirror_the_packages() -> None:
         assert (PORTAL / part / "__init__.py").exists(), part
         assert list((tests / part).glob("test_*.py")), f"no tests/{part}/test_*.py"
     assert list((tests / "qr").glob("test_*.py"))
+
+
+def test_templates_and_static_files_mirror_the_blueprints() -> None:
+    static = PORTAL.parent / "static"
+    assert (static / "child" / "exit.js").exists() and (static / "desk" / "desk.css").exists()
+    assert {path.name for path in TEMPLATES.iterdir() if path.is_dir()} == {
+        "child",
+        "desk",
+        "admin",
+        "errors",
+    }

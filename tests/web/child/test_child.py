@@ -116,7 +116,7 @@ def test_the_landing_page_sets_no_cookie_and_loads_only_our_own_files(
     response = client.get(f"/s/{school[0]}")
     assert "Set-Cookie" not in response.headers
     html = response.get_data(as_text=True)
-    assert re.findall(r"<script[^>]*>", html) == ['<script src="/static/exit.js" defer>']
+    assert re.findall(r"<script[^>]*>", html) == ['<script src="/static/child/exit.js" defer>']
     assert re.findall(r'src="(https?:)?//', html) == []  # nothing loaded from elsewhere
     # The one link away is the quick exit, to the configured ordinary website.
     assert re.findall(r'href="((?:https?:)?//[^"]*)"', html) == [DEFAULT_EXIT_URL]

@@ -11,8 +11,8 @@ import click
 from flask.cli import AppGroup
 
 from portal import crypto
-from portal.enums import AuditAction, Role
-from portal.services import accounts, audit, enrolment
+from portal.enums import Role
+from portal.services import accounts, enrolment
 from portal.web.context import get_config, get_session
 
 T = TypeVar("T")
@@ -34,19 +34,6 @@ def _or_exit(action: Callable[[], T]) -> T:
         sys.exit(2)
 
 
-def _on_record(action: AuditAction, command: str, **detail: str | None) -> None:
-    """Put a command's change on the audit log (P5), once its work is committed.
-
-    No actor: the command line has no staff login; "via" says where the change came from.
-    """
-    audit.record_and_commit(
-        get_session(),
-        action,
-        detail={"via": "cli", "command": command, **detail},
-        server_secret=get_config().secret_key,
-    )
-
-
 @keys_cli.command("init")
 @click.option(
     "--out",
@@ -57,8 +44,8 @@ def _on_record(action: AuditAction, command: str, **detail: str | None) -> None:
 )
 def keys_init(out_path: Path) -> None:
     """Make the recovery key pair; move the file offline and delete it from this machine."""
-    _or_exit(lambda: accounts.init_recovery_key(get_session(), out_path))
-    _on_record(AuditAction.KEYS, "keys init")
+    secret = get_config().secret_key
+    _or_exit(lambda: accounts.create_recovery_key(get_session(), secret, out_path))
     click.echo(f"recovery key written to {out_path}")
     click.echo("Copy it to offline storage (two copies, two places), then delete it here.")
 
@@ -76,10 +63,8 @@ def keys_recover(key_path: Path, inbox_name: str, email: str) -> None:
     """Grant an inbox to a staff member with the recovery key, when no member can."""
     session = get_session()
     private = _or_exit(lambda: accounts.read_recovery_key(session, key_path))
-    _or_exit(lambda: accounts.grant_with_recovery_key(session, inbox_name, email, private))
-    _on_record(
-        AuditAction.KEYS, "keys recover", inbox=inbox_name, member=accounts.normalize_email(email)
-    )
+    secret = get_config().secret_key
+    _or_exit(lambda: accounts.recover_inbox(session, secret, inbox_name, email, private))
     click.echo(f"{accounts.normalize_email(email)} is now a member of inbox {inbox_name}")
 
 
@@ -141,19 +126,12 @@ def staff_add(
         _or_exit(lambda: accounts.get_inbox(session, inbox_name))
     password = _read_password(password_stdin, f"Password for {email}")
     config = get_config()
+    first_inbox = (inbox_name, recovery_private) if inbox_name and recovery_private else None
     created = _or_exit(
-        lambda: accounts.add_staff(
-            session, email, Role.parse(role), password, config.kdf, config.secret_key
+        lambda: accounts.create_staff_account(
+            session, config.kdf, config.secret_key, email, Role.parse(role), password, first_inbox
         )
     )
-    _on_record(AuditAction.STAFF, "staff add", member=created.staff.email, role=role)
-    if inbox_name and recovery_private is not None:
-        _or_exit(
-            lambda: accounts.grant_with_recovery_key(
-                session, inbox_name, created.staff.email, recovery_private
-            )
-        )
-        _on_record(AuditAction.KEYS, "staff add", inbox=inbox_name, member=created.staff.email)
     uri = accounts.totp_uri(created.totp_secret, created.staff.email)
     click.echo(f"staff {created.staff.email} ({role}) created")
     if inbox_name:

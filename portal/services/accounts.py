@@ -13,8 +13,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal import clock, crypto
-from portal.enums import InboxKind, Role
+from portal.enums import AuditAction, InboxKind, Role
 from portal.models import Inbox, InboxGrant, RecoveryKey, Staff
+from portal.services import audit
 
 RECOVERY_FILE_HEADER = "QR 111 recovery key"
 MIN_PASSWORD_LENGTH = 12
@@ -78,7 +79,7 @@ def normalize_email(email: str) -> str:
     return email.strip().lower()
 
 
-def init_recovery_key(session: Session, out_path: Path) -> RecoveryKey:
+def init_recovery_key(session: Session, out_path: Path, *, commit: bool = True) -> RecoveryKey:
     """Make the recovery key pair; its private half goes to out_path (0600) and nowhere else."""
     if session.scalar(select(RecoveryKey)) is not None:
         raise RecoveryKeyExists("a recovery key exists already; it is made once per database")
@@ -100,7 +101,7 @@ def init_recovery_key(session: Session, out_path: Path) -> RecoveryKey:
         handle.write(text)
     record = RecoveryKey(public_key=pair.public)
     session.add(record)
-    session.commit()
+    _commit_or_flush(session, commit)
     return record
 
 
@@ -184,6 +185,7 @@ def add_staff(
     server_secret: str,
     *,
     totp_secret: str | None = None,
+    commit: bool = True,
 ) -> NewStaff:
     """Create a staff account: a key pair sealed under the password, and a TOTP secret.
 
@@ -206,7 +208,7 @@ def add_staff(
         sealed_totp_secret=seal_totp_secret(totp_secret, email, server_secret),
     )
     session.add(staff)
-    session.commit()
+    _commit_or_flush(session, commit)
     return NewStaff(staff=staff, totp_secret=totp_secret)
 
 
@@ -236,7 +238,9 @@ def check_can_hold_inbox(role: Role, email: str) -> None:
         raise NoReportAccess(f"{normalize_email(email)} ({role.value}) may not read reports")
 
 
-def grant(session: Session, inbox: Inbox, inbox_private: bytes, member: Staff) -> InboxGrant:
+def grant(
+    session: Session, inbox: Inbox, inbox_private: bytes, member: Staff, *, commit: bool = True
+) -> InboxGrant:
     """Make member part of inbox by wrapping the inbox key for them (idempotent)."""
     check_can_hold_inbox(member.role, member.email)
     if crypto.public_key_of(inbox_private) != inbox.public_key:
@@ -247,21 +251,93 @@ def grant(session: Session, inbox: Inbox, inbox_private: bytes, member: Staff) -
     wrapped = crypto.grant_inbox(inbox_private, member.public_key, inbox.name)
     if existing is not None:
         existing.wrapped_key = wrapped
-        session.commit()
+        _commit_or_flush(session, commit)
         return existing
     record = InboxGrant(inbox=inbox, staff=member, wrapped_key=wrapped)
     session.add(record)
-    session.commit()
+    _commit_or_flush(session, commit)
     return record
 
 
 def grant_with_recovery_key(
-    session: Session, inbox_name: str, email: str, recovery_private: bytes
+    session: Session, inbox_name: str, email: str, recovery_private: bytes, *, commit: bool = True
 ) -> InboxGrant:
     """Grant an inbox to a member with the offline recovery key (when no member can)."""
     inbox = get_inbox(session, inbox_name)
     inbox_private = crypto.open_inbox_key(inbox.key_for_recovery, recovery_private, inbox.name)
-    return grant(session, inbox, inbox_private, staff_by_email(session, email))
+    member = staff_by_email(session, email)
+    return grant(session, inbox, inbox_private, member, commit=commit)
+
+
+def _commit_or_flush(session: Session, commit: bool) -> None:
+    # commit=False: the caller's action commits this with its audit record.
+    if commit:
+        session.commit()
+    else:
+        session.flush()
+
+
+# ---- the operator's actions (`flask keys init|recover`, `flask staff add`) --------------------
+# Each is committed together with its audit record. No actor: the command line has no staff
+# login; "via" says where the change came from.
+
+
+def _on_record(
+    session: Session, server_secret: str, action: AuditAction, command: str, **detail: str | None
+) -> None:
+    audit.record(
+        session,
+        action,
+        detail={"via": "cli", "command": command, **detail},
+        server_secret=server_secret,
+    )
+
+
+def create_recovery_key(session: Session, server_secret: str, out_path: Path) -> RecoveryKey:
+    """`keys init`: the recovery key pair, its private half written to out_path, on record."""
+    made = init_recovery_key(session, out_path, commit=False)
+    _on_record(session, server_secret, AuditAction.KEYS, "keys init")
+    session.commit()
+    return made
+
+
+def recover_inbox(
+    session: Session, server_secret: str, inbox_name: str, email: str, recovery_private: bytes
+) -> InboxGrant:
+    """`keys recover`: an inbox granted to a member with the recovery key, on record."""
+    granted = grant_with_recovery_key(session, inbox_name, email, recovery_private, commit=False)
+    member = normalize_email(email)
+    _on_record(
+        session, server_secret, AuditAction.KEYS, "keys recover", inbox=inbox_name, member=member
+    )
+    session.commit()
+    return granted
+
+
+def create_staff_account(
+    session: Session,
+    params: crypto.KdfParams,
+    server_secret: str,
+    email: str,
+    role: Role,
+    password: str,
+    inbox: tuple[str, bytes] | None = None,
+) -> NewStaff:
+    """`staff add`: an account, and with (inbox name, recovery private key) its first inbox,
+    on record."""
+    created = add_staff(session, email, role, password, params, server_secret, commit=False)
+    member = created.staff.email
+    _on_record(
+        session, server_secret, AuditAction.STAFF, "staff add", member=member, role=role.value
+    )
+    if inbox is not None:
+        inbox_name, recovery_private = inbox
+        grant_with_recovery_key(session, inbox_name, member, recovery_private, commit=False)
+        _on_record(
+            session, server_secret, AuditAction.KEYS, "staff add", inbox=inbox_name, member=member
+        )
+    session.commit()
+    return created
 
 
 def open_inbox_key(session: Session, inbox: Inbox, staff: Staff, staff_private: bytes) -> bytes:

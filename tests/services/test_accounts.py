@@ -15,7 +15,7 @@ from portal import crypto
 from portal.config import Config
 from portal.enums import InboxKind, Role
 from portal.models import Inbox, InboxGrant, RecoveryKey, Staff
-from portal.services import accounts, enrolment
+from portal.services import accounts, audit, enrolment
 from tests.worlds import REGION, Member, World, add_member, foreign_recovery_file
 
 NEW_PASSWORD = "a-long-enough-password"
@@ -371,3 +371,33 @@ def test_a_school_administrator_is_never_granted_an_inbox(world: World) -> None:
             world.session, "turkestan", school_admin.staff.email, world.recovery_private
         )
     assert grants_of(world.session, school_admin.staff) == 0
+
+
+def test_an_operator_action_and_its_record_commit_together(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`staff add` with an inbox: a crash while writing the record leaves no account, no grant."""
+
+    def crash(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("the process died here")
+
+    def add() -> accounts.NewStaff:
+        return accounts.create_staff_account(
+            world.session,
+            world.config.kdf,
+            world.config.secret_key,
+            "operator-made@111.kz",
+            Role.TRIAGE,
+            NEW_PASSWORD,
+            ("national", world.recovery_private),
+        )
+
+    with monkeypatch.context() as patched:
+        patched.setattr(audit, "record", crash)
+        with pytest.raises(RuntimeError):
+            add()
+    world.session.rollback()
+    with pytest.raises(accounts.UnknownStaff):
+        accounts.staff_by_email(world.session, "operator-made@111.kz")
+    created = add()
+    assert grants_of(world.session, created.staff) == 1

@@ -14,6 +14,8 @@ from typing import Any
 
 from gunicorn.glogging import Logger  # type: ignore[import-untyped]
 
+from portal.web.logs import without_link_tokens
+
 wsgi_app = "portal.wsgi:app"
 # Behind nginx on the same machine; a load balancer elsewhere reaches that nginx, not us.
 bind = ["127.0.0.1:8000"]
@@ -52,6 +54,8 @@ control_socket_disable = True
 
 # Access log on stdout (journald under systemd) without the client's address, user agent,
 # referrer or query string (P3): time, request line without query, status, bytes, duration.
+# An enrolment link's token is never in a path (it rides after '#'); whatever follows the
+# enrolment page's path anyway is cut by AddressFreeLogger.atoms below.
 accesslog = "-"
 access_log_format = '%(t)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms'
 errorlog = "-"
@@ -71,7 +75,16 @@ class _DropClientAddress(logging.Filter):
 
 
 class AddressFreeLogger(Logger):  # type: ignore[misc]
-    """gunicorn's logger whose error log never carries a client address."""
+    """gunicorn's logger whose error log never carries a client address, nor its access log
+    an enrolment link's token."""
+
+    def atoms(self, resp: Any, req: Any, environ: Any, request_time: Any) -> dict[str, Any]:
+        """gunicorn's fields of an access log line, with link tokens cut from every text."""
+        atoms: dict[str, Any] = super().atoms(resp, req, environ, request_time)
+        return {
+            name: without_link_tokens(value) if isinstance(value, str) else value
+            for name, value in atoms.items()
+        }
 
     def setup(self, cfg: Any) -> None:
         """Set up gunicorn's handlers, then the filter (again after a reload)."""

@@ -350,8 +350,12 @@ class StaffInvitation(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    # The TOTP secret shown on the enrolment page until confirmed, sealed with the server key.
+    # The TOTP secret last shown on the enrolment page until confirmed, sealed with the server
+    # key; a new one is drawn each time the page shows one.
     sealed_totp_secret: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # SHA-256 of the key of the browser that opened the link first: from then on only that
+    # browser (its enrolment cookie) goes on, whoever else learns the link.
+    browser_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
 
     staff: Mapped[Staff | None] = relationship(foreign_keys=[staff_id])
     schools: Mapped[list[School]] = relationship(secondary="staff_invitation_schools")

@@ -366,6 +366,12 @@ WORLD_0005: Rows = {
     "staff_invitation_schools": [{"invitation_id": 1, "school_pk": 2}],
 }
 
+# 0006: the browser that took a link (issue 13); links made before it were taken by none.
+UPGRADED_0005 = with_columns(WORLD_0005, "staff_invitations", {"browser_hash": None}, {})
+WORLD_0006 = with_columns(
+    WORLD_0005, "staff_invitations", {"browser_hash": None}, {2: {"browser_hash": "b" * 64}}
+)
+
 
 @pytest.fixture
 def engine(tmp_path: Path, backend: Backend) -> Iterator[Engine]:
@@ -539,3 +545,13 @@ def test_0005_down_and_up_keeps_every_row_but_the_invitations(engine: Engine) ->
     assert_down_and_up_keeps(
         engine, "0005", WORLD_0005, "0004", WORLD_0003, emptied(WORLD_0005, *INVITATIONS)
     )
+
+
+def test_0006_keeps_the_invitations_untaken(engine: Engine) -> None:
+    """0006 keeps every invitation; none was taken by a browser yet."""
+    assert_upgrade_keeps(engine, "0005", WORLD_0005, "0006", UPGRADED_0005)
+
+
+def test_0006_down_and_up_forgets_only_the_browsers(engine: Engine) -> None:
+    """Down from 0006 loses the browser of each link only; up again no link is taken."""
+    assert_down_and_up_keeps(engine, "0006", WORLD_0006, "0005", WORLD_0005, UPGRADED_0005)

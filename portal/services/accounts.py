@@ -11,14 +11,21 @@ from pathlib import Path
 import pyotp
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from zxcvbn import zxcvbn  # type: ignore[import-untyped]
 
 from portal import clock, crypto
 from portal.enums import AuditAction, InboxKind, Role
 from portal.models import Inbox, InboxGrant, RecoveryKey, Staff
 from portal.services import audit
+from portal.services.text import LazyText
+from portal.services.text import lazy as _l
 
 RECOVERY_FILE_HEADER = "QR 111 recovery key"
 MIN_PASSWORD_LENGTH = 12
+# zxcvbn's score 3: "safely unguessable", about 10^8 guesses or more (docs/crypto.md).
+MIN_PASSWORD_SCORE = 3
+# zxcvbn refuses longer input; a password's first 72 characters are judged, which is enough.
+ZXCVBN_MAX_LENGTH = 72
 TOTP_PURPOSE = "staff-totp"
 # One @, something on each side, no space or control character (it goes into otpauth:// URIs).
 EMAIL_PATTERN = re.compile(r"[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+")
@@ -55,7 +62,11 @@ class DuplicateStaff(AccountError):
 
 
 class WeakPassword(AccountError):
-    """The password is too short."""
+    """The password is too short or too easy to guess; the message says why, translated."""
+
+    def __str__(self) -> str:
+        """The reason and the advice, each read in the page's language."""
+        return " ".join(str(part) for part in self.args)
 
 
 class NotAMember(AccountError):
@@ -194,8 +205,7 @@ def add_staff(
     email = normalize_email(email)
     if not EMAIL_PATTERN.fullmatch(email) or len(email) > 254:
         raise AccountError(f"{email!r} is not an email address")
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise WeakPassword(f"the password needs at least {MIN_PASSWORD_LENGTH} characters")
+    check_password(password, email)
     if session.scalar(select(Staff).where(Staff.email == email)) is not None:
         raise DuplicateStaff(f"{email} has an account already")
     pair = crypto.generate_keypair()
@@ -210,6 +220,74 @@ def add_staff(
     session.add(staff)
     _commit_or_flush(session, commit)
     return NewStaff(staff=staff, totp_secret=totp_secret)
+
+
+# zxcvbn's warnings that we can say in our own (translated) words; others get the general one.
+_SAID_AS: tuple[tuple[tuple[str, ...], LazyText], ...] = (
+    (
+        (
+            "This is a top-10 common password.",
+            "This is a top-100 common password.",
+            "This is a very common password.",
+            "This is similar to a commonly used password.",
+        ),
+        _l("This password is one of the most common ones; it is among the first to be tried."),
+    ),
+    (
+        ("Straight rows of keys are easy to guess.", "Short keyboard patterns are easy to guess."),
+        _l("Rows and patterns of keyboard keys are easy to guess."),
+    ),
+    (
+        (
+            'Repeats like "aaa" are easy to guess.',
+            'Repeats like "abcabcabc" are only slightly harder to guess than "abc".',
+        ),
+        _l("Repeated characters or words are easy to guess."),
+    ),
+    (
+        ('Sequences like "abc" or "6543" are easy to guess.',),
+        _l("Sequences such as “abc” or “6543” are easy to guess."),
+    ),
+    (
+        ("Recent years are easy to guess.", "Dates are often easy to guess."),
+        _l("Dates and years are easy to guess."),
+    ),
+    (
+        (
+            "A word by itself is easy to guess.",
+            "Names and surnames by themselves are easy to guess.",
+            "Common names and surnames are easy to guess.",
+        ),
+        _l("A single word or name is easy to guess."),
+    ),
+)
+_WARNINGS = {warning: message for warnings, message in _SAID_AS for warning in warnings}
+_OWN_EMAIL = _l("The password must not be made of your email address or its parts.")
+_TOO_EASY = _l("This password is too easy to guess.")
+_ADVICE = _l("A few unrelated words, with spaces between them, make a strong password.")
+
+
+def email_parts(email: str) -> list[str]:
+    """The address and its pieces (name, domain, their words): what a guesser tries first."""
+    email = normalize_email(email)
+    local, _at, domain = email.partition("@")
+    return [email, local, domain, *(part for part in re.split(r"\W+", email) if part)]
+
+
+def check_password(password: str, email: str) -> None:
+    """The one rule for a password a member chooses; WeakPassword says why, translated."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise WeakPassword(
+            _l("The password needs at least %(count)d characters.", count=MIN_PASSWORD_LENGTH)
+        )
+    judged = zxcvbn(password[:ZXCVBN_MAX_LENGTH], user_inputs=email_parts(email))
+    if judged["score"] >= MIN_PASSWORD_SCORE:
+        return
+    if any(match.get("dictionary_name") == "user_inputs" for match in judged["sequence"]):
+        reason = _OWN_EMAIL
+    else:
+        reason = _WARNINGS.get(judged["feedback"]["warning"], _TOO_EASY)
+    raise WeakPassword(reason, _ADVICE)
 
 
 def seal_totp_secret(totp_secret: str, email: str, server_secret: str) -> bytes:

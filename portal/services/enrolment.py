@@ -2,11 +2,18 @@
 
 Every function here is what an admin page (portal/people.py) or the invitee's enrolment page
 does, with the checks and the audit record; views only translate forms and errors.
+
+An enrolment link is a first factor only (security review, issue 13). Its token rides in the
+link's fragment, which no browser sends, so no access log or proxy sees it; the page posts it
+once (open_link) and gets a browser key back, kept in a cookie: from then on only that browser
+goes on. A TOTP secret is shown only after the password is chosen (the account is made then)
+or proven (a reset), and a new one is drawn each time: a secret seen earlier is worth nothing.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import html
 import re
 import secrets
@@ -15,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pyotp
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from portal import clock, crypto
@@ -51,6 +58,10 @@ class UsedLink(BadLink):
     """The enrolment link was used already (each link works once)."""
 
 
+class TakenLink(BadLink):
+    """The enrolment link was opened in another browser first; only that one goes on."""
+
+
 class ExpiredLink(BadLink):
     """The enrolment link is older than LINK_LIFETIME."""
 
@@ -69,6 +80,14 @@ class IssuedLink:
 
     invitation: StaffInvitation
     token: str
+
+
+@dataclass(frozen=True)
+class OpenedLink:
+    """A link taken by a browser: the key for its cookie is shown once, only its hash is kept."""
+
+    invitation: StaffInvitation
+    browser_key: str
 
 
 @dataclass(frozen=True)
@@ -246,12 +265,20 @@ def revoke_invitation(
     return invitation
 
 
+def token_of(link: str) -> str:
+    """The token of a link as given: the whole link (token after '#') or the token alone."""
+    return link.strip().rpartition("#")[2].strip()
+
+
 def find_link(session: Session, token: str, *, now: datetime | None = None) -> StaffInvitation:
     """The pending invitation of this link; BadLink (or a subclass) says why not."""
-    now = now or clock.now()
     invitation = session.scalar(
         select(StaffInvitation).where(StaffInvitation.token_hash == token_hash(token))
     )
+    return _pending(invitation, now or clock.now())
+
+
+def _pending(invitation: StaffInvitation | None, now: datetime) -> StaffInvitation:
     if invitation is None or invitation.revoked_at is not None:
         raise BadLink(_l("This enrolment link is not valid. Ask an administrator for a new one."))
     if invitation.used_at is not None:
@@ -273,26 +300,119 @@ def find_link(session: Session, token: str, *, now: datetime | None = None) -> S
     return invitation
 
 
+def open_link(
+    session: Session, token: str, browser_key: str | None, *, now: datetime | None = None
+) -> OpenedLink:
+    """The link taken by the browser that presents its token first; that browser again (its key
+    matches) goes on too, any other gets TakenLink."""
+    invitation = find_link(session, token, now=now)
+    if invitation.browser_hash is not None:
+        if browser_key and hmac.compare_digest(invitation.browser_hash, token_hash(browser_key)):
+            return OpenedLink(invitation, browser_key)
+        raise TakenLink(
+            _l(
+                "This enrolment link was opened in another browser already, and only that "
+                "browser can go on. If that was not you, ask an administrator for a new link."
+            )
+        )
+    key = secrets.token_urlsafe(TOKEN_BYTES)
+    # One UPDATE that only an untaken link matches: of two browsers at once, one wins.
+    taken = session.execute(
+        update(StaffInvitation)
+        .where(StaffInvitation.id == invitation.id, StaffInvitation.browser_hash.is_(None))
+        .values(browser_hash=token_hash(key))
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    session.refresh(invitation)
+    if taken.rowcount != 1:  # type: ignore[attr-defined]
+        return open_link(session, token, browser_key, now=now)
+    return OpenedLink(invitation, key)
+
+
+def opened_link(
+    session: Session, browser_key: str, *, now: datetime | None = None
+) -> StaffInvitation:
+    """The pending invitation this browser took; BadLink (or a subclass) says why not."""
+    invitation = None
+    if browser_key:
+        invitation = session.scalar(
+            select(StaffInvitation).where(StaffInvitation.browser_hash == token_hash(browser_key))
+        )
+    return _pending(invitation, now or clock.now())
+
+
 # ---- enrolment --------------------------------------------------------------------------
 
 
-def pending_secret(session: Session, config: Config, invitation: StaffInvitation) -> str:
-    """The TOTP secret shown on the link's page: made once, kept sealed until confirmed.
+def unlock_secret(
+    session: Session,
+    config: Config,
+    invitation: StaffInvitation,
+    password: str,
+    *,
+    now: datetime | None = None,
+) -> str:
+    """The first step behind a taken link: the password, then a new TOTP secret to show.
 
-    It stays the same when the page is loaded again, so a code already scanned keeps working.
+    A new member's account is made with the password chosen now (accounts.check_password's
+    rule), under a TOTP secret nobody sees, so it cannot log in until a code is confirmed; a
+    reset proves the member's password. Each call draws a new secret and forgets the last.
     """
-    context = invitation.token_hash.encode("ascii")
-    if invitation.sealed_totp_secret is None:
-        secret = pyotp.random_base32()
-        invitation.sealed_totp_secret = crypto.seal_with_server_key(
-            config.secret_key, PENDING_TOTP_PURPOSE, secret.encode("ascii"), context=context
-        )
-        session.commit()
-        return secret
-    opened = crypto.open_with_server_key(
-        config.secret_key, PENDING_TOTP_PURPOSE, invitation.sealed_totp_secret, context=context
+    now = now or clock.now()
+    _pending(invitation, now)
+    if invitation.staff is None:
+        _create_account(session, config, invitation, password)
+    else:
+        try:
+            accounts.unlock_staff_key(invitation.staff, password)
+        except crypto.WrongPassword:
+            _record(session, config, AuditAction.STAFF, invitation.staff, op="enrol_failed")
+            session.commit()
+            raise EnrolmentError(_l("That is not the password of this account.")) from None
+    secret = pyotp.random_base32()
+    invitation.sealed_totp_secret = crypto.seal_with_server_key(
+        config.secret_key,
+        PENDING_TOTP_PURPOSE,
+        secret.encode("ascii"),
+        context=_context(invitation),
     )
-    return opened.decode("ascii")
+    session.commit()
+    return secret
+
+
+def _context(invitation: StaffInvitation) -> bytes:
+    return invitation.token_hash.encode("ascii")
+
+
+def _create_account(
+    session: Session, config: Config, invitation: StaffInvitation, password: str
+) -> None:
+    _record(
+        session,
+        config,
+        AuditAction.STAFF,
+        None,
+        op="enrolled",
+        email=invitation.email,
+        role=invitation.role.value,
+    )
+    try:  # add_staff applies the password rule and commits the record with the account
+        made = accounts.add_staff(
+            session,
+            invitation.email,
+            invitation.role,
+            password,
+            config.kdf,
+            config.secret_key,
+            commit=False,
+        )
+    except accounts.AccountError as exc:
+        session.rollback()
+        raise EnrolmentError(str(exc)) from None
+    made.staff.schools = list(invitation.schools)
+    invitation.staff = made.staff  # from now on the link goes on as a reset of this account
+    session.commit()
 
 
 def qr_svg(text: str, title: str) -> str:
@@ -309,100 +429,44 @@ def qr_svg(text: str, title: str) -> str:
     )
 
 
-def _confirmed_step(secret: str, code: str, now: datetime) -> int:
-    step = matching_step(secret, code, now)
-    if step is None:
-        raise WrongCode(
-            _l(
-                "That code does not match. Scan the QR code again (or type the key), "
-                "then enter the six digits the app shows now."
-            )
-        )
-    return step
-
-
 def accept(
     session: Session,
     config: Config,
-    token: str,
-    password: str,
+    invitation: StaffInvitation,
     code: str,
     *,
     now: datetime | None = None,
 ) -> Staff:
-    """Finish an enrolment: a new account (invitation), or the new TOTP secret (reset).
-
-    For a new account the password is chosen now and the key pair is made only after the code
-    matched; for a reset the password proves who is enrolling. The link then stops working.
-    """
+    """Finish an enrolment: the code confirms the secret unlock_secret showed last, which
+    becomes the account's; the link then stops working."""
     now = now or clock.now()
-    invitation = find_link(session, token, now=now)
-    secret = pending_secret(session, config, invitation)
-    if invitation.staff is None:
-        return _create_account(session, config, invitation, secret, password, code, now)
+    _pending(invitation, now)
     staff = invitation.staff
-    try:
-        accounts.unlock_staff_key(staff, password)
-    except crypto.WrongPassword:
-        _record(session, config, AuditAction.STAFF, staff, op="enrol_failed")
-        session.commit()
-        raise EnrolmentError(_l("That is not the password of this account.")) from None
-    step = _confirmed_step(secret, code, now)
+    if staff is None or invitation.sealed_totp_secret is None:
+        raise EnrolmentError(_l("Type your password first; the code to scan comes after it."))
+    secret = crypto.open_with_server_key(
+        config.secret_key,
+        PENDING_TOTP_PURPOSE,
+        invitation.sealed_totp_secret,
+        context=_context(invitation),
+    ).decode("ascii")
+    step = matching_step(secret, code, now)
+    if step is None:
+        raise WrongCode(
+            _l(
+                "That code does not match. Check that the app shows the entry you just "
+                "scanned, and enter the six digits it shows now."
+            )
+        )
     staff.sealed_totp_secret = accounts.seal_totp_secret(secret, staff.email, config.secret_key)
     staff.last_totp_step = step  # the confirmation code does not log in too
     staff.failed_logins = 0
     staff.locked_until = None
     invitation.used_at = now
+    invitation.sealed_totp_secret = None
     _record(session, config, AuditAction.STAFF, staff, op="enrolled_totp")
     session.commit()
     return staff
-
-
-def _create_account(
-    session: Session,
-    config: Config,
-    invitation: StaffInvitation,
-    secret: str,
-    password: str,
-    code: str,
-    now: datetime,
-) -> Staff:
-    if len(password) < accounts.MIN_PASSWORD_LENGTH:
-        raise EnrolmentError(
-            _l(
-                "The password needs at least %(count)d characters.",
-                count=accounts.MIN_PASSWORD_LENGTH,
-            )
-        )
-    step = _confirmed_step(secret, code, now)
-    invitation.used_at = now
-    schools = list(invitation.schools)
-    _record(
-        session,
-        config,
-        AuditAction.STAFF,
-        None,
-        op="enrolled",
-        email=invitation.email,
-        role=invitation.role.value,
-    )
-    try:  # add_staff commits the link's use and the record with the account
-        made = accounts.add_staff(
-            session,
-            invitation.email,
-            invitation.role,
-            password,
-            config.kdf,
-            config.secret_key,
-            totp_secret=secret,
-        )
-    except accounts.AccountError as exc:
-        session.rollback()
-        raise EnrolmentError(str(exc)) from None
-    made.staff.schools = schools
-    made.staff.last_totp_step = step
-    session.commit()
-    return made.staff
 
 
 # ---- accounts ---------------------------------------------------------------------------

@@ -5,14 +5,24 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
+from portal import create_app
+from portal.config import Config, Environment
+from portal.enums import Role
+from portal.services import accounts
+from portal.web.context import engine_of, get_session
+from tests.conftest import CHEAP_KDF
 from tests.prod.servers import (
     HOST,
+    SECRET_KEY,
+    STAFF_EMAIL,
+    STAFF_PASSWORD,
     Browser,
     database,
     gunicorn,
     portal_env,
     prepare,
 )
+from tests.web.desk import links
 
 FORWARDED = "203.0.113.77"
 AGENT = "Mozilla/5.0 (Linux; Android 12; SM-A135F) Secret-Agent/9.9"
@@ -58,3 +68,48 @@ def test_access_log_carries_no_client_address(tmp_path: Path) -> None:
     assert invalid, errors
     assert all(HOST not in line for line in invalid), invalid
     assert "Using worker: gthread" in errors
+
+
+ADMIN = "admin@111.kz"
+
+
+def add_admin(url: str, folder: Path) -> str:
+    """An admin account in the prepared database; its TOTP secret."""
+    instance = folder / "admin-instance"
+    instance.mkdir(parents=True)
+    config = Config(
+        env=Environment.DEVELOPMENT,
+        secret_key=SECRET_KEY,
+        database_url=url,
+        base_url="https://qr111.example.kz",
+        instance_path=instance,
+        kdf=CHEAP_KDF,
+    )
+    app = create_app(config)
+    with app.app_context():
+        made = accounts.add_staff(
+            get_session(), ADMIN, Role.ADMIN, STAFF_PASSWORD, CHEAP_KDF, SECRET_KEY
+        )
+    engine_of(app).dispose()
+    return made.totp_secret
+
+
+def test_a_reader_of_the_access_log_can_neither_enrol_nor_reset(tmp_path: Path) -> None:
+    with database("sqlite", tmp_path / "db") as url:
+        prepare(url, tmp_path)
+        admin_totp = add_admin(url, tmp_path)
+        with gunicorn(portal_env(url, tmp_path / "instance"), tmp_path / "logs") as server:
+            base = server.url
+            admin = links.log_in(base, ADMIN, STAFF_PASSWORD, admin_totp)
+            made = links.make_links(base, admin, "new@111.kz", STAFF_EMAIL)
+            invitee, member = Browser(), Browser()
+            links.open_link(base, invitee, made.invitation)
+            links.open_link(base, member, made.reset)
+            # A token sent in the path anyway (an old or hand-made link) is cut from the log.
+            assert Browser().open(f"{base}{links.ENROL}/old-form-token-0123456789").status == 404
+            log = server.access_log.read_text()
+            assert f"{links.ENROL}/- HTTP/1.1" in log and "old-form-token" not in log
+            links.try_the_log(base, log, made, [STAFF_PASSWORD])
+            # The members, in the browsers that opened the links, still go on.
+            links.finish(base, invitee, "a brand new passphrase 111")
+            links.finish(base, member, STAFF_PASSWORD)

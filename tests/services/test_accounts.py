@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pyotp
 import pytest
+from flask import Flask
+from flask_babel import force_locale
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -186,6 +188,45 @@ def test_a_short_password_is_refused(session: Session, config: Config) -> None:
 def test_a_twelve_character_password_is_enough(session: Session, config: Config) -> None:
     member = add_member(session, config, "new@111.kz", "twelve-chars")
     assert accounts.unlock_staff_key(member.staff, "twelve-chars")
+
+
+EMAIL = "aliya.nurlanqyzy@mektep.kz"
+
+
+@pytest.mark.parametrize(
+    ("password", "russian"),
+    [
+        (
+            "password1234",
+            "Этот пароль — один из самых распространённых; его пробуют одним из первых.",
+        ),
+        (
+            "qwertyuiop12",
+            "Этот пароль — один из самых распространённых; его пробуют одним из первых.",
+        ),
+        (EMAIL, "Пароль не должен состоять из вашего адреса электронной почты или его частей."),
+        ("Aliya.Nurlanqyzy", "Пароль не должен состоять из вашего адреса электронной почты"),
+        ("mektep.kz 2026", "Пароль не должен состоять из вашего адреса электронной почты"),
+        ("aaaaaaaaaaaaaaaa", "Повторяющиеся символы или слова легко подобрать."),
+    ],
+)
+def test_a_guessable_password_is_refused_and_says_why(
+    session: Session, config: Config, app: Flask, password: str, russian: str
+) -> None:
+    """The rule of every chosen password (staff add, enrolment), said in the staff's language."""
+    with pytest.raises(accounts.WeakPassword) as refused:
+        add_member(session, config, EMAIL, password)
+    assert session.scalar(select(Staff)) is None
+    with app.app_context(), force_locale("ru"):
+        said = str(refused.value)
+    assert said.startswith(russian), said
+    assert said.endswith("Несколько не связанных между собой слов через пробел — надёжный пароль.")
+
+
+def test_a_passphrase_passes_the_rule(session: Session, config: Config) -> None:
+    accounts.check_password("кетпен ай терезе 7", EMAIL)
+    member = add_member(session, config, EMAIL, "tulip ocean kettle lamp")
+    assert accounts.unlock_staff_key(member.staff, "tulip ocean kettle lamp")
 
 
 BAD_EMAILS = [

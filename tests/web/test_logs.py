@@ -1,13 +1,19 @@
-"""Access logs never carry a client address (P3)."""
+"""Access logs never carry a client address (P3), nor anything that enrols (issue 13)."""
 
 from __future__ import annotations
 
 import logging
+import threading
 import urllib.request
+from collections.abc import Iterator
 
 import pytest
+from werkzeug.serving import make_server
 
-from portal.web.logs import DropClientAddress
+from portal.web.logs import DropClientAddress, DropLinkTokens, init_logging
+from tests.prod.servers import Browser
+from tests.web.desk import links
+from tests.worlds import STAFF_PASSWORD, Desk
 
 
 def test_the_filter_drops_the_leading_address() -> None:
@@ -28,3 +34,43 @@ def test_the_served_access_log_carries_no_client_address(
     lines = [record.getMessage() for record in caplog.records if record.name == "werkzeug"]
     assert any("GET /?probe=1" in line for line in lines), lines
     assert not any("127.0.0.1" in line for line in lines), lines
+
+
+def test_the_filter_cuts_what_follows_the_enrolment_path() -> None:
+    line = '- - - [08/Dec/2026 09:00:00] "%s" %s %s'
+    args = ("GET /staff/people/enrol/SeCrEt-ToKeN?x=1 HTTP/1.1", "200", "-")
+    record = logging.LogRecord("werkzeug", logging.INFO, "", 0, line, args, None)
+    assert DropLinkTokens().filter(record)
+    assert "SeCrEt" not in record.getMessage()
+    assert '"GET /staff/people/enrol/- HTTP/1.1" 200 -' in record.getMessage()
+
+
+@pytest.fixture
+def served_desk(desk: Desk) -> Iterator[str]:
+    """The desk's app on the development server (werkzeug), logging as `flask run` does."""
+    init_logging()
+    server = make_server("127.0.0.1", 0, desk.site.app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+
+
+def test_a_reader_of_the_log_can_neither_enrol_nor_reset(
+    served_desk: str, desk: Desk, caplog: pytest.LogCaptureFixture
+) -> None:
+    base = served_desk
+    with caplog.at_level("INFO", logger="werkzeug"):
+        admin = links.log_in(base, desk.admin.email, STAFF_PASSWORD, desk.admin.totp)
+        made = links.make_links(base, admin, "new@111.kz", desk.triage.email)
+        invitee, member = Browser(), Browser()
+        links.open_link(base, invitee, made.invitation)
+        links.open_link(base, member, made.reset)
+        log = "\n".join(r.getMessage() for r in caplog.records if r.name == "werkzeug")
+        links.try_the_log(base, log, made, [STAFF_PASSWORD])
+        # The members, in the browsers that opened the links, still go on.
+        links.finish(base, invitee, "a brand new passphrase 111")
+        links.finish(base, member, STAFF_PASSWORD)

@@ -51,8 +51,11 @@ def _inbox(inbox_id: int) -> Inbox:
 
 
 def _link_page(issued: enrolment.IssuedLink, what: str) -> str:
-    """The link, shown once: it is neither kept nor flashed (the session cookie is readable)."""
-    path = url_for("desk.enrol", token=issued.token)
+    """The link, shown once: it is neither kept nor flashed (the session cookie is readable).
+
+    The token goes after '#': browsers never send that part, so no access log sees it.
+    """
+    path = url_for("desk.enrol") + "#" + issued.token
     return render_template(
         "admin/people/link.html",
         link=get_config().base_url.rstrip("/") + path,

@@ -70,8 +70,20 @@ _CODE = [
 ]
 
 
+class OpenLinkForm(FlaskForm):
+    """The enrolment link, put here from the address's fragment by desk/enrol.js or pasted."""
+
+    link = StringField(
+        _l("The link you were given"),
+        validators=[
+            DataRequired(_l("Paste the whole link you were given.")),
+            Length(max=2048, message=_l("That is not an enrolment link.")),
+        ],
+    )
+
+
 class NewAccountForm(FlaskForm):
-    """The invitee's password (twice) and the code confirming the authenticator."""
+    """The invitee's password, twice."""
 
     password = PasswordField(_l("Choose a password"), validators=_PASSWORD)
     password_again = PasswordField(
@@ -81,11 +93,15 @@ class NewAccountForm(FlaskForm):
             EqualTo("password", _l("The two passwords are not the same.")),
         ],
     )
-    code = StringField(_l("Code from the authenticator app"), validators=_CODE)
 
 
 class ResetForm(FlaskForm):
-    """The member's current password and the code of the new authenticator entry."""
+    """The member's current password, before a new secret is shown."""
 
     password = PasswordField(_l("Your password"), validators=_PASSWORD)
+
+
+class CodeForm(FlaskForm):
+    """The code confirming the authenticator entry just scanned."""
+
     code = StringField(_l("Code from the authenticator app"), validators=_CODE)

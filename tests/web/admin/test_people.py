@@ -15,6 +15,7 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from werkzeug.test import TestResponse
 
 from portal import clock, crypto
 from portal.config import Config
@@ -26,7 +27,9 @@ from qr.encode import qr_matrix, uncached_qr_matrix
 from tests.worlds import STAFF_PASSWORD, Account, Desk, form_token
 
 NEW_PASSWORD = "a brand new passphrase 111"
-LINK = re.compile(r'value="https://qr111\.example\.kz(/staff/people/enrol/[^"]+)"')
+ENROL = "/staff/people/enrol"
+LINK = re.compile(r'value="https://qr111\.example\.kz(/staff/people/enrol#[^"]+)"')
+CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 SECRET = re.compile(r'<p class="secret" id="secret">([A-Z2-7 ]+)</p>')
 
 
@@ -87,32 +90,71 @@ def test_an_invitation_keeps_only_the_hash_and_makes_no_key(ctx: Admin) -> None:
     }
 
 
+def opened(ctx: Admin, issued: enrolment.IssuedLink) -> StaffInvitation:
+    """The invitation of a link a browser has just taken."""
+    return enrolment.open_link(ctx.session, issued.token, None).invitation
+
+
 def test_accepting_makes_the_account_and_the_link_works_once(ctx: Admin) -> None:
     issued = enrolment.invite(ctx.session, ctx.config, ctx.admin, "new@111.kz", Role.TRIAGE)
-    secret = enrolment.pending_secret(ctx.session, ctx.config, issued.invitation)
-    assert enrolment.pending_secret(ctx.session, ctx.config, issued.invitation) == secret
-    code = pyotp.TOTP(secret).now()
-    staff = enrolment.accept(ctx.session, ctx.config, issued.token, NEW_PASSWORD, code)
-    assert staff.role is Role.TRIAGE and staff.active
-    assert accounts.totp_secret_of(staff, ctx.config.secret_key) == secret
+    invitation = opened(ctx, issued)
+    first = enrolment.unlock_secret(ctx.session, ctx.config, invitation, NEW_PASSWORD)
+    staff = ctx.staff("new@111.kz")  # made with the password, under a secret nobody saw
+    assert accounts.totp_secret_of(staff, ctx.config.secret_key) != first
     private = accounts.unlock_staff_key(staff, NEW_PASSWORD)  # the key pair, under the password
     assert crypto.public_key_of(private) == staff.public_key
+    # Shown again (the page reloaded): the password is proven now, and a new secret is drawn.
+    with pytest.raises(enrolment.EnrolmentError, match="not the password"):
+        enrolment.unlock_secret(ctx.session, ctx.config, invitation, "another passphrase 222")
+    secret = enrolment.unlock_secret(ctx.session, ctx.config, invitation, NEW_PASSWORD)
+    assert secret != first
+    code = pyotp.TOTP(secret).now()
+    if pyotp.TOTP(first).now() != code:  # one chance in a million that they agree
+        with pytest.raises(enrolment.WrongCode):
+            enrolment.accept(ctx.session, ctx.config, invitation, pyotp.TOTP(first).now())
+    assert enrolment.accept(ctx.session, ctx.config, invitation, code) is staff
+    assert staff.role is Role.TRIAGE and staff.active
+    assert accounts.totp_secret_of(staff, ctx.config.secret_key) == secret
+    assert invitation.sealed_totp_secret is None
     with pytest.raises(enrolment.UsedLink, match="used already"):
-        enrolment.accept(ctx.session, ctx.config, issued.token, NEW_PASSWORD, code)
-    assert ctx.audit(AuditAction.STAFF)[-1]["op"] == "enrolled"
+        enrolment.accept(ctx.session, ctx.config, invitation, code)
+    with pytest.raises(enrolment.UsedLink):
+        enrolment.open_link(ctx.session, issued.token, None)
+    ops = [detail["op"] for detail in ctx.audit(AuditAction.STAFF)]
+    assert ops == ["invite", "enrolled", "enrol_failed", "enrolled_totp"]
+
+
+def test_the_first_browser_takes_the_link(ctx: Admin) -> None:
+    issued = enrolment.invite(ctx.session, ctx.config, ctx.admin, "new@111.kz", Role.TRIAGE)
+    first = enrolment.open_link(ctx.session, issued.token, None)
+    assert first.invitation.browser_hash == enrolment.token_hash(first.browser_key)
+    assert first.browser_key not in repr(first.invitation.__dict__)
+    again = enrolment.open_link(ctx.session, issued.token, first.browser_key)
+    assert again.browser_key == first.browser_key  # the same browser opens it again
+    for other in (None, "", "another-browser-key"):
+        with pytest.raises(enrolment.TakenLink, match="opened in another browser"):
+            enrolment.open_link(ctx.session, issued.token, other)
+    assert enrolment.opened_link(ctx.session, first.browser_key) is issued.invitation
+    for wrong in ("", "another-browser-key", issued.token):
+        with pytest.raises(enrolment.BadLink):
+            enrolment.opened_link(ctx.session, wrong)
+    assert enrolment.token_of(f" https://qr111.example.kz/staff/people/enrol#{issued.token} ") == (
+        issued.token
+    )
 
 
 def test_the_pending_secret_is_sealed_with_the_server_key(ctx: Admin) -> None:
     issued = enrolment.invite(ctx.session, ctx.config, ctx.admin, "new@111.kz", Role.TRIAGE)
-    secret = enrolment.pending_secret(ctx.session, ctx.config, issued.invitation)
-    sealed = issued.invitation.sealed_totp_secret
+    invitation = opened(ctx, issued)
+    secret = enrolment.unlock_secret(ctx.session, ctx.config, invitation, NEW_PASSWORD)
+    sealed = invitation.sealed_totp_secret
     assert sealed is not None and secret.encode() not in sealed
     with pytest.raises(crypto.CryptoError):
         crypto.open_with_server_key(
             "another-server-secret-" + "y" * 32,
             enrolment.PENDING_TOTP_PURPOSE,
             sealed,
-            context=issued.invitation.token_hash.encode(),
+            context=invitation.token_hash.encode(),
         )
 
 
@@ -129,23 +171,40 @@ def test_an_expired_or_revoked_link_is_refused(ctx: Admin) -> None:
         enrolment.find_link(ctx.session, old.token)
     assert old.invitation not in enrolment.pending_invitations(ctx.session)
     fresh = enrolment.invite(ctx.session, ctx.config, ctx.admin, "fresh@111.kz", Role.TRIAGE)
+    key = enrolment.open_link(ctx.session, fresh.token, None).browser_key
     enrolment.revoke_invitation(ctx.session, ctx.config, ctx.admin, fresh.invitation.id)
     with pytest.raises(enrolment.BadLink, match="not valid"):
         enrolment.find_link(ctx.session, fresh.token)
+    with pytest.raises(enrolment.BadLink, match="not valid"):
+        enrolment.opened_link(ctx.session, key)
     with pytest.raises(enrolment.BadLink):
         enrolment.find_link(ctx.session, "made-up-token")
 
 
-def test_a_wrong_code_or_short_password_makes_no_account(ctx: Admin) -> None:
-    issued = enrolment.invite(ctx.session, ctx.config, ctx.admin, "new@111.kz", Role.TRIAGE)
-    secret = enrolment.pending_secret(ctx.session, ctx.config, issued.invitation)
-    wrong = f"{(int(pyotp.TOTP(secret).now()) + 500_000) % 1_000_000:06d}"
-    with pytest.raises(enrolment.WrongCode, match="does not match"):
-        enrolment.accept(ctx.session, ctx.config, issued.token, NEW_PASSWORD, wrong)
-    with pytest.raises(enrolment.EnrolmentError, match="at least 12 characters"):
-        enrolment.accept(ctx.session, ctx.config, issued.token, "short", pyotp.TOTP(secret).now())
-    assert ctx.session.scalar(select(Staff).where(Staff.email == "new@111.kz")) is None
-    assert enrolment.find_link(ctx.session, issued.token) is issued.invitation  # still usable
+INVITEE = "aliya.nurlanqyzy@111.kz"
+
+
+@pytest.mark.parametrize(
+    ("password", "message"),
+    [
+        ("short", "at least 12 characters"),
+        ("password1234", "one of the most common ones"),
+        ("qwertyuiop12", "one of the most common ones"),
+        (INVITEE, "email address or its parts"),
+    ],
+)
+def test_a_weak_password_makes_no_account_and_shows_no_secret(
+    ctx: Admin, password: str, message: str
+) -> None:
+    issued = enrolment.invite(ctx.session, ctx.config, ctx.admin, INVITEE, Role.TRIAGE)
+    invitation = opened(ctx, issued)
+    with pytest.raises(enrolment.EnrolmentError, match="Type your password first"):
+        enrolment.accept(ctx.session, ctx.config, invitation, "123456")
+    with pytest.raises(enrolment.EnrolmentError, match=message):
+        enrolment.unlock_secret(ctx.session, ctx.config, invitation, password)
+    assert invitation.sealed_totp_secret is None
+    assert ctx.session.scalar(select(Staff).where(Staff.email == INVITEE)) is None
+    assert enrolment.find_link(ctx.session, issued.token) is invitation  # still usable
 
 
 @pytest.mark.parametrize(
@@ -170,10 +229,9 @@ def test_a_school_account_gets_its_schools(ctx: Admin, desk: Desk) -> None:
     issued = enrolment.invite(
         ctx.session, ctx.config, ctx.admin, "print@111.kz", Role.SCHOOL, [desk.school_id]
     )
-    secret = enrolment.pending_secret(ctx.session, ctx.config, issued.invitation)
-    staff = enrolment.accept(
-        ctx.session, ctx.config, issued.token, NEW_PASSWORD, pyotp.TOTP(secret).now()
-    )
+    invitation = opened(ctx, issued)
+    secret = enrolment.unlock_secret(ctx.session, ctx.config, invitation, NEW_PASSWORD)
+    staff = enrolment.accept(ctx.session, ctx.config, invitation, pyotp.TOTP(secret).now())
     assert [school.school_id for school in staff.schools] == [desk.school_id]
     with pytest.raises(enrolment.EnrolmentError, match="school accounts print posters"):
         enrolment.grant_inbox(
@@ -202,11 +260,12 @@ def test_reset_stops_the_old_code_and_needs_the_password(ctx: Admin, desk: Desk)
     issued = enrolment.reset_totp(ctx.session, ctx.config, ctx.admin, triage)
     assert accounts.totp_secret_of(triage, ctx.config.secret_key) != desk.triage.totp
     assert triage.sealed_totp_secret != old_sealed
-    secret = enrolment.pending_secret(ctx.session, ctx.config, issued.invitation)
-    code = pyotp.TOTP(secret).now()
+    invitation = opened(ctx, issued)
     with pytest.raises(enrolment.EnrolmentError, match="not the password"):
-        enrolment.accept(ctx.session, ctx.config, issued.token, "a wrong password!!", code)
-    enrolment.accept(ctx.session, ctx.config, issued.token, STAFF_PASSWORD, code)
+        enrolment.unlock_secret(ctx.session, ctx.config, invitation, "a wrong password!!")
+    assert invitation.sealed_totp_secret is None  # no secret shown without the password
+    secret = enrolment.unlock_secret(ctx.session, ctx.config, invitation, STAFF_PASSWORD)
+    enrolment.accept(ctx.session, ctx.config, invitation, pyotp.TOTP(secret).now())
     assert accounts.totp_secret_of(triage, ctx.config.secret_key) == secret
     ops = [detail["op"] for detail in ctx.audit(AuditAction.STAFF)]
     assert ops[-3:] == ["reset_totp", "enrol_failed", "enrolled_totp"]
@@ -302,7 +361,7 @@ def test_the_qr_code_of_a_totp_secret_is_kept_in_no_cache() -> None:
 
 
 def invite_over_http(admin: FlaskClient, email: str, role: str = "triage") -> str:
-    """The enrolment path the invitation page shows."""
+    """The enrolment link the invitation page shows (its path, then '#' and the token)."""
     token = form_token(admin, "/staff/people/")
     page = admin.post(
         "/staff/people/invite", data={"csrf_token": token, "email": email, "role": role}
@@ -313,22 +372,34 @@ def invite_over_http(admin: FlaskClient, email: str, role: str = "triage") -> st
     return html.unescape(found.group(1))
 
 
+def post_step(browser: FlaskClient, step: str, **fields: str) -> TestResponse:
+    """Load the enrolment page as a browser does (no fragment), then post one step's form."""
+    page = browser.get(ENROL).get_data(as_text=True)
+    token = CSRF.search(page)
+    assert token, page
+    return browser.post(ENROL, data={"csrf_token": token.group(1), "step": step, **fields})
+
+
 def enrol_over_http(
-    browser: FlaskClient, path: str, code: str | None = None, password: str = NEW_PASSWORD
+    browser: FlaskClient, link: str, code: str | None = None, password: str = NEW_PASSWORD
 ) -> tuple[int, str, str]:
-    """Open the link and post the form; returns the status, the page and the secret shown."""
-    page = browser.get(path).get_data(as_text=True)
-    shown = SECRET.search(page)
-    assert shown and "<svg" in page
-    secret = shown.group(1).replace(" ", "")
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
+    """Open the link, type the password, post the code; the status, last page, secret shown."""
+    opened = post_step(browser, "open", link=link)
+    assert opened.status_code == 303, opened.get_data(as_text=True)
+    shown = post_step(browser, "password", password=password, password_again=password)
+    page = shown.get_data(as_text=True)
+    found = SECRET.search(page)
+    if found is None:
+        return shown.status_code, page, ""
+    assert "<svg" in page
+    secret = found.group(1).replace(" ", "")
+    token = CSRF.search(page)
     assert token
     response = browser.post(
-        path,
+        ENROL,
         data={
             "csrf_token": token.group(1),
-            "password": password,
-            "password_again": password,
+            "step": "code",
             "code": code or pyotp.TOTP(secret).now(),
         },
     )
@@ -337,13 +408,16 @@ def enrol_over_http(
 
 def test_invite_enrol_and_log_in_over_http(desk: Desk) -> None:
     admin = desk.log_in(desk.admin)
-    path = invite_over_http(admin, "new@111.kz")
-    assert path.split("/")[-1] not in admin.get("/staff/people/").get_data(as_text=True)
+    link = invite_over_http(admin, "new@111.kz")
+    assert link.startswith(ENROL + "#")
+    assert link.split("#")[-1] not in admin.get("/staff/people/").get_data(as_text=True)
     invitee = desk.client()
-    status, page, secret = enrol_over_http(invitee, path)
+    status, page, secret = enrol_over_http(invitee, link)
     assert status == 303, page
-    assert invitee.get(path).status_code == 410  # the second use
-    assert "used already" in invitee.get(path).get_data(as_text=True)
+    for browser in (invitee, desk.client()):  # the second use
+        again = post_step(browser, "open", link=link)
+        assert again.status_code == 410
+        assert "used already" in again.get_data(as_text=True)
     login = desk.post_login(
         desk.client(), Account("new@111.kz", secret), later_code(secret), NEW_PASSWORD
     )
@@ -352,25 +426,48 @@ def test_invite_enrol_and_log_in_over_http(desk: Desk) -> None:
     assert "new@111.kz" in listing and "No link is waiting" in listing
 
 
-def test_a_wrong_code_keeps_the_form_and_the_secret(desk: Desk) -> None:
+def test_the_link_goes_on_in_the_first_browser_only(desk: Desk) -> None:
+    link = invite_over_http(desk.log_in(desk.admin), "new@111.kz")
+    invitee, other = desk.client(), desk.client()
+    assert post_step(invitee, "open", link=link).status_code == 303
+    taken = post_step(other, "open", link=link)
+    assert taken.status_code == 410
+    assert "opened in another browser" in taken.get_data(as_text=True)
+    for step in ("password", "code"):
+        refused = post_step(other, step, password=NEW_PASSWORD, password_again=NEW_PASSWORD)
+        assert refused.status_code == 404 and SECRET.search(refused.get_data(as_text=True)) is None
+    status, page, _secret = enrol_over_http(invitee, link)
+    assert status == 303, page
+
+
+def test_a_wrong_code_asks_again_and_a_new_secret_comes_after_the_password(desk: Desk) -> None:
     admin = desk.log_in(desk.admin)
-    path = invite_over_http(admin, "new@111.kz")
+    link = invite_over_http(admin, "new@111.kz")
     invitee = desk.client()
-    status, page, secret = enrol_over_http(invitee, path, code="000000")
+    status, page, secret = enrol_over_http(invitee, link, code="000000")
     if pyotp.TOTP(secret).verify("000000", valid_window=1):  # one chance in 333,333
         pytest.skip("000000 happened to be a valid code")
     assert status == 200
-    assert "That code does not match" in page
-    shown = SECRET.search(page)
-    assert shown and shown.group(1).replace(" ", "") == secret  # the same secret, still scanned
-    assert 'name="code"' in page
-    status, page, _ = enrol_over_http(invitee, path, password="short")
-    assert status == 200 and "at least 12 characters" in page
+    assert "That code does not match" in page and 'name="code"' in page
+    assert SECRET.search(page) is None and "start again" in page  # shown once only
+    reloaded = invitee.get(ENROL).get_data(as_text=True)
+    assert "Type your password" in reloaded and SECRET.search(reloaded) is None
+    shown = post_step(invitee, "password", password=NEW_PASSWORD).get_data(as_text=True)
+    found = SECRET.search(shown)
+    assert found and found.group(1).replace(" ", "") != secret
+
+
+def test_a_weak_password_is_refused_in_the_staff_language(desk: Desk) -> None:
+    link = invite_over_http(desk.log_in(desk.admin), "new@111.kz")
+    invitee = desk.client("ru")
+    status, page, secret = enrol_over_http(invitee, link, password="password1234")
+    assert status == 200 and secret == ""
+    assert "Этот пароль — один из самых распространённых" in html.unescape(page)
 
 
 def test_bad_links_get_a_clear_page(desk: Desk) -> None:
     browser = desk.client()
-    unknown = browser.get("/staff/people/enrol/not-a-token")
+    unknown = post_step(browser, "open", link=f"https://qr111.example.kz{ENROL}#not-a-token")
     assert unknown.status_code == 404
     assert "not valid" in unknown.get_data(as_text=True)
     with desk.site.app.app_context():
@@ -380,17 +477,22 @@ def test_bad_links_get_a_clear_page(desk: Desk) -> None:
         old = enrolment.invite(
             session, config, admin, "old@111.kz", Role.TRIAGE, now=clock.now() - timedelta(days=4)
         )
-    expired = browser.get(f"/staff/people/enrol/{old.token}")
+        fresh = enrolment.invite(session, config, admin, "fresh@111.kz", Role.TRIAGE)
+    expired = post_step(browser, "open", link=old.token)
     assert expired.status_code == 410
     assert "expired" in expired.get_data(as_text=True)
+    # A token in the path (the old form of the links) opens nothing.
+    assert browser.get(f"{ENROL}/{fresh.token}").status_code == 404
+    assert SECRET.search(browser.get(f"{ENROL}?token={fresh.token}").get_data(as_text=True)) is None
 
 
 def test_the_enrolment_posts_are_rate_limited(desk: Desk) -> None:
     browser = desk.client()
     statuses = [
-        browser.post("/staff/people/enrol/not-a-token", data={}).status_code for _ in range(11)
+        browser.post(ENROL, data={"step": "open", "link": "not-a-token"}).status_code
+        for _ in range(11)
     ]
-    assert statuses[:10] == [404] * 10 and statuses[10] == 429
+    assert statuses[:10] == [200] * 10 and statuses[10] == 429
 
 
 def test_disabling_ends_the_session_and_login_refuses(desk: Desk) -> None:
@@ -573,7 +675,7 @@ def test_a_pending_link_is_revoked_from_the_list(desk: Desk) -> None:
         follow_redirects=True,
     ).get_data(as_text=True)
     assert "The link for new@111.kz no longer works." in done
-    assert desk.client().get(path).status_code == 404
+    assert post_step(desk.client(), "open", link=path).status_code == 404
     again = admin.post(
         f"/staff/people/links/{link_id}/revoke", data={"csrf_token": token}, follow_redirects=True
     ).get_data(as_text=True)

@@ -312,6 +312,22 @@ class StaffSession(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
 
 
+class LoginDevice(Base):
+    """A browser that logged in as a staff member: its failed logins count apart (OWASP's
+    device cookie), so strangers' failures never lock its owner out."""
+
+    __tablename__ = "login_devices"
+
+    # SHA-256 of the device cookie's token: a copy of the table makes no cookie.
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
+    # The last login from it: unused for login.DEVICE_LIFETIME, it is a stranger again.
+    last_used_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
 class AuditEvent(Base):
     """One record of the append-only audit log, chained to the one before it by an HMAC."""
 

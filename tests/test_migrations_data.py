@@ -28,6 +28,7 @@ from portal.models import (
     Entry,
     Inbox,
     InboxGrant,
+    LoginDevice,
     RecoveryKey,
     Report,
     School,
@@ -58,6 +59,7 @@ MODELS: dict[str, type[Base]] = {
         AuditEvent,
         StaffInvitation,
         StaffInvitationSchool,
+        LoginDevice,
     )
 }
 ORDER = {
@@ -544,6 +546,39 @@ def test_0005_down_and_up_keeps_every_row_but_the_invitations(engine: Engine) ->
     """Down from 0005 drops the invitations only; up again their tables are empty."""
     assert_down_and_up_keeps(
         engine, "0005", WORLD_0005, "0004", WORLD_0003, emptied(WORLD_0005, *INVITATIONS)
+    )
+
+
+# 0007: the browsers members logged in with, one of them locked by its own failures.
+WORLD_0007: Rows = {
+    **WORLD_0005,
+    "login_devices": [
+        {
+            "id": blob(f"device {number}").hex(),
+            "staff_id": staff_id,
+            "created_at": utc(2026, 12, 4, 7, number),
+            "last_used_at": utc(2026, 12, 8, 9, number),
+            "failed_logins": failures,
+            "locked_until": locked_until,
+        }
+        for number, staff_id, failures, locked_until in (
+            (1, 2, 0, None),
+            (2, 2, 4, utc(2026, 12, 8, 9, 30)),
+            (3, 1, 0, None),
+        )
+    ],
+}
+
+
+def test_0007_keeps_every_row_of_0006_and_knows_no_browser_yet(engine: Engine) -> None:
+    """0007 adds the known browsers beside every row of 0006; nobody has one yet."""
+    assert_upgrade_keeps(engine, "0006", WORLD_0005, "0007", emptied(WORLD_0007, "login_devices"))
+
+
+def test_0007_down_and_up_keeps_every_row_but_the_known_browsers(engine: Engine) -> None:
+    """Down from 0007 drops the known browsers only (each then logs in as a new one)."""
+    assert_down_and_up_keeps(
+        engine, "0007", WORLD_0007, "0006", WORLD_0005, emptied(WORLD_0007, "login_devices")
     )
 
 

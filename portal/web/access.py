@@ -15,6 +15,8 @@ from portal.web.forms import LogoutForm
 
 COOKIE = "qr111_staff"
 COOKIE_PATH = "/staff"  # every staff blueprint lives under it; the child's pages never see it
+# A browser that logged in before (services/login.py): its failed logins count apart.
+DEVICE_COOKIE = "qr111_device"
 ADMIN = frozenset({Role.ADMIN})
 TRIAGE = frozenset({Role.TRIAGE, Role.ADMIN})
 POSTERS = frozenset({Role.SCHOOL, Role.ADMIN})

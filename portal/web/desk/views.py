@@ -73,10 +73,18 @@ def login_page() -> Response | str:
     if form.validate_on_submit():
         try:
             done = login.log_in(
-                get_session(), get_config(), form.email.data, form.password.data, form.code.data
+                get_session(),
+                get_config(),
+                form.email.data,
+                form.password.data,
+                form.code.data,
+                device=request.cookies.get(access.DEVICE_COOKIE, ""),
             )
         except login.LoginFailed:
             flash(_("Wrong email, password or code, or the account is locked for a while."))
+            # Not typed back: a used or wrong code is of no more use, and every failure's
+            # page must read the same whichever part was wrong.
+            form.code.data = ""
         else:
             # A new form token too: one planted with the browser's cookie before login
             # (session fixation) must not sign the staff member's actions after it.
@@ -90,6 +98,15 @@ def login_page() -> Response | str:
                 httponly=True,
                 samesite="Strict",
             )  # no max_age: the cookie share dies with the browser session
+            response.set_cookie(
+                access.DEVICE_COOKIE,
+                done.device_cookie,
+                max_age=int(login.DEVICE_LIFETIME.total_seconds()),
+                path=access.COOKIE_PATH,
+                secure=get_config().is_production,
+                httponly=True,
+                samesite="Strict",
+            )  # long-lived: it outlives logging out, which is its point
             return response
     return render_template("desk/login.html", form=form, problems=form_problems(form))
 

@@ -8,9 +8,9 @@ import pyotp
 from sqlalchemy import select
 
 from portal.models import AuditEvent, StaffSession
-from portal.services import accounts
+from portal.services import accounts, login
 from portal.services.triage import MAX_TEXT
-from portal.web.access import COOKIE
+from portal.web.access import COOKIE, COOKIE_PATH, DEVICE_COOKIE
 from portal.web.context import get_session
 from tests.worlds import (
     Account,
@@ -65,6 +65,25 @@ def test_the_session_cookie_is_strict_and_logout_destroys_the_server_share(desk:
     with desk.site.app.app_context():
         assert get_session().scalars(select(StaffSession)).all() == []
     assert browser.get("/staff/inbox").status_code == 303
+
+
+def test_the_device_cookie_is_strict_long_lived_and_outlives_logging_out(desk: Desk) -> None:
+    """The mark of a known browser (login.DEVICE_LIFETIME): signed, for /staff only."""
+    browser = desk.client()
+    response = desk.post_login(browser, desk.triage)
+    device = next(
+        header
+        for header in response.headers.getlist("Set-Cookie")
+        if header.startswith(f"{DEVICE_COOKIE}=")
+    )
+    for flag in ("HttpOnly", "SameSite=Strict", "Path=/staff"):
+        assert flag in device
+    assert f"Max-Age={int(login.DEVICE_LIFETIME.total_seconds())}" in device
+    assert "Secure" not in device  # development: production sets it, as for the session
+    token = form_token(browser, "/staff/inbox")
+    logout = browser.post("/staff/logout", data={"csrf_token": token})
+    assert DEVICE_COOKIE not in logout.headers.get("Set-Cookie", "")
+    assert browser.get_cookie(DEVICE_COOKIE, path=COOKIE_PATH) is not None
 
 
 def test_p1_comes_first_and_a_reply_reaches_the_child(desk: Desk) -> None:

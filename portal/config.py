@@ -106,6 +106,16 @@ class Config:
         """True when running as a real deployment."""
         return self.env is Environment.PRODUCTION
 
+    @property
+    def trusted_hosts(self) -> list[str] | None:
+        """The Host headers answered: in production only PORTAL_BASE_URL's; None, any."""
+        # A redirect is built from the Host a request names: answering any would send a
+        # child to whatever site a forged Host (or a poisoned cache in between) names.
+        # Development answers any, as it is reached by 127.0.0.1, localhost or a LAN address.
+        if not self.is_production:
+            return None
+        return [urlsplit(self.base_url).hostname or ""]
+
 
 def load_config(env: Mapping[str, str] | None = None) -> Config:
     """Build the configuration from environment variables (`os.environ` by default)."""

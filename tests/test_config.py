@@ -96,6 +96,30 @@ def test_base_url_loses_its_trailing_slash(tmp_path: Path) -> None:
     assert config.base_url == "https://qr111.kz"
 
 
+@pytest.mark.parametrize(
+    ("base_url", "host"),
+    [
+        ("https://qr111.kz", "qr111.kz"),
+        ("https://QR111.kz:8443/", "qr111.kz"),  # the port is not the host's
+        ("https://портал.kz", "портал.kz"),  # Werkzeug compares its IDNA form
+    ],
+)
+def test_production_answers_only_the_host_of_its_base_url(
+    tmp_path: Path, base_url: str, host: str
+) -> None:
+    assert load_config(production(tmp_path, PORTAL_BASE_URL=base_url)).trusted_hosts == [host]
+
+
+def test_development_answers_any_host(tmp_path: Path) -> None:
+    """127.0.0.1, localhost, the test client's host, or a LAN address a phone can reach."""
+    config = load_config({"PORTAL_INSTANCE_PATH": str(tmp_path)})
+    assert config.trusted_hosts is None
+    with_base = load_config(
+        {"PORTAL_INSTANCE_PATH": str(tmp_path), "PORTAL_BASE_URL": "http://192.168.1.20:5000"}
+    )
+    assert with_base.trusted_hosts is None
+
+
 def test_key_derivation_defaults_to_the_production_minimum(tmp_path: Path) -> None:
     config = load_config(production(tmp_path))
     assert config.kdf == PRODUCTION_KDF

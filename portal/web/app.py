@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Flask
+from flask import Flask, Response, request
+from werkzeug.exceptions import SecurityError
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter, Map
 
@@ -21,6 +22,9 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
 # The largest request body accepted: a full form of Cyrillic text is ~60 KB percent-encoded,
 # so a child never meets the 413 page; anything larger is refused before it is read.
 MAX_CONTENT_LENGTH = 256 * 1024
+# The answer to a Host that is not ours: no template (it could not link its style sheet), but
+# the numbers to call, as on every error page, for whoever reached us by a wrong name.
+UNKNOWN_HOST_PAGE = "400 Bad Request: this address is not the portal's.\n112 · 102 · 103 · 111\n"
 
 
 def create_app(config: Config | None = None) -> Flask:
@@ -44,8 +48,12 @@ def create_app(config: Config | None = None) -> Flask:
         # never use it, and a staff browser need not send it to them either.
         SESSION_COOKIE_PATH="/staff",
         PREFERRED_URL_SCHEME="https" if config.is_production else "http",
+        # Any other Host is a 400 before routing (Flask >= 3.1): never reflected in a redirect.
+        TRUSTED_HOSTS=config.trusted_hosts,
     )
     app.extensions["portal.config"] = config
+    # First of the hooks, so that none of the others (rate limits, sessions) sees such a request.
+    app.before_request(refuse_unknown_host)
     # Every <int:...> of a route is a row id: past the largest one it is a 404, not a 500.
     app.url_map.converters["int"] = RowIdConverter
     # Templates never see the configuration (secrets live there).
@@ -75,6 +83,17 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(admin_bp)
     cli.init_app(app)
     return app
+
+
+def refuse_unknown_host() -> Response | None:
+    """A plain 400 for a Host outside TRUSTED_HOSTS, before anything else is done for it.
+
+    Flask refuses it only once the other hooks have run, and its error page cannot be drawn:
+    no URL (not even the style sheet's) can be built for a host that is not ours.
+    """
+    if isinstance(request.routing_exception, SecurityError):
+        return Response(UNKNOWN_HOST_PAGE, 400, mimetype="text/plain")
+    return None
 
 
 class RowIdConverter(IntegerConverter):

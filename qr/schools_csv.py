@@ -1,6 +1,10 @@
 """The schools CSV of schools-format.md, read by one set of rules: a registry file the portal
 imports, and the registry's export (the same columns plus `code` and `check_word`) that the
-poster generator prints. Plain Python: no Flask, nothing of the portal."""
+poster generator prints. Plain Python: no Flask, nothing of the portal.
+
+A field that starts with an apostrophe loses it: the export writes one before any field a
+spreadsheet would run as a formula, and before one that starts with an apostrophe itself
+(qr/safe_text.py), so what the export wrote reads back as it was."""
 
 from __future__ import annotations
 
@@ -10,10 +14,12 @@ import io
 import logging
 import os
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from qr.model import PosterSchool
+from qr.safe_text import XML_FORBIDDEN, cell_value
 from qr.urls import BadSchoolCode, validate_code
 
 log = logging.getLogger(__name__)
@@ -162,7 +168,7 @@ def _read_rows(
             problems.append((line, f"has {len(record)} fields, the header has {len(columns)}"))
             continue
         values = {
-            name: value.strip().replace("\r\n", "\n")
+            name: cell_value(value.strip()).replace("\r\n", "\n")
             for name, value in zip(columns, record, strict=True)
         }
         if export:
@@ -197,10 +203,25 @@ def _check_row(values: dict[str, str], export: bool) -> list[str]:
             problems.append(f"{name} is longer than {limit} characters")
     for name, value in values.items():
         # A quoted address may span lines (RFC 4180); anywhere else a control character is junk.
-        allowed = "\n" if name == "address" else ""
-        if any(ch < " " and ch not in allowed for ch in value):
-            problems.append(f"{name} holds a control character")
+        if (bad := _unprintable(value, allowed="\n" if name == "address" else "")) is not None:
+            problems.append(f"{name} holds {bad}")
     return problems
+
+
+def _unprintable(value: str, allowed: str) -> str | None:
+    """What is wrong with the first character of value that no poster may carry, or None.
+
+    Control characters (C0, DEL and C1) but those allowed, and whatever XML 1.0 forbids
+    (U+FFFE, U+FFFF): a name with one would make an SVG poster no program reads.
+    """
+    for char in value:
+        if char in allowed:
+            continue
+        if unicodedata.category(char) == "Cc":
+            return "a control character"
+        if XML_FORBIDDEN.match(char):
+            return f"U+{ord(char):04X}, a character XML does not allow"
+    return None
 
 
 def _check_code(code: str) -> list[str]:

@@ -6,15 +6,15 @@ from html import escape
 
 from qr.encode import dark_runs
 from qr.page import MM, Color, Group, Line, Page, QRSymbol, Rect, Shape, Text
+from qr.safe_text import xml_text
 
 FONT_FAMILY = "'DejaVu Sans', sans-serif"
-# Control characters are not allowed in XML 1.0 at all, not even escaped.
-_CONTROL = dict.fromkeys(c for c in range(32) if c not in (9, 10, 13))
 
 
 def _text(value: str) -> str:
-    """value escaped for XML text or attributes, control characters dropped."""
-    return escape(value.translate(_CONTROL))
+    """value escaped for XML text or attributes, the characters XML forbids even escaped
+    (controls, U+FFFE, U+FFFF, lone surrogates) dropped: every SVG written parses."""
+    return escape(xml_text(value))
 
 
 def _hex(color: Color | None) -> str:

@@ -16,7 +16,6 @@ tables together (a dedicated tool such as tau-argus does), which the page says.
 
 from __future__ import annotations
 
-import csv
 import io
 from collections import Counter
 from collections.abc import Hashable, Iterable, Mapping, Sequence
@@ -34,6 +33,7 @@ from portal.models import Report, School, Staff
 from portal.services import audit
 from portal.services.text import LazyText
 from portal.services.text import lazy as _l
+from qr.safe_text import SafeCSVWriter
 
 SMALL = 5  # counts below this (but above 0) are never shown
 SUPPRESSED = "<5"
@@ -278,7 +278,7 @@ def to_csv(figures: Figures) -> str:
     In English whatever the page's language: a file passed on keeps one set of headings.
     """
     stream = io.StringIO()
-    writer = csv.writer(stream, lineterminator="\n")
+    writer = SafeCSVWriter(stream)  # a region's name is never run as a formula
     writer.writerow([period(figures).in_english()])
     writer.writerow([NOTE.in_english()])
     for table in figures.tables:
@@ -286,7 +286,7 @@ def to_csv(figures: Figures) -> str:
         writer.writerow([_english(table.title)])
         lines: list[Sequence[Words]] = [table.head, *table.rows, table.foot]
         for line in lines:
-            writer.writerow([_cell(_english(value)) for value in line])
+            writer.writerow([_english(value) for value in line])
     return stream.getvalue()
 
 
@@ -302,11 +302,6 @@ def period(figures: Figures) -> LazyText:
 
 def _english(value: Words) -> str:
     return value.in_english() if isinstance(value, LazyText) else value
-
-
-def _cell(value: str) -> str:
-    """A spreadsheet must not run a region's name as a formula."""
-    return f"'{value}" if value[:1] in ("=", "+", "-", "@") else value
 
 
 def export(session: Session, config: Config, actor: Staff) -> str:

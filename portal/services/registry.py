@@ -6,7 +6,6 @@ record, whoever asks: an admin's page (actor) or the command line (actor None).
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass, field
 from typing import IO
 
@@ -19,6 +18,7 @@ from portal.models import School, Staff
 from portal.services import audit
 from portal.services.codes import new_check_word, new_code, normalize_code
 from qr import schools_csv
+from qr.safe_text import SafeCSVWriter
 from qr.schools_csv import BadSchoolsFile as BadSchoolsFile  # what a refused import raises
 from qr.schools_csv import SchoolRow
 
@@ -118,8 +118,10 @@ def _unused_code(taken: set[str]) -> str:
 
 
 def export_schools(session: Session, stream: IO[str], *, include_inactive: bool = False) -> int:
-    """Write the registry as CSV (import columns plus code and check_word); returns the count."""
-    writer = csv.writer(stream, lineterminator="\n")
+    """Write the registry as CSV (import columns plus code and check_word); returns the count.
+
+    A name a spreadsheet would run as a formula is written as text; the import reads it back."""
+    writer = SafeCSVWriter(stream)
     writer.writerow(EXPORT_COLUMNS)
     count = 0
     for school in list_schools(session, include_inactive=include_inactive):

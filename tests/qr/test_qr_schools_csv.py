@@ -136,3 +136,27 @@ def test_region_is_not_needed_on_a_poster_but_names_and_text_are_checked(tmp_pat
         (3, "name_ru is longer than 300 characters"),
         (4, "district holds a control character"),
     ]
+
+
+def test_characters_no_svg_may_hold_are_refused_by_line(tmp_path: Path) -> None:
+    """U+FFFE and U+FFFF are not controls, but an SVG poster naming one would not parse."""
+    text = (
+        "school_id,name_ru,code,district,address\n"
+        "1,Школа\ufffe,ABCDEFGH,,\n"  # line 2
+        '2,Школа,ABCDEFGJ,,"ул. Абая\n1\uffff"\n'  # lines 3-4: a line end is fine, U+FFFF not
+        "3,Школа\x9b1,ABCDEFGK,,\n"  # line 5: a C1 control
+    )
+    with pytest.raises(BadSchoolsFile) as caught:
+        read_schools_csv(write(tmp_path, text))
+    assert caught.value.problems == [
+        (2, "name_ru holds U+FFFE, a character XML does not allow"),
+        (3, "address holds U+FFFF, a character XML does not allow"),
+        (5, "name_ru holds a control character"),
+    ]
+
+
+def test_cells_the_export_neutralised_are_read_as_they_were(tmp_path: Path) -> None:
+    text = HEADER + "-7,'=1+1,''quoted,'@Абай,'+район,'-,ABCDEFGH,'=ЛИМОН\n"
+    (school,) = read_schools_csv(write(tmp_path, text))
+    assert (school.school_id, school.name_kk, school.name_ru) == ("-7", "=1+1", "'quoted")
+    assert (school.region, school.district, school.check_word) == ("@Абай", "+район", "=ЛИМОН")

@@ -181,6 +181,29 @@ def test_the_page_and_the_audited_csv_show_the_same_suppressed_figures(desk: Des
         ]
 
 
-def test_a_region_name_cannot_become_a_spreadsheet_formula() -> None:
-    assert figures._cell("=HYPERLINK(1)") == "'=HYPERLINK(1)"
-    assert figures._cell("<5") == "<5"
+FORMULAS = ("=HYPERLINK(1)", "+SUM(1)", "-2+3", "@cmd", " =1+1")
+
+
+def test_a_region_name_cannot_become_a_spreadsheet_formula(
+    session: Session, world_inbox: None
+) -> None:
+    for number, region in enumerate(FORMULAS):
+        session.add(
+            School(
+                school_id=f"F{number}",
+                name_ru="Школа",
+                region=region,
+                code=f"FORMULA{number}",
+                check_word="ОРЁЛ",
+            )
+        )
+        session.flush()
+        add_reports(session, region, 5, NOW - timedelta(days=3), Category.HOME)
+    cells = [
+        cell
+        for row in csv.reader(io.StringIO(figures.to_csv(figures.compute(session, NOW))))
+        for cell in row
+    ]
+    assert [f"'{region}" in cells for region in FORMULAS] == [True] * len(FORMULAS)
+    assert "5" in cells and "Total" in cells  # what is not a formula stays as it is
+    assert not [cell for cell in cells if cell.lstrip()[:1] in ("=", "+", "-", "@")]

@@ -175,6 +175,55 @@ def test_export_round_trips_and_reimport_ignores_codes(session: Session, config:
         assert f"{school.code},{school.check_word}" in exported
 
 
+# Names a spreadsheet would run as formulas, or that look like the export's neutralising.
+SPREADSHEET_NAMES = ("=1+1", "+7 школа", "-", "@home", "'quoted", "-2+3", "=cmd|' /C calc'!A0")
+
+
+def test_export_neutralises_formulas_and_the_import_reads_them_back(
+    session: Session, config: Config, tmp_path: Path
+) -> None:
+    rows = "".join(
+        f'-{number},"{name.replace(chr(34), chr(34) * 2)}",Школа,@Абай,+district,=address\n'
+        for number, name in enumerate(SPREADSHEET_NAMES, start=1)
+    )
+    load(session, config, HEADER + rows)
+    stream = io.StringIO()
+    registry.export_schools(session, stream)
+    exported = stream.getvalue()
+    cells = [cell for line in exported.splitlines()[1:] for cell in line.split(",")]
+    assert not [cell for cell in cells if cell.lstrip()[:1] in ("=", "+", "-", "@")]
+    assert "'=1+1" in cells and "'-1" in cells and "''quoted" in cells
+    assert "'=cmd|' /C calc'!A0" in cells
+    again = load(session, config, exported)
+    assert (again.created, again.updated, again.unchanged) == (0, 0, len(SPREADSHEET_NAMES))
+    found = {school.school_id: school for school in registry.list_schools(session)}
+    for number, name in enumerate(SPREADSHEET_NAMES, start=1):
+        school = found[f"-{number}"]
+        assert (school.name_kk, school.region, school.district, school.address) == (
+            name,
+            "@Абай",
+            "+district",
+            "=address",
+        )
+    path = tmp_path / "export.csv"
+    path.write_text(exported, encoding="utf-8")
+    assert [school.name_kk for school in read_schools_csv(path)] == [
+        found[school_id].name_kk for school_id in sorted(found)
+    ]
+
+
+@pytest.mark.parametrize("char", ["\ufffe", "\uffff", "\x7f", "\x85"])
+def test_characters_xml_forbids_are_refused_by_line(char: str) -> None:
+    text = (
+        HEADER + ROW + f"1002,Мек{char}теп,Школа,Абай,,\n" + f"1003,Мектеп,Школа,Абай,a{char}b,\n"
+    )
+    refused = problems(text)
+    what = "a control character" if char < "\ud800" else f"U+{ord(char):04X}, a character XML"
+    assert refused[0].startswith(f"line 3: name_kk holds {what}")
+    assert refused[1].startswith(f"line 4: district holds {what}")
+    assert len(refused) == 2
+
+
 def test_the_poster_generator_reads_the_export(
     session: Session, config: Config, tmp_path: Path
 ) -> None:

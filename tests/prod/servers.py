@@ -95,11 +95,10 @@ class Prepared:
     totp_secret: str
 
 
-def prepare(url: str, folder: Path) -> Prepared:
-    """Migrate the database and fill it in (cheap Argon2id, the servers' secret key)."""
-    instance = folder / "setup-instance"
-    instance.mkdir(parents=True)
-    config = Config(
+def setup_config(url: str, instance: Path) -> Config:
+    """The configuration of an app that prepares the servers' database (cheap Argon2id, the
+    servers' secret key)."""
+    return Config(
         env=Environment.DEVELOPMENT,
         secret_key=SECRET_KEY,
         database_url=url,
@@ -107,6 +106,13 @@ def prepare(url: str, folder: Path) -> Prepared:
         instance_path=instance,
         kdf=CHEAP_KDF,
     )
+
+
+def prepare(url: str, folder: Path) -> Prepared:
+    """Migrate the database and fill it in (cheap Argon2id, the servers' secret key)."""
+    instance = folder / "setup-instance"
+    instance.mkdir(parents=True)
+    config = setup_config(url, instance)
     app = create_app(config)
     migrate.upgrade(engine_of(app))
     with app.app_context():

@@ -6,7 +6,6 @@ import socket
 from pathlib import Path
 
 from portal import create_app
-from portal.config import Config, Environment
 from portal.enums import Role
 from portal.services import accounts
 from portal.web.context import engine_of, get_session
@@ -21,6 +20,7 @@ from tests.prod.servers import (
     gunicorn,
     portal_env,
     prepare,
+    setup_config,
 )
 from tests.web.desk import links
 
@@ -77,15 +77,7 @@ def add_admin(url: str, folder: Path) -> str:
     """An admin account in the prepared database; its TOTP secret."""
     instance = folder / "admin-instance"
     instance.mkdir(parents=True)
-    config = Config(
-        env=Environment.DEVELOPMENT,
-        secret_key=SECRET_KEY,
-        database_url=url,
-        base_url="https://qr111.example.kz",
-        instance_path=instance,
-        kdf=CHEAP_KDF,
-    )
-    app = create_app(config)
+    app = create_app(setup_config(url, instance))
     with app.app_context():
         made = accounts.add_staff(
             get_session(), ADMIN, Role.ADMIN, STAFF_PASSWORD, CHEAP_KDF, SECRET_KEY

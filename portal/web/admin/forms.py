@@ -35,7 +35,7 @@ class InviteForm(FlaskForm):
 
 
 class ActionForm(FlaskForm):
-    """Only the CSRF token: disable, enable, reset TOTP, revoke."""
+    """Only the CSRF token: disable, enable, reset TOTP, revoke, reactivate a school."""
 
 
 class SchoolsForm(FlaskForm):
@@ -81,7 +81,3 @@ class ConfirmForm(FlaskForm):
     """An action whose effect on printed posters the admin must acknowledge."""
 
     confirm = BooleanField(validators=[DataRequired(_l("Tick the box to confirm first."))])
-
-
-class PlainForm(FlaskForm):
-    """Only the CSRF token."""

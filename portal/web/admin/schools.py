@@ -16,7 +16,7 @@ from werkzeug.wrappers import Response
 
 from portal.models import School, Staff
 from portal.services import registry
-from portal.web.admin.forms import ConfirmForm, ImportForm, PlainForm
+from portal.web.admin.forms import ActionForm, ConfirmForm, ImportForm
 from portal.web.context import get_config, get_session
 from portal.web.forms import form_problems
 from qr.urls import validate_base_url
@@ -137,7 +137,7 @@ def school(school_id: str) -> str:
         url=public_url(get_config().base_url, found),
         rotate_form=ConfirmForm(),
         deactivate_form=ConfirmForm(),
-        reactivate_form=PlainForm(),
+        reactivate_form=ActionForm(),
     )
 
 
@@ -180,7 +180,7 @@ def deactivate(school_id: str) -> Response:
 def reactivate(school_id: str) -> Response:
     """Open the school's page again (with its current code)."""
     found = _school_or_404(school_id)
-    form = PlainForm()
+    form = ActionForm()
     if not form.validate_on_submit():
         _flash_errors(form)
     else:

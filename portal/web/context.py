@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import Flask, current_app, g
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from portal.config import Config
@@ -41,9 +44,27 @@ def get_session() -> Session:
 
 
 def _close_session(_exc: BaseException | None) -> None:
+    # After the response is made: a connection that died meanwhile must not turn a page already
+    # rendered (a receipt, a form with the child's text) into the server's bare 500.
     session: Session | None = g.pop("db_session", None)
     if session is not None:
-        session.close()
+        _quietly(session.close, "closing")
+
+
+def roll_back() -> None:
+    """Roll back the request's session, if it has one; a database gone meanwhile is logged, not
+    raised (an error page is being drawn, and it needs no database)."""
+    session: Session | None = g.get("db_session")
+    if session is not None:
+        _quietly(session.rollback, "rolling back")
+
+
+def _quietly(action: Callable[[], None], doing: str) -> None:
+    try:
+        action()
+    except SQLAlchemyError as exc:
+        # The kind of failure only: connection errors can carry the database's address.
+        current_app.logger.warning("%s the database session failed (%s)", doing, type(exc))
 
 
 def get_config() -> Config:

@@ -16,10 +16,9 @@ from werkzeug.exceptions import HTTPException
 
 from portal.models import Inbox, School
 from portal.services import intake, reports
-from portal.services.registry import find_by_code
 from portal.web import errors, kdf_bound, ratelimit
 from portal.web.child.forms import CATEGORY_LABELS, MAX_MESSAGE_CHARS, CheckForm, ReportForm
-from portal.web.context import get_config, get_session
+from portal.web.context import get_config, get_session, roll_back
 from portal.web.i18n import select_language
 
 bp = Blueprint("child", __name__)
@@ -182,14 +181,13 @@ def trouble(error: Exception) -> Response | tuple[str, int]:
     if status == 500:
         if not isinstance(error, HTTPException):
             current_app.logger.exception("failure on the child's side", exc_info=error)
-        get_session().rollback()
+        roll_back()
     problem = "limited" if status == 429 else "server"
     if request.endpoint == "child.check":
         return _page("child/check.html", status, form=CheckForm(), problem=problem)
-    found = find_by_code(get_session(), (request.view_args or {}).get("code", ""))
-    if found is None:
-        return errors.handle_error(error)
-    return _form_page(found, ReportForm(), status, problem=problem)
+    # Drawn from the request alone: the failure may be the database's, and the school's page
+    # would need it (issue 19: with PostgreSQL down this lost the text).
+    return errors.refusal(status, problem)
 
 
 @bp.get("/")

@@ -227,7 +227,10 @@ def world(tmp_path: Path, world_snapshot: Snapshot) -> Iterator[World]:
 # ---- the child's side over HTTP -------------------------------------------------------
 
 TEXT = "Мені сыныптастарым ұрады. Меня бьют одноклассники."
-RECEIPT = re.compile(r'<p class="digits"[^>]*>((?:<span>\d{4}</span>){4})</p>')
+# Four groups of four digits, each in its <span> (in pairs that wrap together).
+RECEIPT = re.compile(
+    r'<p class="digits"[^>]*>((?:\s*<span[^>]*>(?:\s*<span>\d{4}</span>){2}</span>){2})\s*</p>'
+)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -10,7 +10,8 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "default-src 'none'",
         "script-src 'self'",
         "style-src 'self'",
-        "img-src 'self'",
+        # data: for the empty icon (<link rel="icon" href="data:,">), which saves a request.
+        "img-src 'self' data:",
         "form-action 'self'",
         "frame-ancestors 'none'",
         "base-uri 'none'",

@@ -6,3 +6,10 @@ document.addEventListener("click", function (event) {
   event.preventDefault();
   window.location.replace(link.href);
 });
+// A page that answers a form (the receipt, the conversation, a refusal) stays in the history
+// under the front page's address: whoever goes Back on this phone gets the front page, not an
+// offer to send the form again and see what it showed.
+(function () {
+  var front = document.body.getAttribute("data-forget");
+  if (front && window.history.replaceState) { window.history.replaceState(null, "", front); }
+})();

@@ -55,7 +55,7 @@ def test_write_keep_the_receipt_and_read_the_conversation(
     phone.screenshot(path=screenshot_path(tmp_path, f"thanks-ru-{name}"), full_page=True)
 
     phone.get_by_role("link", name="Прочитать ответ").click()
-    phone.get_by_label("Твой код (16 цифр)").fill(" ".join(re.findall(r"\d{4}", receipt)))
+    phone.get_by_label("Твой секретный код (16 цифр)").fill(" ".join(re.findall(r"\d{4}", receipt)))
     if name == "js":
         assert_accessible(phone)
     phone.get_by_role("button", name="Открыть").click()

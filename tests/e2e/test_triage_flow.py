@@ -47,7 +47,7 @@ def test_triage_sees_p1_first_replies_and_the_child_reads_it(
     desk.screenshot(path=screenshot_path(tmp_path, "staff-report"), full_page=True)
 
     child.goto(f"{live_server}/check?lang=ru")
-    child.get_by_label("Твой код (16 цифр)").fill(receipt)
+    child.get_by_label("Твой секретный код (16 цифр)").fill(receipt)
     child.get_by_role("button", name="Открыть").click()
     assert answer in child.locator(".conversation").inner_text()
     child.screenshot(path=screenshot_path(tmp_path, "conversation-answered-ru"), full_page=True)

@@ -46,7 +46,10 @@ REDIS_VARIABLE = "PORTAL_TEST_REDIS_URL"
 # The test runs' database prefix (tests/conftest.py drops those of dead runs by their pid).
 RUN_PREFIX = "qr111_test_"
 TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
-RECEIPT = re.compile(r'<p class="digits"[^>]*>((?:<span>\d{4}</span>){4})</p>')
+# Four groups of four digits, each in its <span> (in pairs that wrap together).
+RECEIPT = re.compile(
+    r'<p class="digits"[^>]*>((?:\s*<span[^>]*>(?:\s*<span>\d{4}</span>){2}</span>){2})\s*</p>'
+)
 START_SECONDS = 30
 
 

@@ -119,7 +119,7 @@ def test_the_refusal_is_a_small_page_with_the_text_in_a_form_that_sends_it_again
     assert refused.headers["Cache-Control"] == "no-store"
     body = refused.get_data(as_text=True)
     assert typed_back(refused)
-    assert "You have sent many messages in a short time" in body
+    assert "Too many messages came in a short time" in body
     assert 'href="tel:111"' in body and "Leave quickly" in body
     assert "hreflang" not in body, "a language link would open the form without the text"
     form = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', body))

@@ -79,9 +79,37 @@ def _limited_page() -> Response:
     return errors.refusal(429, "limited")
 
 
+def _wrong_codes_page() -> Response:
+    return errors.refusal(429, "wrong-codes")
+
+
+# Every receipt page has this many bytes, padded: its size must not tell a log or a network
+# reader whether the child said they are in danger (the danger page has more to say).
+THANKS_PAGE_BYTES = 12 * 1024
+
+
+def _padded(page: str, size: int) -> str:
+    """The page with an HTML comment at its end that brings it to `size` bytes (UTF-8).
+
+    A longer page (tests/web/child/test_child_pages.py keeps every language's below `size`)
+    goes to the next multiple of `size`: never a failure after the report is stored.
+    """
+    frame = len("\n<!--  -->")
+    length = len(page.encode()) + frame
+    if length > size:
+        current_app.logger.warning("a thank-you page is longer than %d bytes", size)
+    target = -(-length // size) * size
+    return f"{page}\n<!-- {' ' * (target - length)} -->"
+
+
 def _page(template: str, status: int = 200, **context: object) -> Response:
     """A child-side page; nothing of it may stay in the browser's cache (shared phones)."""
-    response = make_response(render_template(template, **context), status)
+    return _not_stored(render_template(template, **context), status)
+
+
+def _not_stored(page: str, status: int = 200) -> Response:
+    """The page as a response the browser keeps no copy of."""
+    response = make_response(page, status)
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -151,11 +179,15 @@ def send(code: str) -> Response:
         inbox,
     )
     g.message_stored = True
-    return _page("child/thanks.html", sent=sent, school_name=found.name_for(select_language()))
+    return _not_stored(_padded(render_template("child/thanks.html", sent=sent), THANKS_PAGE_BYTES))
 
 
 @bp.route("/check", methods=["GET", "POST"])
-@ratelimit.limited(_CLIENT_MESSAGES, _RECEIPT_FAILURES, _ALL_MESSAGES, refusal=_limited_page)
+@ratelimit.limited(_CLIENT_MESSAGES, refusal=_limited_page)
+# Too many wrong codes has its own page: "too many messages, press Send" told a child who sent
+# none to press a button the page does not have.
+@ratelimit.limited(_RECEIPT_FAILURES, refusal=_wrong_codes_page)
+@ratelimit.limited(_ALL_MESSAGES, refusal=_limited_page)
 @kdf_bound.bounded
 def check() -> Response:
     """Open the conversation with the receipt; write more to it."""
@@ -188,6 +220,14 @@ def trouble(error: Exception) -> Response | tuple[str, int]:
     # Drawn from the request alone: the failure may be the database's, and the school's page
     # would need it (issue 19: with PostgreSQL down this lost the text).
     return errors.refusal(status, problem)
+
+
+@bp.get("/robots.txt")
+def robots() -> Response:
+    """No search engine lists any page of the site: a school's page is for its poster's readers."""
+    response = make_response("User-agent: *\nDisallow: /\n")
+    response.mimetype = "text/plain"
+    return response
 
 
 @bp.get("/")

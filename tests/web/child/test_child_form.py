@@ -94,8 +94,17 @@ def test_bad_input_brings_the_form_back_with_the_text(
     response = site.send(**fields)
     assert response.status_code == 400
     assert typed_back(response, text)
-    assert 'role="alert"' in response.get_data(as_text=True)
+    assert_problem_first(response.get_data(as_text=True))
     assert site.reports() == []
+
+
+def assert_problem_first(body: str) -> None:
+    """The page says there is a problem in its title and, before anything else, in a summary
+    that the browser focuses when it opens (autofocus: no script needed)."""
+    title = body[body.index("<title>") : body.index("</title>")]
+    assert "There is a problem" in title
+    summary = body.index('<section class="summary" tabindex="-1" autofocus')
+    assert summary < body.index('href="tel:112"') and summary < body.index("<h1")
 
 
 def test_an_expired_token_keeps_the_text_and_says_so(

@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # redis is needed only with PORTAL_REDIS_URL (the prod extra 
     import redis
 
 TOKEN_BYTES = 32
+REDIS_TIMEOUT_SECONDS = 2
 # Where a database session carries the store of its app (`Session.info`, set by its factory).
 STORE_INFO = "portal.session_store"
 
@@ -154,6 +155,15 @@ class RedisStore:
         self.prefix = prefix
         self.idle_timeout = idle_timeout
 
+    def answers(self) -> bool:
+        """Whether Redis answers a ping now."""
+        import redis
+
+        try:
+            return bool(self.client.ping())
+        except redis.RedisError:
+            return False
+
     def key(self, session_id: str) -> str:
         """The Redis key of one session's half."""
         return f"{self.prefix}:staff-session:{session_id}"
@@ -243,7 +253,12 @@ def shared_store(config: Config) -> SessionStore | None:
         return None
     import redis
 
-    client = redis.Redis.from_url(config.redis_url)
+    # A Redis that hangs fails a staff page in seconds (errors.store_unavailable), not never.
+    client = redis.Redis.from_url(
+        config.redis_url,
+        socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+        socket_timeout=REDIS_TIMEOUT_SECONDS,
+    )
     idle = timedelta(minutes=config.triage.idle_minutes)
     return RedisStore(client, config.redis_prefix, idle)
 

@@ -65,6 +65,8 @@ def create_app(config: Config | None = None) -> Flask:
     context.init_app(app, config)
     security.init_app(app, https=config.is_production)
     errors.init_app(app)
+    if config.redis_url:
+        errors.init_session_store(app)
     ratelimit.init_app(app, config)
     kdf_bound.init_app(app, config.max_kdf_concurrency)
     if config.trusted_proxies:

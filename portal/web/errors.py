@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, current_app, make_response, render_template, request
+from flask import Flask, Response, current_app, g, make_response, render_template, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 # The form field the child writes in; an error page gives its content back (P4).
@@ -68,3 +68,19 @@ def init_app(app: Flask) -> None:
     """Register the error pages."""
     app.register_error_handler(HTTPException, render_error)
     app.register_error_handler(Exception, render_server_error)
+
+
+def store_unavailable(error: Exception) -> tuple[str, int]:
+    """The staff session store (Redis) does not answer: a page that says so, not a 500."""
+    # The kind of failure only: its text can carry the store's address.
+    current_app.logger.warning("staff session store does not answer (%s)", type(error).__name__)
+    g.pop("staff", None)  # the bar then offers nothing that needs a session
+    return render_template("errors/store_down.html"), 503
+
+
+def init_session_store(app: Flask) -> None:
+    """Register the page of a session store that does not answer (with PORTAL_REDIS_URL)."""
+    import redis  # the prod extra; only an app configured with Redis gets here
+
+    app.register_error_handler(redis.exceptions.ConnectionError, store_unavailable)
+    app.register_error_handler(redis.exceptions.TimeoutError, store_unavailable)

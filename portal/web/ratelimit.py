@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import functools
 import hmac
+import logging
 import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ParamSpec, cast
 
 from flask import Flask, Response, current_app, g, request
 from flask_limiter import Limiter
 from limits import RateLimitItem, parse_many
-from limits.storage import MemoryStorage, RedisSentinelStorage, RedisStorage
+from limits.errors import StorageError
+from limits.storage import MemoryStorage, RedisSentinelStorage, RedisStorage, Storage
 from limits.strategies import MovingWindowRateLimiter
 
 from portal import clock, crypto
@@ -42,6 +45,9 @@ SLOW_REFUSAL_SECONDS = 1.0
 # at once, so the rest of the threads always stay with the pages.
 SLOW_REFUSALS_PER_WORKER = 100
 _SLOW_LANE = "portal.rate_limit_slow_lane"
+_COUNTS = "portal.rate_limit_counts"
+REDIS_TIMEOUT_SECONDS = 2
+_log = logging.getLogger(__name__)
 
 
 def client_key() -> str:
@@ -198,11 +204,22 @@ def _parsed(text: str) -> tuple[RateLimitItem, ...]:
 def take(rules: tuple[Rule, ...]) -> Rule | None:
     """Count this request against each rule, atomically; the rule whose limit is reached (and
     nothing kept), or None. The hits taken are given back after the response where the rules
-    say so."""
-    storage = limiter.storage
-    if not isinstance(storage, GivingBack):  # init_app names only storages of this module
-        raise TypeError(f"no way to give a hit back to {type(storage).__name__}")
-    window = MovingWindowRateLimiter(storage)
+    say so. While the configured storage does not answer, this process's memory counts."""
+    counts = counts_of(current_app)
+    storage = counts.storage()
+    try:
+        return _take(storage, rules)
+    except counts.failures as exc:
+        counts.failed(exc)
+        # The hits taken in the storage that failed cannot be given back: they are let go.
+        g.rate_limit_hits = [
+            hit for hit in g.get("rate_limit_hits", []) if hit.storage is not storage
+        ]
+        return _take(counts.memory, rules)
+
+
+def _take(storage: GivingBack, rules: tuple[Rule, ...]) -> Rule | None:
+    window = MovingWindowRateLimiter(cast("Storage", storage))
     taken: list[_Hit] = g.setdefault("rate_limit_hits", [])
     for rule in rules:
         if rule.exempt():
@@ -216,6 +233,71 @@ def take(rules: tuple[Rule, ...]) -> Rule | None:
                 return rule
             taken.append(_Hit(storage, rule, item.key_for(KEY_PREFIX, key, rule.scope)))
     return None
+
+
+# How often a storage that stopped answering is asked again (Flask-Limiter's own fallback
+# backs off the same way; its fallback covers only the limits it evaluates itself, and these
+# counts are taken by `take`, with hits given back, which it does not do).
+RECHECK_SECONDS = 5
+
+
+class Counts:
+    """The configured storage (Redis in production), or this process's memory while it does not
+    answer: the limits then hold per worker, looser, but children can still write (issue 19)."""
+
+    def __init__(self, primary: Storage) -> None:
+        if not isinstance(primary, GivingBack):  # init_app names only storages of this module
+            raise TypeError(f"no way to give a hit back to {type(primary).__name__}")
+        self.primary: GivingBack = primary
+        self.memory = MemoryWindows()
+        base = primary.base_exceptions
+        self.failures: tuple[type[Exception], ...] = (
+            StorageError,
+            *(base if isinstance(base, tuple) else (base,)),
+        )
+        self.down_since: datetime | None = None
+        self._lock = threading.Lock()
+
+    def storage(self) -> GivingBack:
+        """Where this request counts: the primary, unless it failed lately and still does."""
+        with self._lock:
+            if self.down_since is None:
+                return self.primary
+            if clock.now() - self.down_since < timedelta(seconds=RECHECK_SECONDS):
+                return self.memory
+            if cast("Storage", self.primary).check():
+                self.down_since = None
+                _log.warning("rate limit storage answers again: counting there")
+                return self.primary
+            self.down_since = clock.now()
+            return self.memory
+
+    def failed(self, error: Exception) -> None:
+        """The primary failed a request: count in memory for a while, and say so once."""
+        with self._lock:
+            if self.down_since is None:
+                # The kind of failure only: its text can carry the storage's address.
+                _log.warning(
+                    "rate limit storage does not answer (%s): counting in this process's "
+                    "memory until it does",
+                    type(error).__name__,
+                )
+            self.down_since = clock.now()
+
+    def primary_answers(self) -> bool:
+        """Whether the configured storage answers now (memory always does)."""
+        return cast("Storage", self.primary).check()
+
+    @property
+    def down(self) -> bool:
+        """Whether the counts are in memory now."""
+        return self.down_since is not None
+
+
+def counts_of(app: Flask) -> Counts:
+    """The app's counts (one per worker process)."""
+    counts: Counts = app.extensions[_COUNTS]
+    return counts
 
 
 class SlowLane:
@@ -283,7 +365,11 @@ def _give_back_unkept(response: Response) -> Response:
 
 
 def _give_back(hit: _Hit) -> None:
-    hit.storage.give_back(hit.key)
+    try:
+        hit.storage.give_back(hit.key)
+    except counts_of(current_app).failures as exc:
+        # After the response is made: a storage gone meanwhile keeps the hit, never the page.
+        counts_of(current_app).failed(exc)
 
 
 def init_app(app: Flask, config: Config) -> None:
@@ -295,8 +381,15 @@ def init_app(app: Flask, config: Config) -> None:
     if config.limits.storage_url.startswith("redis"):
         # The limits library's own prefix (the one above is Flask-Limiter's and stays with the
         # first app): the counts live beside the staff sessions, under the deployment's prefix.
-        app.config["RATELIMIT_STORAGE_OPTIONS"] = {"key_prefix": limits_prefix(config)}
+        # A Redis that hangs fails a count in seconds (then memory counts, see Counts), never
+        # holds a child's send for the proxy's timeout.
+        app.config["RATELIMIT_STORAGE_OPTIONS"] = {
+            "key_prefix": limits_prefix(config),
+            "socket_connect_timeout": REDIS_TIMEOUT_SECONDS,
+            "socket_timeout": REDIS_TIMEOUT_SECONDS,
+        }
     limiter.init_app(app)
+    app.extensions[_COUNTS] = Counts(limiter.storage)
     app.after_request(_give_back_unkept)
     app.extensions[_SLOW_LANE] = SlowLane(SLOW_REFUSALS_PER_WORKER, SLOW_REFUSAL_SECONDS)
 

@@ -109,12 +109,23 @@ lock: $(VENV)/.installed-dev
 	  echo "# Regenerate with \`make lock\` after changing setup.cfg; the project itself is not listed."; \
 	  $(BIN)/pip freeze --exclude-editable; } > $(CONSTRAINTS)
 
-# Debian's chromium drives the browser tests; installed here when we may (root with apt).
+# Debian's chromium drives the browser tests, its nginx and age the deployment's (tests/deploy:
+# `nginx -t` on deploy/nginx, the encrypted backups); installed here when we may (root with
+# apt). Without them and without root, the browser tests cannot run (an error) and the
+# deployment's tests that need nginx or age skip, saying so. (On a machine run by systemd,
+# Debian starts the nginx it installs: the default site listens on port 80.)
 system-deps:
-	@if [ ! -x /usr/bin/chromium ]; then \
+	@missing=""; \
+	for program in /usr/bin/chromium /usr/sbin/nginx /usr/bin/age; do \
+	  [ -x $$program ] || missing="$$missing $${program##*/}"; \
+	done; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
-	  else echo "browser tests need Debian's chromium: sudo apt-get install chromium"; exit 1; fi; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  else \
+	    echo "tests need Debian's$$missing: sudo apt-get install$$missing"; \
+	    case "$$missing" in *chromium*) exit 1;; esac; \
+	  fi; \
 	fi
 
 messages: install

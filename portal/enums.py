@@ -101,3 +101,28 @@ class AuditAction(StrictEnum):
     INBOX = "inbox"
     SCHOOL = "school"  # registry import, code rotation, deactivation (at most 16 characters)
     AUDIT_READ = "audit_read"  # the log itself browsed or its chain verified
+    NOTIFY = "notify"  # a notification sent (recipient, kind, report; never its text)
+    NOTIFY_SETUP = "notify_setup"  # a member's notification choices or an escalation list
+
+
+class NotificationKind(StrictEnum):
+    """Why staff are told something: a new P1, a P1 nobody opened in time, the daily digest."""
+
+    P1 = "p1"
+    ESCALATION = "escalation"
+    DIGEST = "digest"
+
+
+class Channel(StrictEnum):
+    """How a notification leaves: e-mail to a member, or the centre's signed webhook."""
+
+    EMAIL = "email"
+    WEBHOOK = "webhook"
+
+
+class DeliveryStatus(StrictEnum):
+    """Where one notification to one recipient stands."""
+
+    PENDING = "pending"  # waiting for a worker (or for its next attempt)
+    SENT = "sent"
+    FAILED = "failed"  # gave up after every attempt: shown to admins

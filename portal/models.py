@@ -27,8 +27,11 @@ from portal.enums import (
     Agency,
     AuditAction,
     Category,
+    Channel,
+    DeliveryStatus,
     EntryKind,
     InboxKind,
+    NotificationKind,
     Priority,
     Role,
     Status,
@@ -388,3 +391,87 @@ class StaffInvitationSchool(Base):
     school_pk: Mapped[int] = mapped_column(
         ForeignKey("schools.id", ondelete="CASCADE"), primary_key=True
     )
+
+
+class NotificationChoice(Base):
+    """A member's own notification choices; without a row, the defaults (notify.choices_of)."""
+
+    __tablename__ = "notification_choices"
+
+    staff_id: Mapped[int] = mapped_column(
+        ForeignKey("staff.id", ondelete="CASCADE"), primary_key=True
+    )
+    # NULL: the login e-mail, whatever it becomes.
+    address: Mapped[str | None] = mapped_column(String(254))
+    p1_at_once: Mapped[bool] = mapped_column(Boolean)
+    digest: Mapped[bool] = mapped_column(Boolean)
+    language: Mapped[str] = mapped_column(String(8))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
+
+
+class EscalationMember(Base):
+    """Someone an inbox's unopened P1 reports go to (named by an admin)."""
+
+    __tablename__ = "escalation_members"
+
+    inbox_id: Mapped[int] = mapped_column(
+        ForeignKey("inboxes.id", ondelete="CASCADE"), primary_key=True
+    )
+    staff_id: Mapped[int] = mapped_column(
+        ForeignKey("staff.id", ondelete="CASCADE"), primary_key=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
+
+
+class NotificationEvent(Base):
+    """The outbox: something staff must be told, written with what caused it (a new P1 in
+    the report's own transaction); a worker fans it out into deliveries."""
+
+    __tablename__ = "notification_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # What makes it once only: "p1:<report>", "escalation:<report>:<n>", "digest:<inbox>:<day>".
+    key: Mapped[str] = mapped_column(String(96), unique=True)
+    kind: Mapped[NotificationKind] = mapped_column(enum_type(NotificationKind))
+    inbox_id: Mapped[int] = mapped_column(ForeignKey("inboxes.id", ondelete="CASCADE"))
+    report_id: Mapped[int | None] = mapped_column(
+        ForeignKey("reports.id", ondelete="SET NULL"), index=True
+    )
+    report_count: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
+    # NULL until a worker has written its deliveries.
+    fanned_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+
+    report: Mapped[Report | None] = relationship()
+    inbox: Mapped[Inbox] = relationship()
+
+
+class NotificationDelivery(Base):
+    """One event to one recipient: claimed by a worker with a lease, sent, then marked."""
+
+    __tablename__ = "notification_deliveries"
+    __table_args__ = (
+        UniqueConstraint("event_id", "recipient"),
+        Index("ix_notification_deliveries_due", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("notification_events.id", ondelete="CASCADE"))
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
+    channel: Mapped[Channel] = mapped_column(enum_type(Channel))
+    # The e-mail address, or "webhook": one delivery per event and recipient, ever.
+    recipient: Mapped[str] = mapped_column(String(254))
+    language: Mapped[str] = mapped_column(String(8))
+    status: Mapped[DeliveryStatus] = mapped_column(
+        enum_type(DeliveryStatus), default=DeliveryStatus.PENDING
+    )
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
+    # A claim: until then no other worker takes it; a worker killed mid-send lets it lapse.
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    leased_by: Mapped[str | None] = mapped_column(String(64))
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str] = mapped_column(String(300), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
+
+    event: Mapped[NotificationEvent] = relationship()

@@ -26,9 +26,13 @@ from portal.models import (
     AuditEvent,
     Base,
     Entry,
+    EscalationMember,
     Inbox,
     InboxGrant,
     LoginDevice,
+    NotificationChoice,
+    NotificationDelivery,
+    NotificationEvent,
     RecoveryKey,
     Report,
     School,
@@ -60,9 +64,15 @@ MODELS: dict[str, type[Base]] = {
         StaffInvitation,
         StaffInvitationSchool,
         LoginDevice,
+        NotificationChoice,
+        EscalationMember,
+        NotificationEvent,
+        NotificationDelivery,
     )
 }
 ORDER = {
+    "notification_choices": "staff_id",
+    "escalation_members": "inbox_id, staff_id",
     "staff_schools": "staff_id, school_pk",
     "staff_invitation_schools": "invitation_id, school_pk",
 }
@@ -590,3 +600,77 @@ def test_0006_keeps_the_invitations_untaken(engine: Engine) -> None:
 def test_0006_down_and_up_forgets_only_the_browsers(engine: Engine) -> None:
     """Down from 0006 loses the browser of each link only; up again no link is taken."""
     assert_down_and_up_keeps(engine, "0006", WORLD_0006, "0005", WORLD_0005, UPGRADED_0005)
+
+
+# 0008: a member's own choices, an escalation list, a P1's outbox event and its deliveries
+# (one sent, one failed after every attempt, the webhook's leased by a worker).
+NOTIFICATIONS = ("notification_choices", "escalation_members")
+OUTBOX = ("notification_events", "notification_deliveries")
+WORLD_0008: Rows = {
+    **WORLD_0007,
+    "notification_choices": [
+        {
+            "staff_id": 2,
+            "address": "duty@qr111.example.kz",
+            "p1_at_once": True,
+            "digest": True,
+            "language": "kk",
+            "updated_at": utc(2026, 12, 8, 9, 0),
+        }
+    ],
+    "escalation_members": [{"inbox_id": 1, "staff_id": 1, "created_at": utc(2026, 12, 8, 9, 1)}],
+    "notification_events": [
+        {
+            "id": 1,
+            "key": "p1:" + REPORTS[0]["public_id"],
+            "kind": "p1",
+            "inbox_id": 1,
+            "report_id": 1,
+            "report_count": 1,
+            "created_at": REPORTS[0]["created_at"],
+            "fanned_out_at": utc(2026, 12, 31, 19, 0, 1),
+        }
+    ],
+    "notification_deliveries": [
+        {
+            "id": number,
+            "event_id": 1,
+            "staff_id": staff_id,
+            "channel": channel,
+            "recipient": recipient,
+            "language": "kk",
+            "status": status,
+            "attempts": attempts,
+            "next_attempt_at": utc(2026, 12, 31, 19, 0, 1),
+            "lease_until": lease,
+            "leased_by": "worker-1" if lease else None,
+            "sent_at": utc(2026, 12, 31, 19, 0, 2) if status == "sent" else None,
+            "last_error": "" if status == "sent" else "connection refused",
+            "created_at": utc(2026, 12, 31, 19, 0, 1),
+        }
+        for number, staff_id, channel, recipient, status, attempts, lease in (
+            (1, 2, "email", "duty@qr111.example.kz", "sent", 1, None),
+            (2, 1, "email", "admin@qr111.example.kz", "failed", 8, None),
+            (3, None, "webhook", "webhook", "pending", 1, utc(2026, 12, 31, 19, 2)),
+        )
+    ],
+}
+
+
+def test_0008_keeps_every_row_of_0007_with_no_notification_yet(engine: Engine) -> None:
+    """0008 adds the notification tables beside every row of 0007; all start empty."""
+    assert_upgrade_keeps(
+        engine, "0007", WORLD_0007, "0008", emptied(WORLD_0008, *NOTIFICATIONS, *OUTBOX)
+    )
+
+
+def test_0008_down_and_up_keeps_every_row_but_the_notifications(engine: Engine) -> None:
+    """Down from 0008 drops the choices, lists and outbox only (members get the defaults)."""
+    assert_down_and_up_keeps(
+        engine,
+        "0008",
+        WORLD_0008,
+        "0007",
+        WORLD_0007,
+        emptied(WORLD_0008, *NOTIFICATIONS, *OUTBOX),
+    )

@@ -184,7 +184,7 @@ def sealed_rows(
     staff_ids: list[int],
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """One report's row and its entries' rows, sealed by the real crypto code."""
-    sealed, keys = crypto.seal_report(inbox.public_key, crypto.new_receipt(), lookup_key, CHEAP_KDF)
+    sealed, keys = crypto.seal_report(inbox.public_key, crypto.new_receipt(), lookup_key)
     report_id = sealed.report_id
     closed = rng.random() < CLOSED_SHARE
     status = Status.CLOSED if closed else open_status(rng, now - created)
@@ -260,7 +260,6 @@ def fill(app: Flask, instance: Path, count: int, seed: int) -> tuple[Filled, str
                 Category.BULLYING,
                 Priority.P1 if number % 3 == 0 else Priority.P2,
                 child_bench.TEXTS[number % len(child_bench.TEXTS)],
-                params=config.kdf,
                 server_secret=config.secret_key,
                 grade=7,
             )

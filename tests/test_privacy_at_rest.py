@@ -36,7 +36,7 @@ def write_conversation(world: World, canary: str) -> tuple[Report, str]:
     staff_keys = world.staff_keys(report, world.regional_member)
     reports.add_entry(world.session, report, staff_keys, EntryKind.STAFF, f"Re: {canary}")
     reports.add_entry(world.session, report, staff_keys, EntryKind.NOTE, f"{canary} (note)")
-    child_keys = reports.keys_for_child(report, receipt)
+    child_keys = world.child_keys(report, receipt)
     reports.add_entry(world.session, report, child_keys, EntryKind.CHILD, canary * 3)
     return report, receipt
 
@@ -50,7 +50,7 @@ def test_no_canary_receipt_password_or_key_is_in_the_database_files(world: World
         sealed += [entry.sealed for entry in report.entries]
         # It was stored: the receipt finds it and the canary reads back, from another session.
         with Session(engine_of(world.app)) as other:
-            found = reports.find_by_receipt(other, receipt, world.config.secret_key)
+            found = world.find_by_receipt(receipt, other)
             assert found is not None and found.id == report.id
             keys = world.staff_keys(found, world.regional_member)
             opened = [entry.text for entry in reports.read_conversation(found, keys)]
@@ -96,7 +96,7 @@ def test_an_erased_reports_keys_and_blobs_are_gone_from_the_database_files(world
         if other.get_bind().dialect.name == "sqlite":
             # Deleted bytes are overwritten, not left in free space (SQLite's secure_delete).
             assert other.connection().exec_driver_sql("PRAGMA secure_delete").scalar() == 1
-        assert reports.find_by_receipt(other, receipt, world.config.secret_key) is None
+        assert world.find_by_receipt(receipt, other) is None
 
     files = files_at_rest(world)
 

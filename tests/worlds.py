@@ -76,9 +76,21 @@ class World:
             Category.BULLYING,
             priority,
             text,
-            params=self.config.kdf,
             server_secret=self.config.secret_key,
         )
+
+    def find_by_receipt(self, typed: str, session: Session | None = None) -> Report | None:
+        """The live report a typed receipt finds, as the child's pages look it up."""
+        receipt = reports.stretch_receipt(typed, self.config.secret_key)
+        return (
+            None if receipt is None else reports.find_by_receipt(session or self.session, receipt)
+        )
+
+    def child_keys(self, report: Report, receipt: str) -> crypto.ReportKeys:
+        """The report's keys as the child opens them with the receipt."""
+        stretched = reports.stretch_receipt(receipt, self.config.secret_key)
+        assert stretched is not None
+        return reports.keys_for_child(report, stretched)
 
     def staff_keys(self, report: Report, member: Member) -> crypto.ReportKeys:
         """The report's keys as a member of its inbox opens them."""

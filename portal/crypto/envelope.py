@@ -187,11 +187,13 @@ def open_envelope(key: bytes, blob: bytes, header_size: int, bound: bytes = b"")
         raise TamperedCiphertext("the blob does not authenticate under this key") from None
 
 
-def read_header(blob: bytes, layout: struct.Struct, kind: int) -> tuple[Any, ...]:
+def read_header(
+    blob: bytes, layout: struct.Struct, kind: int, version: int = FORMAT_VERSION
+) -> tuple[Any, ...]:
     """Check a blob's version and kind, and unpack its fixed header."""
     if len(blob) < 2:
         raise MalformedBlob("blob too short")
-    if blob[0] != FORMAT_VERSION:
+    if blob[0] != version:
         raise UnknownVersion(f"format version {blob[0]} is unknown")
     if blob[1] != kind:
         if blob[1] in CONVERSATION_KINDS and kind in CONVERSATION_KINDS:

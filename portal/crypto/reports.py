@@ -19,7 +19,6 @@ from portal.crypto.envelope import (
     SALT_BYTES,
     CryptoError,
     InvalidInput,
-    KdfParams,
     MalformedBlob,
     MisplacedMessage,
     TamperedCiphertext,
@@ -27,24 +26,33 @@ from portal.crypto.envelope import (
     check_key,
     check_length,
     derive_argon2,
+    derive_hkdf,
     open_envelope,
     open_under_kdf,
     read_header,
     seal_envelope,
-    seal_under_kdf,
     server_secret_bytes,
 )
 from portal.crypto.keys import unwrap_key, wrap_key
 
 RECEIPT_DIGITS = 16
 REPORT_ID_BYTES = 16
-PAD_BLOCK = 128
+# Texts are padded to one of these sizes (bytes, the 0x80 marker included), the last repeated
+# beyond: 5000 characters of Cyrillic fill 10 KB, of emoji 20 KB. Each class tells the length
+# only within a factor of two (docs/crypto.md, "Sizes").
+PAD_CLASSES = (256, 512, 1024, 2048, 4096, 8192, 16384, 32768)
+# key_for_receipt v2 (a receipt's one Argon2id) is the only kind whose format changed; every
+# other blob is still written as version 1 (FORMAT_VERSION), so older code still reads them.
+RECEIPT_KEY_VERSION = 2
+LEGACY_RECEIPT_KEY_VERSION = 1  # its own Argon2id with a per-report salt; opened, never sealed
+RECEIPT_KEY_HEADER = struct.Struct(">BB")  # version, kind
 TEXT_HEADER = struct.Struct(">BBBI16sI")  # version, kind, author, position, report id, length
 # Fixed for the life of a database: changing it makes every stored receipt lookup unfindable.
 RECEIPT_LOOKUP_KDF = PRODUCTION_KDF
 
 _ARGON2_RECEIPT = b"qr111/receipt/v1"
 _ARGON2_LOOKUP = b"qr111/receipt-lookup/v1"
+_HKDF_RECEIPT_KEY = b"qr111/receipt-key/v2|"
 
 
 @dataclass(frozen=True)
@@ -56,13 +64,28 @@ class ReportKeys:
 
 
 @dataclass(frozen=True)
-class SealedReport:
-    """What is stored of a new report's keys: a lookup hash and two wrapped keys."""
+class InboxSealedReport:
+    """What is stored of a report sealed for its inbox only: no receipt can ever open it."""
 
     report_id: str
-    receipt_lookup: bytes
     key_for_inbox: bytes
+
+
+@dataclass(frozen=True)
+class SealedReport(InboxSealedReport):
+    """What is stored of a new report's keys: a lookup hash and two wrapped keys."""
+
+    receipt_lookup: bytes
     key_for_receipt: bytes
+
+
+@dataclass(frozen=True)
+class StretchedReceipt:
+    """A receipt after its one Argon2id: the lookup that finds its report and what opens it."""
+
+    digits: bytes = field(repr=False)
+    stretched: bytes = field(repr=False)  # T: never stored, never logged
+    lookup: bytes
 
 
 class Author(StrEnum):
@@ -120,14 +143,26 @@ def _receipt_bytes(receipt: str, error: type[CryptoError] = WrongReceipt) -> byt
     return digits.encode("ascii")
 
 
-def receipt_lookup(receipt: str, server_secret: bytes) -> bytes:
-    """Hash a receipt for finding its report: HMAC-SHA256 over Argon2id, keyed by the server."""
+def stretch_receipt(receipt: str, server_secret: bytes) -> StretchedReceipt:
+    """Run a receipt's one Argon2id (salted from the server secret): its lookup and its key."""
     digits = _receipt_bytes(receipt)
     secret = server_secret_bytes(server_secret)
     # Argon2id first: even with the server secret each guess costs an Argon2id, not an HMAC.
+    # Its salt comes from the secret: without it nobody can start guessing, lookup or key.
     salt = hmac.digest(secret, b"receipt-lookup-salt|v1", "sha256")[:SALT_BYTES]
     stretched = derive_argon2(digits, salt, RECEIPT_LOOKUP_KDF, _ARGON2_LOOKUP)
-    return hmac.digest(secret, b"receipt-lookup|v1|" + stretched, "sha256")
+    lookup = hmac.digest(secret, b"receipt-lookup|v1|" + stretched, "sha256")
+    return StretchedReceipt(digits=digits, stretched=stretched, lookup=lookup)
+
+
+def receipt_lookup(receipt: str, server_secret: bytes) -> bytes:
+    """Hash a receipt for finding its report: HMAC-SHA256 over Argon2id, keyed by the server."""
+    return stretch_receipt(receipt, server_secret).lookup
+
+
+def _receipt_wrapping_key(receipt: StretchedReceipt, report_id: str) -> bytes:
+    # HKDF, not another Argon2id: T is already stretched, and per report id a different key.
+    return derive_hkdf(receipt.stretched, _HKDF_RECEIPT_KEY + report_id.encode("ascii"))
 
 
 # ---- report keys ---------------------------------------------------------------------------
@@ -153,27 +188,38 @@ def _report_context(report_id: str) -> bytes:
     return b"report|" + report_id.encode("ascii")
 
 
-def seal_report(
-    inbox_public: bytes,
-    receipt: str,
-    server_secret: bytes,
-    params: KdfParams,
-    report_id: str | None = None,
-) -> tuple[SealedReport, ReportKeys]:
-    """Make a report's keys and wrap them for its inbox and for the child's receipt."""
+def seal_report_for_inbox(
+    inbox_public: bytes, report_id: str | None = None
+) -> tuple[InboxSealedReport, ReportKeys]:
+    """Make a report's keys and wrap them for its inbox only: no receipt, no Argon2id."""
     report_id = new_report_id() if report_id is None else report_id
-    # Both wraps are bound to this report id: a key row copied to another report opens nothing.
+    # The wrap is bound to this report id: a key row copied to another report opens nothing.
     context = _report_context(report_id)
-    digits = _receipt_bytes(receipt, InvalidInput)
     keys = ReportKeys(secrets.token_bytes(KEY_BYTES), secrets.token_bytes(KEY_BYTES))
+    key_for_inbox = wrap_key(keys.message_key + keys.notes_key, inbox_public, context)
+    return InboxSealedReport(report_id=report_id, key_for_inbox=key_for_inbox), keys
+
+
+def seal_report(
+    inbox_public: bytes, receipt: str, server_secret: bytes, report_id: str | None = None
+) -> tuple[SealedReport, ReportKeys]:
+    """Make a report's keys, wrap them for its inbox and for the child's receipt (one Argon2id:
+    the receipt's lookup and its wrapping key both come from it)."""
+    digits = _receipt_bytes(receipt, InvalidInput).decode("ascii")  # a caller's bug here
+    for_inbox, keys = seal_report_for_inbox(inbox_public, report_id)
+    stretched = stretch_receipt(digits, server_secret)
+    header = RECEIPT_KEY_HEADER.pack(RECEIPT_KEY_VERSION, KIND_RECEIPT_KEY)
     # The child's copy holds the message key only: a receipt never opens staff notes.
-    for_receipt = seal_under_kdf(
-        KIND_RECEIPT_KEY, _ARGON2_RECEIPT, digits, params, keys.message_key, context
+    for_receipt = seal_envelope(
+        _receipt_wrapping_key(stretched, for_inbox.report_id),
+        header,
+        keys.message_key,
+        _report_context(for_inbox.report_id),
     )
     sealed = SealedReport(
-        report_id=report_id,
-        receipt_lookup=receipt_lookup(digits.decode("ascii"), server_secret),
-        key_for_inbox=wrap_key(keys.message_key + keys.notes_key, inbox_public, context),
+        report_id=for_inbox.report_id,
+        key_for_inbox=for_inbox.key_for_inbox,
+        receipt_lookup=stretched.lookup,
         key_for_receipt=for_receipt,
     )
     return sealed, keys
@@ -187,12 +233,21 @@ def open_report_as_staff(key_for_inbox: bytes, inbox_private: bytes, report_id: 
     return ReportKeys(message_key=both[:KEY_BYTES], notes_key=both[KEY_BYTES:])
 
 
-def open_report_with_receipt(key_for_receipt: bytes, receipt: str, report_id: str) -> bytes:
-    """Unwrap a report's message key with the child's receipt; WrongReceipt if it does not open."""
+def open_report_with_receipt(
+    key_for_receipt: bytes, receipt: StretchedReceipt, report_id: str
+) -> bytes:
+    """Unwrap a report's message key with the child's stretched receipt (v2: no more Argon2id;
+    v1, sealed before: its own); WrongReceipt if it does not open."""
     context = _report_context(report_id)
-    digits = _receipt_bytes(receipt)
     try:
-        return open_under_kdf(key_for_receipt, KIND_RECEIPT_KEY, _ARGON2_RECEIPT, digits, context)
+        if key_for_receipt[:1] == bytes([LEGACY_RECEIPT_KEY_VERSION]):
+            return open_under_kdf(
+                key_for_receipt, KIND_RECEIPT_KEY, _ARGON2_RECEIPT, receipt.digits, context
+            )
+        read_header(key_for_receipt, RECEIPT_KEY_HEADER, KIND_RECEIPT_KEY, RECEIPT_KEY_VERSION)
+        check_length(key_for_receipt, RECEIPT_KEY_HEADER.size, KEY_BYTES)
+        key = _receipt_wrapping_key(receipt, report_id)
+        return open_envelope(key, key_for_receipt, RECEIPT_KEY_HEADER.size, context)
     except TamperedCiphertext:
         raise WrongReceipt("this receipt does not open this report") from None
 
@@ -200,10 +255,20 @@ def open_report_with_receipt(key_for_receipt: bytes, receipt: str, report_id: st
 # ---- the conversation ----------------------------------------------------------------------
 
 
+def padded_size(size: int) -> int:
+    """The size class a text of `size` bytes is padded to (its 0x80 marker included)."""
+    wanted = size + 1
+    for size_class in PAD_CLASSES:
+        if wanted <= size_class:
+            return size_class
+    return wanted + -wanted % PAD_CLASSES[-1]  # longer than any form allows: whole largest steps
+
+
 def _pad(data: bytes) -> bytes:
-    # 128-byte steps: the stored size tells only roughly how long a text is.
+    # A handful of size classes: the stored size tells a text's length within a factor of two.
+    # Blobs padded to 128-byte steps before (v1) unpad alike: marker, then zeros.
     padded = data + b"\x80"
-    return padded + bytes(-len(padded) % PAD_BLOCK)
+    return padded + bytes(padded_size(len(data)) - len(padded))
 
 
 def _unpad(padded: bytes) -> bytes:

@@ -91,7 +91,6 @@ def submit_report(
     priority: Priority,
     text: str,
     *,
-    params: crypto.KdfParams,
     server_secret: str,
     grade: int | None = None,
     inbox: Inbox | None = None,
@@ -109,9 +108,7 @@ def submit_report(
     def build() -> Report:
         receipt = crypto.new_receipt()
         receipts.append(receipt)
-        sealed, keys = crypto.seal_report(
-            inbox.public_key, receipt, lookup_secret(server_secret), params
-        )
+        sealed, keys = crypto.seal_report(inbox.public_key, receipt, lookup_secret(server_secret))
         report = Report(
             public_id=sealed.report_id,
             school_pk=school.id,
@@ -144,18 +141,23 @@ def _sealed_entry(
     return Entry(position=position, kind=kind, sealed=blob)
 
 
-def find_by_receipt(session: Session, typed_receipt: str, server_secret: str) -> Report | None:
-    """The live report a receipt belongs to, or None (the receipt itself is never stored)."""
+def stretch_receipt(typed_receipt: str, server_secret: str) -> crypto.StretchedReceipt | None:
+    """A typed receipt after its one Argon2id (finds and opens its report); None unless 16
+    digits, then at no cost."""
     receipt = crypto.parse_receipt(typed_receipt)
     if receipt is None:
         return None
-    lookup = crypto.receipt_lookup(receipt, lookup_secret(server_secret))
+    return crypto.stretch_receipt(receipt, lookup_secret(server_secret))
+
+
+def find_by_receipt(session: Session, receipt: crypto.StretchedReceipt) -> Report | None:
+    """The live report a receipt belongs to, or None (the receipt itself is never stored)."""
     return session.scalar(
-        select(Report).where(Report.receipt_lookup == lookup, Report.erased_at.is_(None))
+        select(Report).where(Report.receipt_lookup == receipt.lookup, Report.erased_at.is_(None))
     )
 
 
-def keys_for_child(report: Report, receipt: str) -> crypto.ReportKeys:
+def keys_for_child(report: Report, receipt: crypto.StretchedReceipt) -> crypto.ReportKeys:
     """The report's keys as the child holds them: the message key only, never the notes key."""
     if report.key_for_receipt is None:
         raise ReportErased(f"report {report.public_id} was erased")

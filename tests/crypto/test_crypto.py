@@ -27,6 +27,7 @@ from portal.crypto import (
     WrongPassword,
     WrongReceipt,
 )
+from portal.crypto.envelope import seal_envelope
 
 CHEAP = KdfParams(memory_kib=64, iterations=1, lanes=1)
 SECRET = b"s" * 32
@@ -50,7 +51,8 @@ class Sample:
 def samples() -> dict[str, Sample]:
     """One blob of every kind, with the right key to open it."""
     staff, inbox = crypto.generate_keypair(), crypto.generate_keypair()
-    sealed, keys = crypto.seal_report(inbox.public, RECEIPT, SECRET, CHEAP, report_id=REPORT_ID)
+    stretched = crypto.stretch_receipt(RECEIPT, SECRET)
+    sealed, keys = crypto.seal_report(inbox.public, RECEIPT, SECRET, report_id=REPORT_ID)
     message = crypto.seal_message(keys.message_key, REPORT_ID, 3, Author.CHILD, "помогите")
     note = crypto.seal_note(keys.notes_key, REPORT_ID, 4, "ескертпе")
     return {
@@ -68,7 +70,7 @@ def samples() -> dict[str, Sample]:
         ),
         "key_for_receipt": Sample(
             sealed.key_for_receipt,
-            lambda blob: crypto.open_report_with_receipt(blob, RECEIPT, REPORT_ID),
+            lambda blob: crypto.open_report_with_receipt(blob, stretched, REPORT_ID),
         ),
         "message": Sample(
             message, lambda blob: crypto.open_message(blob, keys.message_key, REPORT_ID, 3)
@@ -92,7 +94,9 @@ KINDS.append("server_sealed")
 def test_every_sample_opens(samples: dict[str, Sample], kind: str) -> None:
     sample = samples[kind]
     assert sample.open(sample.blob)
-    assert sample.blob[0] == crypto.FORMAT_VERSION
+    # Only the receipt's blob changed format (v2); the others stay v1, which older code reads.
+    version = crypto.RECEIPT_KEY_VERSION if kind == "key_for_receipt" else crypto.FORMAT_VERSION
+    assert sample.blob[0] == version
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -117,7 +121,7 @@ def test_truncated_or_extended_blobs_are_malformed(samples: dict[str, Sample], k
 
 
 @pytest.mark.parametrize("kind", KINDS)
-@pytest.mark.parametrize("version", [0, 2, 255])
+@pytest.mark.parametrize("version", [0, 3, 255])
 def test_unknown_versions_are_refused(samples: dict[str, Sample], kind: str, version: int) -> None:
     blob = bytes([version]) + samples[kind].blob[1:]
     with pytest.raises(UnknownVersion):
@@ -259,7 +263,7 @@ def test_inbox_grants() -> None:
 
 def test_a_report_wrap_is_not_an_inbox_grant() -> None:
     inbox, alice = crypto.generate_keypair(), crypto.generate_keypair()
-    sealed, _ = crypto.seal_report(inbox.public, RECEIPT, SECRET, CHEAP, report_id=REPORT_ID)
+    sealed, _ = crypto.seal_report(inbox.public, RECEIPT, SECRET, report_id=REPORT_ID)
     with pytest.raises(TamperedCiphertext):
         crypto.open_inbox_key(sealed.key_for_inbox, inbox.private, "report")
     grant = crypto.grant_inbox(inbox.private, alice.public, REPORT_ID)
@@ -389,7 +393,7 @@ def test_new_report_id() -> None:
 
 def test_seal_and_open_a_report() -> None:
     inbox = crypto.generate_keypair()
-    sealed, keys = crypto.seal_report(inbox.public, RECEIPT, SECRET, CHEAP)
+    sealed, keys = crypto.seal_report(inbox.public, RECEIPT, SECRET)
     assert re.fullmatch(r"[0-9a-f]{32}", sealed.report_id)
     assert sealed.receipt_lookup == crypto.receipt_lookup(RECEIPT, SECRET)
     assert len(keys.message_key) == len(keys.notes_key) == 32
@@ -397,20 +401,32 @@ def test_seal_and_open_a_report() -> None:
     assert keys.message_key.hex() not in repr(keys)
     staff_keys = crypto.open_report_as_staff(sealed.key_for_inbox, inbox.private, sealed.report_id)
     assert staff_keys == keys
-    child_key = crypto.open_report_with_receipt(sealed.key_for_receipt, RECEIPT, sealed.report_id)
+    stretched = crypto.stretch_receipt(RECEIPT, SECRET)
+    assert stretched.lookup == sealed.receipt_lookup
+    assert RECEIPT not in repr(stretched) and stretched.stretched.hex() not in repr(stretched)
+    child_key = crypto.open_report_with_receipt(sealed.key_for_receipt, stretched, sealed.report_id)
     assert child_key == keys.message_key
-    typed = "0123-4567-8901-2345"
+    typed = crypto.stretch_receipt("0123-4567-8901-2345", SECRET)
     assert crypto.open_report_with_receipt(sealed.key_for_receipt, typed, sealed.report_id)
 
 
 def test_report_refuses_wrong_receipt_key_or_report() -> None:
     inbox, other = crypto.generate_keypair(), crypto.generate_keypair()
-    sealed, _ = crypto.seal_report(inbox.public, RECEIPT, SECRET, CHEAP, report_id=REPORT_ID)
-    for receipt in ("0123456789012346", "9999999999999999", "not a receipt"):
+    sealed, _ = crypto.seal_report(inbox.public, RECEIPT, SECRET, report_id=REPORT_ID)
+    for receipt in ("0123456789012346", "9999999999999999"):
         with pytest.raises(WrongReceipt):
-            crypto.open_report_with_receipt(sealed.key_for_receipt, receipt, REPORT_ID)
+            crypto.open_report_with_receipt(
+                sealed.key_for_receipt, crypto.stretch_receipt(receipt, SECRET), REPORT_ID
+            )
+    with pytest.raises(WrongReceipt):
+        crypto.stretch_receipt("not a receipt", SECRET)
+    stretched = crypto.stretch_receipt(RECEIPT, SECRET)
     with pytest.raises(WrongReceipt):  # the receipt blob is bound to its report
-        crypto.open_report_with_receipt(sealed.key_for_receipt, RECEIPT, OTHER_REPORT_ID)
+        crypto.open_report_with_receipt(sealed.key_for_receipt, stretched, OTHER_REPORT_ID)
+    with pytest.raises(WrongReceipt):  # and to the server secret (T's salt comes from it)
+        crypto.open_report_with_receipt(
+            sealed.key_for_receipt, crypto.stretch_receipt(RECEIPT, b"t" * 32), REPORT_ID
+        )
     with pytest.raises(WrongKey):
         crypto.open_report_as_staff(sealed.key_for_inbox, other.private, REPORT_ID)
     with pytest.raises(TamperedCiphertext):
@@ -420,18 +436,19 @@ def test_report_refuses_wrong_receipt_key_or_report() -> None:
 def test_seal_report_refuses_bad_input() -> None:
     inbox = crypto.generate_keypair()
     with pytest.raises(InvalidInput):
-        crypto.seal_report(inbox.public, "123", SECRET, CHEAP)
+        crypto.seal_report(inbox.public, "123", SECRET)
     for bad_id in ("0F" * 16, "0f" * 15, "xyz", ""):
         with pytest.raises(InvalidInput):
-            crypto.seal_report(inbox.public, RECEIPT, SECRET, CHEAP, report_id=bad_id)
+            crypto.seal_report(inbox.public, RECEIPT, SECRET, report_id=bad_id)
 
 
 def test_the_receipt_never_opens_the_notes_key() -> None:
     inbox = crypto.generate_keypair()
-    sealed, keys = crypto.seal_report(inbox.public, RECEIPT, SECRET, CHEAP, report_id=REPORT_ID)
-    # The receipt blob holds one 32-byte key: header 30 + nonce 12 + key 32 + tag 16.
-    assert len(sealed.key_for_receipt) == 90
-    child_key = crypto.open_report_with_receipt(sealed.key_for_receipt, RECEIPT, REPORT_ID)
+    sealed, keys = crypto.seal_report(inbox.public, RECEIPT, SECRET, report_id=REPORT_ID)
+    # The receipt blob holds one 32-byte key: header 2 + nonce 12 + key 32 + tag 16.
+    assert len(sealed.key_for_receipt) == 62
+    stretched = crypto.stretch_receipt(RECEIPT, SECRET)
+    child_key = crypto.open_report_with_receipt(sealed.key_for_receipt, stretched, REPORT_ID)
     assert child_key != keys.notes_key
     note = crypto.seal_note(keys.notes_key, REPORT_ID, 1, "staff only")
     with pytest.raises(TamperedCiphertext):
@@ -449,14 +466,31 @@ def test_message_and_note_round_trip(text: str) -> None:
     )
 
 
-def test_texts_are_padded() -> None:
+def test_texts_are_padded_to_a_handful_of_size_classes() -> None:
     key = b"m" * 32
-    # Up to 127 bytes of text (+ one padding marker byte) all seal to the same size.
-    sizes = {len(crypto.seal_message(key, REPORT_ID, 0, Author.CHILD, "x" * n)) for n in range(128)}
-    assert sizes == {27 + 12 + 128 + 16}
+    # Up to 255 bytes of text (+ one padding marker byte) all seal to the same size.
+    sizes = {len(crypto.seal_message(key, REPORT_ID, 0, Author.CHILD, "x" * n)) for n in range(256)}
+    assert sizes == {27 + 12 + 256 + 16}
     assert (
-        len(crypto.seal_message(key, REPORT_ID, 0, Author.CHILD, "x" * 128)) == 27 + 12 + 256 + 16
+        len(crypto.seal_message(key, REPORT_ID, 0, Author.CHILD, "x" * 256)) == 27 + 12 + 512 + 16
     )
+    # Every text a form accepts (5000 characters, of any script) lands in one of 8 classes.
+    longest = 4 * 5000
+    classes = {crypto.padded_size(size) for size in range(longest + 1)}
+    assert classes == set(crypto.PAD_CLASSES) and len(classes) == 8
+    assert all(crypto.padded_size(size) < 2 * (size + 1) for size in range(256, longest + 1))
+    assert crypto.padded_size(40_000) == 2 * crypto.PAD_CLASSES[-1]  # beyond: whole largest steps
+
+
+def test_texts_padded_to_128_byte_steps_still_open() -> None:
+    key = b"m" * 32
+    old = crypto.seal_message(key, REPORT_ID, 0, Author.CHILD, "x" * 100)
+    # Re-seal its padded plaintext as v1 code did (128-byte step) under the same header layout.
+    text = b"x" * 100 + b"\x80" + bytes(27)
+    header = bytes(old[:23]) + len(text).to_bytes(4, "big")
+    legacy = seal_envelope(key, header, text)
+    assert len(legacy) == 27 + 12 + 128 + 16
+    assert crypto.open_message(legacy, key, REPORT_ID, 0).text == "x" * 100
 
 
 def test_misplaced_messages_are_refused() -> None:

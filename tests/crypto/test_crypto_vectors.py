@@ -1,4 +1,5 @@
-"""Blobs sealed by an earlier version of the code (tests/vectors/v1.json) must still open."""
+"""Blobs sealed by earlier versions of the code (tests/vectors/v1.json, v2.json) must still open
+with today's code: v1's receipt blob (its own Argon2id) as well as v2's (the lookup's)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,13 @@ import pytest
 from portal import crypto
 from tests.vectors.make_vectors import INPUTS, build_vectors
 
-VECTORS = Path(__file__).resolve().parents[1] / "vectors" / "v1.json"
+VECTORS = Path(__file__).resolve().parents[1] / "vectors"
+
+
+def frozen(version: int) -> dict[str, Any]:
+    """The vector set a version of the code wrote (never regenerated)."""
+    vectors: dict[str, Any] = json.loads((VECTORS / f"v{version}.json").read_text("utf-8"))
+    return vectors
 
 
 def check_vectors(vectors: dict[str, Any]) -> None:
@@ -25,7 +32,8 @@ def check_vectors(vectors: dict[str, Any]) -> None:
     keys_ids = [crypto.key_id(crypto.public_key_of(m)).hex() for m in members]
     assert keys_ids == expected["key_ids"]
     # Deterministic derivations must not change either: stored lookups would stop matching.
-    assert crypto.receipt_lookup(inputs["receipt"], secret).hex() == expected["receipt_lookup"]
+    receipt = crypto.stretch_receipt(inputs["receipt"], secret)
+    assert receipt.lookup.hex() == expected["receipt_lookup"]
     lookup_key = crypto.derive_server_key(secret, "receipt-lookup").hex()
     assert lookup_key == expected["server_key_receipt_lookup"]
 
@@ -44,7 +52,7 @@ def check_vectors(vectors: dict[str, Any]) -> None:
         expected["notes_key"],
     )
     child_key = crypto.open_report_with_receipt(
-        bytes.fromhex(blobs["key_for_receipt"]), inputs["receipt"], report_id
+        bytes.fromhex(blobs["key_for_receipt"]), receipt, report_id
     )
     assert child_key == keys.message_key
     for message, blob in zip(inputs["messages"], blobs["messages"], strict=True):
@@ -64,11 +72,27 @@ def check_vectors(vectors: dict[str, Any]) -> None:
 
 
 @pytest.mark.production_kdf
-def test_v1_vectors_still_open() -> None:
-    vectors = json.loads(VECTORS.read_text(encoding="utf-8"))
-    assert vectors["format_version"] == 1
-    assert vectors["inputs"] == INPUTS  # the file and its generator agree
+@pytest.mark.parametrize("version", [1, 2])
+def test_frozen_vectors_still_open(version: int) -> None:
+    vectors = frozen(version)
+    assert vectors["format_version"] == version
+    assert vectors["inputs"] == INPUTS  # the files and the generator agree
+    # v1's receipt blob has its own Argon2id and salt (90 bytes), v2's none (62 bytes).
+    receipt_blob = bytes.fromhex(vectors["blobs"]["key_for_receipt"])
+    assert (receipt_blob[0], len(receipt_blob)) == ((1, 90) if version == 1 else (2, 62))
     check_vectors(vectors)
+
+
+@pytest.mark.production_kdf
+def test_the_lookup_did_not_change_from_v1_to_v2() -> None:
+    """A report sealed before v2 is still found by its receipt: no stored lookup to migrate."""
+    assert frozen(1)["expected"]["receipt_lookup"] == frozen(2)["expected"]["receipt_lookup"]
+
+
+def test_new_code_writes_the_newest_version() -> None:
+    vectors = build_vectors()
+    assert vectors["format_version"] == 2
+    assert bytes.fromhex(vectors["blobs"]["key_for_receipt"])[0] == 2
 
 
 def test_freshly_generated_vectors_open() -> None:
@@ -77,7 +101,7 @@ def test_freshly_generated_vectors_open() -> None:
 
 @pytest.mark.production_kdf
 def test_a_vector_with_one_byte_changed_fails() -> None:
-    vectors = json.loads(VECTORS.read_text(encoding="utf-8"))
+    vectors = frozen(1)
     message = bytearray.fromhex(vectors["blobs"]["messages"][0])
     message[-1] ^= 1
     vectors["blobs"]["messages"][0] = message.hex()

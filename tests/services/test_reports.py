@@ -30,7 +30,7 @@ def filed(world: World) -> tuple[Report, str]:
     staff = world.staff_keys(report, world.regional_member)
     reports.add_entry(world.session, report, staff, EntryKind.STAFF, REPLY)
     reports.add_entry(world.session, report, staff, EntryKind.NOTE, NOTE)
-    child = reports.keys_for_child(report, receipt)
+    child = world.child_keys(report, receipt)
     reports.add_entry(world.session, report, child, EntryKind.CHILD, SECOND)
     return report, receipt
 
@@ -78,7 +78,6 @@ def test_a_report_without_an_inbox_is_refused_and_not_stored(
             Category.HOME,
             Priority.P1,
             FIRST,
-            params=crypto.PRODUCTION_KDF,
             server_secret="s" * 32,
         )
     assert session.scalar(select(Report)) is None
@@ -131,7 +130,7 @@ def test_the_receipt_finds_its_report_however_it_is_typed(
         receipt[:8] + " \u2013 " + receipt[8:],
         arabic_indic,
     ):
-        found = reports.find_by_receipt(world.session, typed, world.config.secret_key)
+        found = world.find_by_receipt(typed)
         assert found is not None and found.id == report.id, typed
 
 
@@ -151,14 +150,15 @@ def test_a_wrong_or_garbage_receipt_finds_nothing(world: World, filed: tuple[Rep
         "1" * 10_000,
         "'; DROP TABLE reports; --",
     ):
-        assert reports.find_by_receipt(world.session, typed, world.config.secret_key) is None
+        assert world.find_by_receipt(typed) is None
 
 
 def test_without_the_server_secret_a_receipt_finds_nothing(
     world: World, filed: tuple[Report, str]
 ) -> None:
     _report, receipt = filed
-    assert reports.find_by_receipt(world.session, receipt, "another-secret-" + "z" * 32) is None
+    stretched = reports.stretch_receipt(receipt, "another-secret-" + "z" * 32)
+    assert stretched is not None and reports.find_by_receipt(world.session, stretched) is None
 
 
 # ---- the conversation ----------------------------------------------------------------------
@@ -179,7 +179,7 @@ def test_the_child_reads_the_messages_but_never_the_notes(
     world: World, filed: tuple[Report, str]
 ) -> None:
     report, receipt = filed
-    keys = reports.keys_for_child(fresh(world, report), receipt)
+    keys = world.child_keys(fresh(world, report), receipt)
     assert keys.notes_key == b""
     opened = reports.read_conversation(fresh(world, report), keys)
     assert texts(opened) == [
@@ -192,7 +192,7 @@ def test_the_child_reads_the_messages_but_never_the_notes(
 
 def test_the_child_cannot_write_a_note(world: World, filed: tuple[Report, str]) -> None:
     report, receipt = filed
-    keys = reports.keys_for_child(report, receipt)
+    keys = world.child_keys(report, receipt)
     with pytest.raises(reports.ReportError, match="only staff"):
         reports.add_entry(world.session, report, keys, EntryKind.NOTE, "a note from the child")
     assert len(fresh(world, report).entries) == 4
@@ -202,7 +202,7 @@ def test_the_child_cannot_reply_as_staff_nor_staff_write_as_the_child(
     world: World, filed: tuple[Report, str]
 ) -> None:
     report, receipt = filed
-    child_keys = reports.keys_for_child(report, receipt)
+    child_keys = world.child_keys(report, receipt)
     staff_keys = world.staff_keys(report, world.regional_member)
     with pytest.raises(reports.ReportError, match="may not write a staff entry"):
         reports.add_entry(world.session, report, child_keys, EntryKind.STAFF, "We are the staff")
@@ -226,7 +226,7 @@ def test_a_wrong_receipt_does_not_open_a_report(world: World, filed: tuple[Repor
     report, _receipt = filed
     _other, other_receipt = world.submit(world.regional_school, FIRST)
     with pytest.raises(crypto.WrongReceipt):
-        reports.keys_for_child(report, other_receipt)
+        world.child_keys(report, other_receipt)
 
 
 def test_another_inboxs_key_does_not_open_a_report(world: World, filed: tuple[Report, str]) -> None:
@@ -244,11 +244,11 @@ def test_an_erased_report_can_no_longer_be_found_read_or_written(
     world: World, filed: tuple[Report, str]
 ) -> None:
     report, receipt = filed
-    child_keys = reports.keys_for_child(report, receipt)
+    child_keys = world.child_keys(report, receipt)
     staff_keys = world.staff_keys(report, world.regional_member)
     reports.erase_report(world.session, report)
     erased = fresh(world, report)
-    assert reports.find_by_receipt(world.session, receipt, world.config.secret_key) is None
+    assert world.find_by_receipt(receipt) is None
     assert (erased.receipt_lookup, erased.key_for_inbox, erased.key_for_receipt) == (
         None,
         None,
@@ -257,7 +257,7 @@ def test_an_erased_report_can_no_longer_be_found_read_or_written(
     assert erased.erased_at is not None
     assert [entry.sealed for entry in erased.entries] == [None] * 4
     with pytest.raises(reports.ReportErased):
-        reports.keys_for_child(erased, receipt)
+        world.child_keys(erased, receipt)
     with pytest.raises(reports.ReportErased):
         world.staff_keys(erased, world.regional_member)
     # Not even the recovery key: it still opens the inbox key, but no wrap of the report is left.
@@ -286,9 +286,9 @@ def test_erasure_keeps_the_triage_metadata_and_other_reports(
         world.regional_school.id,
         world.regional.id,
     )
-    found = reports.find_by_receipt(world.session, other_receipt, world.config.secret_key)
+    found = world.find_by_receipt(other_receipt)
     assert found is not None and found.id == other.id
-    opened = reports.read_conversation(found, reports.keys_for_child(found, other_receipt))
+    opened = reports.read_conversation(found, world.child_keys(found, other_receipt))
     assert texts(opened) == [(0, EntryKind.CHILD, SECOND)]
 
 
@@ -357,7 +357,7 @@ def test_a_moved_or_altered_entry_is_refused_never_shown(
     tampered = fresh(world, report)
     with pytest.raises(error):
         reports.read_conversation(tampered, world.staff_keys(tampered, world.regional_member))
-    child_keys = reports.keys_for_child(tampered, receipt)
+    child_keys = world.child_keys(tampered, receipt)
     if who == "both":
         with pytest.raises(error):
             reports.read_conversation(tampered, child_keys)
@@ -380,7 +380,7 @@ def test_a_report_key_copied_from_another_report_opens_nothing(
     with pytest.raises(crypto.TamperedCiphertext):
         world.staff_keys(tampered, world.regional_member)
     with pytest.raises(crypto.WrongReceipt):
-        reports.keys_for_child(tampered, other_receipt)
+        world.child_keys(tampered, other_receipt)
     # The other report's keys, presented for this one, open none of its entries.
     with pytest.raises(crypto.TamperedCiphertext):
         reports.read_conversation(tampered, world.staff_keys(other, world.regional_member))

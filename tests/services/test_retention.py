@@ -65,9 +65,9 @@ def assert_erased(world: World, filed: Filed) -> None:
     assert report.erased_at is not None
     assert (report.key_for_inbox, report.key_for_receipt, report.receipt_lookup) == (None,) * 3
     assert [entry.sealed for entry in report.entries] == [None, None, None]
-    assert reports.find_by_receipt(world.session, filed.receipt, world.config.secret_key) is None
+    assert world.find_by_receipt(filed.receipt) is None
     with pytest.raises(reports.ReportErased):
-        reports.keys_for_child(report, filed.receipt)
+        world.child_keys(report, filed.receipt)
     with pytest.raises(reports.ReportErased):
         world.staff_keys(report, world.regional_member)
     # Not even the offline recovery key: no wrap of the report is left for its inbox key.
@@ -81,9 +81,9 @@ def assert_erased(world: World, filed: Filed) -> None:
 def assert_readable(world: World, filed: Filed) -> None:
     report = stored(world, filed)
     assert report.erased_at is None
-    found = reports.find_by_receipt(world.session, filed.receipt, world.config.secret_key)
+    found = world.find_by_receipt(filed.receipt)
     assert found is not None and found.id == filed.id
-    child = reports.read_conversation(report, reports.keys_for_child(report, filed.receipt))
+    child = reports.read_conversation(report, world.child_keys(report, filed.receipt))
     assert child[0].text == TEXT
     staff = reports.read_conversation(report, world.staff_keys(report, world.regional_member))
     assert len(staff) == 3

@@ -162,7 +162,6 @@ def test_the_grade_is_read_from_the_sealed_intake(world: World) -> None:
         Category.HOME,
         Priority.P2,
         "текст",
-        params=world.config.kdf,
         server_secret=world.config.secret_key,
         grade=7,
     )
@@ -220,7 +219,6 @@ def test_region_school_and_category_filters_count_what_they_show(
         Category.HOME,
         Priority.P3,
         "c",
-        params=world.config.kdf,
         server_secret=world.config.secret_key,
     )
     staff = world.national_member.staff

@@ -94,12 +94,12 @@ def test_a_reports_derivations_run_niced_and_the_view_does_not(
     derivations = spy_on_derivations(monkeypatch)
     for _ in range(3):
         assert receipt_of(site.send(category="bullying"))
-    assert len(views) == 3 and len(derivations) == 6, "a receipt key and a lookup each"
+    assert len(views) == 3 and len(derivations) == 3, "one Argon2id each: lookup and key"
     # The derivations: one dedicated thread (one slot), niced exactly once at its start, and
     # holding no request (it only computes).
     assert {s.thread for s in derivations}.isdisjoint({threading.get_native_id()})
     assert len({s.thread for s in derivations}) == 1
-    assert [s.nice for s in derivations] == [expected_nice()] * 6
+    assert [s.nice for s in derivations] == [expected_nice()] * 3
     assert expected_nice() > worker_nice()
     assert not any(s.in_request for s in derivations)
     # The view's Python (and its hold on the GIL) stays at the worker's priority.

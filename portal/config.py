@@ -60,6 +60,12 @@ class RateLimits:
     all_messages: str = "40/second"
     # Wrong receipts per client: 10^16 receipts make guessing hopeless, this makes it slow too.
     receipt_failures: str = "10/hour;30/day"
+    # Wrong receipts of every client that failed before today, together: a spread of addresses
+    # gets no more than this beyond one free try each (a client's first check always runs).
+    receipt_failures_all: str = "300/hour"
+    # Checks of clients past their own limit, all together: one pupil mistyping behind a school's
+    # shared address must not lock the classmates' right codes out (bench/flood.py (d)).
+    receipt_retries: str = "30/minute"
     storage_url: str = "memory://"
 
 
@@ -239,6 +245,8 @@ _LIMIT_VARIABLES = {
     "school_messages": "PORTAL_LIMIT_SCHOOL",
     "all_messages": "PORTAL_LIMIT_GLOBAL",
     "receipt_failures": "PORTAL_LIMIT_RECEIPT_FAILURES",
+    "receipt_failures_all": "PORTAL_LIMIT_RECEIPT_FAILURES_ALL",
+    "receipt_retries": "PORTAL_LIMIT_RECEIPT_RETRIES",
 }
 
 

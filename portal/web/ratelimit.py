@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import functools
 import hmac
+import ipaddress
 import logging
+import math
+import secrets
 import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ParamSpec, cast
 
 from flask import Flask, Response, current_app, g, request
@@ -20,7 +23,7 @@ from limits.errors import StorageError
 from limits.storage import MemoryStorage, RedisSentinelStorage, RedisStorage, Storage
 from limits.strategies import MovingWindowRateLimiter
 
-from portal import clock, crypto
+from portal import clock
 from portal.config import Config
 from portal.services.codes import normalize_code
 from portal.web.context import get_config
@@ -28,8 +31,10 @@ from portal.web.context import get_config
 if TYPE_CHECKING:  # redis is needed only with a Redis storage (the prod extra installs it)
     import redis
 
-_CLIENT_KEY = "portal.rate_limit_client_key"
-CLIENT_KEY_PURPOSE = "rate-limit-client"
+_DAY_KEYS = "portal.rate_limit_day_keys"
+DAY_KEY_BYTES = 32
+# One client per IPv6 /64: what a carrier gives one subscriber (RFC 6177), one phone's SLAAC.
+IPV6_CLIENT_PREFIX = 64
 # Flask-Limiter's first identifier: counts taken here and by its decorators share one namespace.
 KEY_PREFIX = "qr111"
 P = ParamSpec("P")
@@ -50,20 +55,101 @@ REDIS_TIMEOUT_SECONDS = 2
 _log = logging.getLogger(__name__)
 
 
+def client_address() -> str:
+    """The client as the limits count it: an IPv4 address, or the /64 of an IPv6 one.
+
+    A phone on IPv6 holds many addresses of one /64 (privacy extensions rotate them), and a
+    carrier gives each subscriber a /64 or more: counted by the full address, one phone could
+    spread its requests over as many clients as it likes. An IPv4 address written as IPv6
+    (::ffff:a.b.c.d) is that IPv4 address. The result is only ever hashed (client_key).
+    """
+    address = request.remote_addr or "unknown"
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:
+            return str(parsed.ipv4_mapped)
+        return str(ipaddress.IPv6Network((parsed, IPV6_CLIENT_PREFIX), strict=False))
+    return str(parsed)
+
+
 def client_key() -> str:
-    """A pseudonym of the client address that changes every UTC day (P3).
+    """A pseudonym of the client (client_address) that changes every UTC day (P3).
 
     The address itself is never stored: the limiter's storage (memory or Redis) sees only
-    HMAC(server key, day | address). With the day in the message yesterday's keys cannot
-    be linked to today's, and without the server key they cannot be linked to an address.
+    HMAC(day key, address), and the day key is random, shared by the instances through the
+    limiter's storage and forgotten when the day ends (DayKeys): nobody, not even with the
+    server secret and Redis, can test yesterday's keys against a known address.
     The day turns at 00:00 UTC, 05:00 in Kazakhstan: at night there, when the fewest
     children write, rather than at midnight, when many still do.
     """
-    key: bytes = current_app.extensions[_CLIENT_KEY]
-    day = clock.now().date().isoformat()
-    address = request.remote_addr or "unknown"
-    message = f"{day}|{address}".encode()
+    now = clock.now()
+    key = day_keys_of(current_app).key_for(now)
+    message = f"{now.date().isoformat()}|{client_address()}".encode()
     return "client:" + hmac.digest(key, message, "sha256")[:16].hex()
+
+
+class DayKeys:
+    """The limiter's key of the day: random, one for every instance, gone at the day's end.
+
+    Kept where the counts are: in Redis (SET NX, expiring at the end of the UTC day, so the
+    first instance to need it draws it and the others read it), or in this process's memory
+    (one instance). While Redis does not answer, a key of this process's own, drawn for the
+    outage only: its counts are this process's alone then anyway (Counts).
+    """
+
+    def __init__(self, counts: Counts, prefix: str) -> None:
+        self._counts = counts
+        self._prefix = prefix
+        self._day: date | None = None
+        self._key = b""
+        self._fallback: tuple[date, bytes] | None = None
+        self._lock = threading.Lock()
+
+    def key_for(self, now: datetime) -> bytes:
+        """The key of now's UTC day (the one before it, forgotten by this process)."""
+        day = now.astimezone(UTC).date()
+        with self._lock:
+            if self._day == day:
+                return self._key
+            self._day, self._key = None, b""  # yesterday's key leaves memory first
+            storage = self._counts.storage()
+            if self._counts.down:  # this process's memory counts meanwhile
+                return self._outage_key(day)
+            if isinstance(storage, RedisStorage):  # Sentinel's too
+                try:
+                    shared = self._shared(storage, day, now)
+                except self._counts.failures as exc:
+                    self._counts.failed(exc)
+                    return self._outage_key(day)
+            else:
+                shared = secrets.token_bytes(DAY_KEY_BYTES)
+            self._day, self._key = day, shared
+            return shared
+
+    def _shared(self, storage: RedisStorage, day: date, now: datetime) -> bytes:
+        connection = cast("redis.Redis", storage.get_connection())
+        name = f"{self._prefix}:day-key:{day.isoformat()}"
+        end = datetime.combine(day + timedelta(days=1), datetime.min.time(), UTC)
+        seconds = max(1, math.ceil((end - now).total_seconds()))
+        connection.set(name, secrets.token_bytes(DAY_KEY_BYTES), nx=True, ex=seconds)
+        key = connection.get(name)
+        if not isinstance(key, bytes) or len(key) != DAY_KEY_BYTES:
+            raise StorageError(ValueError("the day key vanished"))
+        return key
+
+    def _outage_key(self, day: date) -> bytes:
+        if self._fallback is None or self._fallback[0] != day:
+            self._fallback = (day, secrets.token_bytes(DAY_KEY_BYTES))
+        return self._fallback[1]
+
+
+def day_keys_of(app: Flask) -> DayKeys:
+    """The app's day keys (one per worker process)."""
+    keys: DayKeys = app.extensions[_DAY_KEYS]
+    return keys
 
 
 def school_key() -> str:
@@ -95,6 +181,30 @@ def all_messages() -> str:
 def receipt_failures() -> str:
     """The configured limit of wrong receipts per client."""
     return get_config().limits.receipt_failures
+
+
+def all_receipt_failures() -> str:
+    """The configured limit of wrong receipts of clients that failed before, together."""
+    return get_config().limits.receipt_failures_all
+
+
+def receipt_retries() -> str:
+    """The configured limit of checks, all together, of clients past their own limit."""
+    return get_config().limits.receipt_retries
+
+
+def untouched(scope: str, limits: Callable[[], str], key: Callable[[], str]) -> bool:
+    """Whether nothing is counted under this key in any of the limits' windows now."""
+    counts = counts_of(current_app)
+    window = MovingWindowRateLimiter(cast("Storage", counts.storage()))
+    try:
+        return all(
+            window.get_window_stats(item, KEY_PREFIX, key(), scope).remaining == item.amount
+            for item in _parsed(limits())
+        )
+    except counts.failures as exc:
+        counts.failed(exc)
+        return False
 
 
 class GivingBack(ABC):
@@ -221,15 +331,17 @@ def take(rules: tuple[Rule, ...]) -> Rule | None:
 def _take(storage: GivingBack, rules: tuple[Rule, ...]) -> Rule | None:
     window = MovingWindowRateLimiter(cast("Storage", storage))
     taken: list[_Hit] = g.setdefault("rate_limit_hits", [])
+    # Only this call's hits go back on a refusal: a retry (see `limited`) keeps the others'.
+    start = len(taken)
     for rule in rules:
         if rule.exempt():
             continue
         key = rule.key()
         for item in _parsed(rule.limits()):
             if not window.hit(item, KEY_PREFIX, key, rule.scope):
-                for hit in reversed(taken):
+                for hit in reversed(taken[start:]):
                     _give_back(hit)
-                taken.clear()
+                del taken[start:]
                 return rule
             taken.append(_Hit(storage, rule, item.key_for(KEY_PREFIX, key, rule.scope)))
     return None
@@ -336,17 +448,22 @@ def slow_lane_of(app: Flask) -> SlowLane:
 
 
 def limited(
-    *rules: Rule, refusal: Callable[[], Response]
+    *rules: Rule, refusal: Callable[[], Response], retry: Rule | None = None
 ) -> Callable[[Callable[P, Response]], Callable[P, Response]]:
     """Count a view's POSTs against the rules; over a limit, `refusal` answers, held back.
 
+    With `retry`, a request over the rules' limits still goes through while the retry rule
+    (a count shared by everyone over theirs) has room: one client's failures then do not
+    shut out others counted as the same client (a school's shared address).
     Put it above `kdf_bound.bounded`: a refused request never waits for a key derivation slot.
     """
 
     def decorate(view: Callable[P, Response]) -> Callable[P, Response]:
         @functools.wraps(view)
         def wrapper(*args: P.args, **kwargs: P.kwargs) -> Response:
-            if request.method == "POST" and take(rules) is not None:
+            if request.method != "POST":
+                return view(*args, **kwargs)
+            if take(rules) is not None and (retry is None or take((retry,)) is not None):
                 slow_lane_of(current_app).hold()  # SLOW_REFUSAL_SECONDS, whoever is over
                 return refusal()
             return view(*args, **kwargs)
@@ -374,7 +491,6 @@ def _give_back(hit: _Hit) -> None:
 
 def init_app(app: Flask, config: Config) -> None:
     """Bind the limiter to the app with the configured storage (memory, or Redis)."""
-    app.extensions[_CLIENT_KEY] = crypto.derive_server_key(config.secret_key, CLIENT_KEY_PURPOSE)
     # One of this module's storages, which can give hits back (see SCHEME_PREFIX).
     app.config["RATELIMIT_STORAGE_URI"] = SCHEME_PREFIX + config.limits.storage_url
     app.config["RATELIMIT_KEY_PREFIX"] = KEY_PREFIX
@@ -390,6 +506,7 @@ def init_app(app: Flask, config: Config) -> None:
         }
     limiter.init_app(app)
     app.extensions[_COUNTS] = Counts(limiter.storage)
+    app.extensions[_DAY_KEYS] = DayKeys(app.extensions[_COUNTS], limits_prefix(config))
     app.after_request(_give_back_unkept)
     app.extensions[_SLOW_LANE] = SlowLane(SLOW_REFUSALS_PER_WORKER, SLOW_REFUSAL_SECONDS)
 

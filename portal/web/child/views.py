@@ -75,6 +75,28 @@ _RECEIPT_FAILURES = ratelimit.Rule(
 )
 
 
+def _first_try() -> bool:
+    """The client has no wrong receipt counted: its check never waits on others' failures."""
+    rule = _RECEIPT_FAILURES
+    return ratelimit.untouched(rule.scope, rule.limits, rule.key)
+
+
+# Wrong receipts stay bounded in total (a spread of addresses), but a client's first check
+# is never refused because of others' failures. Taken before the client's own count (which
+# makes it touched). Past either limit, a check still runs while the retries shared by
+# everyone over theirs last: a right code opens its report, and gives its hits back.
+_ALL_RECEIPT_FAILURES = ratelimit.Rule(
+    "receipt-failures-all",
+    ratelimit.all_receipt_failures,
+    ratelimit.everyone_key,
+    _failed_receipt,
+    _first_try,
+)
+_RECEIPT_RETRIES = ratelimit.Rule(
+    "receipt-retries", ratelimit.receipt_retries, ratelimit.everyone_key, _failed_receipt
+)
+
+
 def _limited_page() -> Response:
     return errors.refusal(429, "limited")
 
@@ -186,7 +208,9 @@ def send(code: str) -> Response:
 @ratelimit.limited(_CLIENT_MESSAGES, refusal=_limited_page)
 # Too many wrong codes has its own page: "too many messages, press Send" told a child who sent
 # none to press a button the page does not have.
-@ratelimit.limited(_RECEIPT_FAILURES, refusal=_wrong_codes_page)
+@ratelimit.limited(
+    _ALL_RECEIPT_FAILURES, _RECEIPT_FAILURES, refusal=_wrong_codes_page, retry=_RECEIPT_RETRIES
+)
 @ratelimit.limited(_ALL_MESSAGES, refusal=_limited_page)
 @kdf_bound.bounded
 def check() -> Response:

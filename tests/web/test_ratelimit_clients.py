@@ -1,0 +1,95 @@
+"""Who the limits count as one client: an IPv4 address or an IPv6 /64, under a random key of
+the day that every instance shares and nobody keeps past the day (issue 14, issue 20 item 5)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from flask import Flask
+
+from portal import create_app
+from portal.config import RateLimits
+from portal.web import ratelimit
+from tests.conftest import Backend
+from tests.test_calendar import at
+from tests.worlds import Site
+
+NOON = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
+SLASH_64 = "2001:db8:85a3:7::"
+
+
+def key_of(app: Flask, address: str, moment: datetime = NOON) -> str:
+    """The client key the limits use for a request from `address`."""
+    with at(moment), app.test_request_context(environ_base={"REMOTE_ADDR": address}):
+        return ratelimit.client_key()
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        (SLASH_64 + "1", "2001:db8:85a3:7:ffff:ffff:ffff:fffe"),  # privacy addresses of one phone
+        ("2001:db8:85a3:7:a::1", "2001:DB8:85A3:0007:b::2"),  # any spelling
+        ("::ffff:198.51.100.7", "198.51.100.7"),  # IPv4 written as IPv6
+    ],
+)
+def test_addresses_of_one_ipv6_64_are_one_client(site: Site, first: str, second: str) -> None:
+    assert key_of(site.app, first) == key_of(site.app, second)
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        (SLASH_64 + "1", "2001:db8:85a3:8::1"),  # the next /64: another subscriber
+        ("198.51.100.7", "198.51.100.8"),
+    ],
+)
+def test_other_networks_are_other_clients(site: Site, first: str, second: str) -> None:
+    assert key_of(site.app, first) != key_of(site.app, second)
+
+
+def test_a_key_reveals_no_address(site: Site) -> None:
+    key = key_of(site.app, SLASH_64 + "1")
+    assert key.startswith("client:")
+    for part in ("2001", "db8", "85a3", SLASH_64):
+        assert part not in key.removeprefix("client:")
+
+
+def test_wrong_receipts_from_rotating_addresses_of_one_64_are_limited(
+    make_site: Callable[[RateLimits], Site],
+) -> None:
+    """Issue 14: 40 wrong receipts from 40 addresses of one /64 all got 404, never 429."""
+    site = make_site(RateLimits(receipt_failures="3/hour", receipt_retries="1/hour"))
+    statuses = []
+    for number in range(6):
+        data = {"csrf_token": site.token("/check"), "receipt": "1111 2222 3333 4444"}
+        environ = {"REMOTE_ADDR": f"{SLASH_64}{number + 1:x}"}
+        statuses.append(site.client.post("/check", data=data, environ_base=environ).status_code)
+    assert statuses == [404, 404, 404, 404, 429, 429]  # 3 of its own, 1 of the shared retries
+
+
+def test_the_day_key_is_random_not_derived_from_the_secret(
+    site: Site, tmp_path: object, backend: Backend
+) -> None:
+    """Two instances with the same secret: without a shared store, two unrelated keys (so the
+    secret alone tests no address); with Redis, one key, drawn by whichever came first."""
+    other = create_app(site.app.extensions["portal.config"])
+    same = key_of(site.app, "198.51.100.7") == key_of(other, "198.51.100.7")
+    assert same is bool(backend.redis_url)
+
+
+def test_the_day_key_is_forgotten_when_the_day_ends(site: Site, backend: Backend) -> None:
+    """A new UTC day draws a new key; in Redis the day's key expires at the day's end."""
+    today = key_of(site.app, "198.51.100.7", NOON)
+    tomorrow = key_of(site.app, "198.51.100.7", NOON + timedelta(days=1))
+    assert today != tomorrow
+    if not backend.redis_url:
+        assert key_of(site.app, "198.51.100.7", NOON) != today, "yesterday's key was kept"
+    else:
+        keys = [key for key in backend.redis_keys() if b":day-key:" in key]
+        assert keys
+        with backend.redis() as client:
+            for key in keys:
+                ttl = client.ttl(key)
+                assert 0 < ttl <= 12 * 3600 + 1, "expires at the end of the clock's UTC day"

@@ -301,6 +301,31 @@ class Entry(Base):
     report: Mapped[Report] = relationship(back_populates="entries")
 
 
+class FigureMonth(Base):
+    """A closed month whose figures were counted once (figures.snapshot): they never change."""
+
+    __tablename__ = "figure_months"
+
+    # "2026-11": a calendar month in Kazakhstan time.
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    taken_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
+
+
+class FigureCount(Base):
+    """How many reports of one region, category, priority and status a closed month had."""
+
+    __tablename__ = "figure_counts"
+
+    month: Mapped[str] = mapped_column(
+        ForeignKey("figure_months.month", ondelete="CASCADE"), primary_key=True
+    )
+    region: Mapped[str] = mapped_column(String(200), primary_key=True)
+    category: Mapped[Category] = mapped_column(enum_type(Category), primary_key=True)
+    priority: Mapped[Priority] = mapped_column(enum_type(Priority), primary_key=True)
+    status: Mapped[Status] = mapped_column(enum_type(Status), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+
+
 class StaffSession(Base):
     """The server half of a staff session's unlocked key; the cookie holds the other half."""
 

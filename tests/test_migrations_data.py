@@ -27,6 +27,8 @@ from portal.models import (
     Base,
     Entry,
     EscalationMember,
+    FigureCount,
+    FigureMonth,
     Inbox,
     InboxGrant,
     LoginDevice,
@@ -68,6 +70,8 @@ MODELS: dict[str, type[Base]] = {
         EscalationMember,
         NotificationEvent,
         NotificationDelivery,
+        FigureMonth,
+        FigureCount,
     )
 }
 ORDER = {
@@ -75,6 +79,8 @@ ORDER = {
     "escalation_members": "inbox_id, staff_id",
     "staff_schools": "staff_id, school_pk",
     "staff_invitation_schools": "invitation_id, school_pk",
+    "figure_months": "month",
+    "figure_counts": "month, region, category, priority, status",
 }
 
 
@@ -673,4 +679,39 @@ def test_0008_down_and_up_keeps_every_row_but_the_notifications(engine: Engine) 
         "0007",
         WORLD_0007,
         emptied(WORLD_0008, *NOTIFICATIONS, *OUTBOX),
+    )
+
+
+# 0009: November's figures counted once (two kinds of report in one region), and October's
+# month with none at all.
+FIGURES = ("figure_months", "figure_counts")
+WORLD_0009: Rows = {
+    **WORLD_0008,
+    "figure_months": [
+        {"month": "2026-10", "taken_at": utc(2026, 11, 1, 3, 0)},
+        {"month": "2026-11", "taken_at": utc(2026, 12, 1, 3, 0)},
+    ],
+    "figure_counts": [
+        {
+            "month": "2026-11",
+            "region": "Акмолинская область",
+            "category": category,
+            "priority": priority,
+            "status": "closed",
+            "count": count,
+        }
+        for category, priority, count in (("bullying", "p2", 7), ("self_harm", "p1", 2))
+    ],
+}
+
+
+def test_0009_keeps_every_row_of_0008_with_no_snapshot_yet(engine: Engine) -> None:
+    """0009 adds the figures' snapshots beside every row of 0008; no month is counted yet."""
+    assert_upgrade_keeps(engine, "0008", WORLD_0008, "0009", emptied(WORLD_0009, *FIGURES))
+
+
+def test_0009_down_and_up_keeps_every_row_but_the_snapshots(engine: Engine) -> None:
+    """Down from 0009 drops the snapshots only (the next view counts closed months again)."""
+    assert_down_and_up_keeps(
+        engine, "0009", WORLD_0009, "0008", WORLD_0008, emptied(WORLD_0009, *FIGURES)
     )

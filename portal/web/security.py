@@ -28,6 +28,10 @@ HEADERS = {
     "Permissions-Policy": "camera=(), microphone=(), geolocation=(), interest-cohort=()",
 }
 HSTS = "max-age=63072000; includeSubDomains"
+# Nothing the portal answers stays in a browser's or a proxy's cache, whatever it is: a child's
+# page, an error page (a 404 on a rotated code gives the typed text back), a style sheet (a
+# cached one still says the phone visited). A shared phone's cache is a parent's to read.
+CACHE_CONTROL = "no-store"
 
 
 def init_app(app: Flask, *, https: bool = False) -> None:
@@ -36,6 +40,8 @@ def init_app(app: Flask, *, https: bool = False) -> None:
     def add_headers(response: Response) -> Response:
         for name, value in HEADERS.items():
             response.headers.setdefault(name, value)
+        # Set, not defaulted: Flask's static files say "no-cache", which still stores them.
+        response.headers["Cache-Control"] = CACHE_CONTROL
         if https:
             response.headers.setdefault("Strict-Transport-Security", HSTS)
         return response

@@ -6,6 +6,15 @@ document.addEventListener("click", function (event) {
   event.preventDefault();
   window.location.replace(link.href);
 });
+// Enter on a radio button would send the whole form (the browser "presses" its first enabled
+// submit button, whatever comes first: a disabled one is skipped for radios, so HTML alone
+// cannot stop it): only a press of "Send" sends.
+document.addEventListener("keydown", function (event) {
+  var target = event.target;
+  if (event.key === "Enter" && target && target.form && target.type === "radio") {
+    event.preventDefault();
+  }
+});
 // A page that answers a form (the receipt, the conversation, a refusal) stays in the history
 // under the front page's address: whoever goes Back on this phone gets the front page, not an
 // offer to send the form again and see what it showed.

@@ -51,6 +51,24 @@ def screenshot_path(tmp_path: Path, name: str) -> Path:
     return folder / f"{name}.png"
 
 
+def page_screenshot(page: Page, path: Path) -> None:
+    """The whole page. A child's page scrolls inside .page above the quick exit's bar, so
+    Playwright's full_page shows one screen: the viewport is made as tall as the content."""
+    size = page.viewport_size
+    assert size is not None
+    height = page.evaluate(
+        """() => {
+            const scroller = document.querySelector("body.child > .page");
+            const bar = document.querySelector("body.child > .exit-bar");
+            if (!scroller) { return document.documentElement.scrollHeight; }
+            return scroller.scrollHeight + (bar ? bar.offsetHeight : 0);
+        }"""
+    )
+    page.set_viewport_size({"width": size["width"], "height": max(size["height"], height)})
+    page.screenshot(path=path)
+    page.set_viewport_size(size)
+
+
 # ---- the staff desk -------------------------------------------------------------------------
 
 STAFF_PASSWORD = "desk passphrase for tests"

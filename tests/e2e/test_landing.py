@@ -11,7 +11,7 @@ from playwright.sync_api import Page
 from portal.services import registry
 from portal.web.context import get_session
 from tests.conftest import SAMPLE_SCHOOLS
-from tests.e2e.conftest import PHONE, screenshot_path
+from tests.e2e.conftest import PHONE, page_screenshot, screenshot_path
 
 pytestmark = pytest.mark.e2e
 
@@ -41,7 +41,7 @@ def test_emergency_numbers_and_check_word_above_the_fold(
     width = phone.evaluate("document.documentElement.scrollWidth")
     assert width <= PHONE["width"], "the page scrolls sideways on a phone"
     variant = request.node.callspec.id
-    phone.screenshot(path=screenshot_path(tmp_path, f"landing-ru-{variant}"), full_page=True)
+    page_screenshot(phone, screenshot_path(tmp_path, f"landing-ru-{variant}"))
 
 
 def test_language_switch_by_link(
@@ -54,14 +54,14 @@ def test_language_switch_by_link(
     for link in phone.locator(".languages a").all():
         box = link.bounding_box()
         assert box is not None and box["height"] >= 44 and box["width"] >= 44
-    phone.screenshot(path=screenshot_path(tmp_path, "landing-kk"), full_page=True)
+    page_screenshot(phone, screenshot_path(tmp_path, "landing-kk"))
 
 
 def test_unknown_code_page(phone: Page, live_server: str, tmp_path: Path) -> None:
     response = phone.goto(f"{live_server}/s/ZZZZZZZZ")
     assert response is not None and response.status == 404
     assert phone.locator('a[href="tel:111"]').is_visible()
-    phone.screenshot(path=screenshot_path(tmp_path, "not-found-ru"), full_page=True)
+    page_screenshot(phone, screenshot_path(tmp_path, "not-found-ru"))
 
 
 def test_a_school_without_an_inbox_says_to_call_111_and_offers_no_form(
@@ -75,4 +75,4 @@ def test_a_school_without_an_inbox_says_to_call_111_and_offers_no_form(
     assert "111" in (phone.locator("main").inner_text())
     width = phone.evaluate("document.documentElement.scrollWidth")
     assert width <= PHONE["width"], "the page scrolls sideways on a phone"
-    phone.screenshot(path=screenshot_path(tmp_path, "landing-no-inbox-ru"), full_page=True)
+    page_screenshot(phone, screenshot_path(tmp_path, "landing-no-inbox-ru"))

@@ -9,7 +9,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, Route
 
-from tests.e2e.conftest import PHONE, screenshot_path
+from tests.e2e.conftest import PHONE, page_screenshot, screenshot_path
 
 pytestmark = pytest.mark.e2e
 
@@ -42,7 +42,7 @@ def test_write_keep_the_receipt_and_read_the_conversation(
     phone.get_by_label("Меня травят другие ребята").check()
     phone.get_by_label("Напиши, что случилось").fill(TEXT)
     phone.get_by_label("Твой класс (если хочешь)").select_option("6")
-    phone.screenshot(path=screenshot_path(tmp_path, f"form-ru-{name}"), full_page=True)
+    page_screenshot(phone, screenshot_path(tmp_path, f"form-ru-{name}"))
     phone.get_by_role("button", name="Отправить").click()
 
     digits = phone.locator(".receipt .digits")
@@ -52,7 +52,7 @@ def test_write_keep_the_receipt_and_read_the_conversation(
     assert box is not None and box["x"] + box["width"] <= PHONE["width"]
     if name == "js":
         assert_accessible(phone)
-    phone.screenshot(path=screenshot_path(tmp_path, f"thanks-ru-{name}"), full_page=True)
+    page_screenshot(phone, screenshot_path(tmp_path, f"thanks-ru-{name}"))
 
     phone.get_by_role("link", name="Прочитать ответ").click()
     phone.get_by_label("Твой секретный код (16 цифр)").fill(" ".join(re.findall(r"\d{4}", receipt)))
@@ -67,7 +67,7 @@ def test_write_keep_the_receipt_and_read_the_conversation(
     assert "Это было сегодня." in entries.nth(1).inner_text()
     if name == "js":
         assert_accessible(phone)
-    phone.screenshot(path=screenshot_path(tmp_path, f"conversation-ru-{name}"), full_page=True)
+    page_screenshot(phone, screenshot_path(tmp_path, f"conversation-ru-{name}"))
 
 
 def test_a_danger_report_puts_112_first(
@@ -82,7 +82,7 @@ def test_a_danger_report_puts_112_first(
     assert first_call.get_attribute("href") == "tel:112"
     box = first_call.bounding_box()
     assert box is not None and box["y"] + box["height"] <= PHONE["height"]
-    phone.screenshot(path=screenshot_path(tmp_path, "thanks-danger-kk"), full_page=True)
+    page_screenshot(phone, screenshot_path(tmp_path, "thanks-danger-kk"))
 
 
 def test_quick_exit_leaves_and_with_javascript_leaves_no_way_back(

@@ -9,7 +9,15 @@ import pyotp
 import pytest
 from playwright.sync_api import Browser, Page
 
-from tests.e2e.conftest import DANGER_TEXT, DESKTOP, Setup, log_in, screenshot_path, send_report
+from tests.e2e.conftest import (
+    DANGER_TEXT,
+    DESKTOP,
+    Setup,
+    log_in,
+    page_screenshot,
+    screenshot_path,
+    send_report,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -50,7 +58,7 @@ def test_triage_sees_p1_first_replies_and_the_child_reads_it(
     child.get_by_label("Твой секретный код (16 цифр)").fill(receipt)
     child.get_by_role("button", name="Открыть").click()
     assert answer in child.locator(".conversation").inner_text()
-    child.screenshot(path=screenshot_path(tmp_path, "conversation-answered-ru"), full_page=True)
+    page_screenshot(child, screenshot_path(tmp_path, "conversation-answered-ru"))
     child.close()
 
 

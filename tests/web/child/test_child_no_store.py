@@ -10,11 +10,12 @@ import dataclasses
 from collections.abc import Callable
 
 import pytest
+from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
 from portal.config import RateLimits
 from portal.models import Inbox, School
-from portal.services import intake, registry
+from portal.services import intake, registry, reports
 from portal.web.child import views
 from portal.web.context import get_session
 from tests.worlds import TEXT, Site, receipt_of
@@ -98,17 +99,17 @@ def test_a_closed_school_and_a_failure_of_ours_are_not_kept(
     site: Site, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     token = site.token()
-    real = views.reports.school_and_inbox
+    real = reports.school_and_inbox
 
-    def without_inbox(session: object, code: str) -> tuple[School, Inbox | None] | None:
-        found = real(session, code)  # type: ignore[arg-type]
+    def without_inbox(session: Session, code: str) -> tuple[School, Inbox | None] | None:
+        found = real(session, code)
         return None if found is None else (found[0], None)
 
-    monkeypatch.setattr(views.reports, "school_and_inbox", without_inbox)
+    monkeypatch.setattr(reports, "school_and_inbox", without_inbox)
     closed = site.client.post(site.page, data={"csrf_token": token, "message": TEXT})
     assert closed.status_code == 503
     assert closed.headers["Cache-Control"] == "no-store"
-    monkeypatch.setattr(views.reports, "school_and_inbox", real)
+    monkeypatch.setattr(reports, "school_and_inbox", real)
 
     def broken(*_args: object) -> None:
         raise RuntimeError("the database went away")

@@ -1,4 +1,4 @@
-"""The risk lexicon: words and phrases that make a child's report life-safety (P1) at intake.
+"""The risk lexicon: the rules that make a child's report life-safety (P1) at intake.
 
 A flag only ever raises a report's priority. Nothing here lowers, hides or closes a report: a
 word the lexicon misses leaves the priority the child's own choices give it, and a word it
@@ -8,29 +8,38 @@ Lexicon files
 -------------
 Plain UTF-8 text in ``portal/data/risk/``, one file per language: ``kk.txt``, ``ru.txt``,
 ``en.txt``, and ``emoji.txt`` for the emoji every language shares. A file's name (without
-``.txt``) is the language a match reports. Clinicians extend the files without touching code:
+``.txt``) is the language a match reports, and says how its whole words are compared (below).
+Clinicians extend the files without touching code; ``flask --app portal risk check`` shows
+what a message matches.
 
 - ``#`` starts a comment that runs to the end of the line; blank lines are ignored.
-- ``[self_harm]`` alone on a line starts a section: the entries below it take that category.
-  The categories are those of `RiskCategory`: self_harm, means, timing, weapon, violence and
-  sexual.
-- Any other line is one entry: one or more words separated by spaces. Several words are a
-  phrase and match only as consecutive words of the text ("не хочу жить" flags, "жить" does
-  not).
+- ``[self_harm]`` alone on a line starts a section: the entries below it take that category
+  (one of `RiskCategory`).
+- ``@actor = отец, отчим, он, взрослый мужчина`` defines a set of this file: its members,
+  separated by commas, are words or phrases. ``@figurative`` is the set of words that make a
+  soft entry figurative (below).
+- Any other line is one entry. Words separated by spaces are a phrase and match only as
+  consecutive words of the text ("не хочу жить" flags, "жить" does not).
+- Parts joined by `` & `` must all occur, in any order, within `WINDOW` words of each other; a
+  part is a phrase or a set (``@actor & @hit & @injury``): an actor, an act and a harm.
+- A line starting with ``~`` is soft: it does not flag when a word of the file's
+  ``@figurative`` set is within `WINDOW` words ("этот тест меня убьет", "в игре убили").
 - A word ending in ``*`` is a stem and matches every word that begins with it (``өлтір*``
-  matches "өлтіремін", "өлтіреді"); a word without it must match a whole word of the text.
+  matches "өлтіремін", "өлтіреді"); a word without it is a whole word, compared by language:
+  Russian words match every form of the word (``убить`` matches "убью", "убила", "убьёт":
+  pymorphy3's dictionary), Kazakh words match every word with the same stem once suffixes
+  are stripped (``пышақ`` matches "пышағы", "пышақпен": `kazakh_stem`), English words match
+  every word with the same Snowball stem (``bruise`` matches "bruises", "bruised"); other
+  files, and ``=word``, compare the word exactly.
 - A tag at the end of a line (``пышақ* [weapon]``) gives that line its own category.
-- A stem, and an entry of a single word, needs at least 3 letters once normalised (``у*`` or
-  a lone ``у`` would flag half of every text). An emoji stands alone on its line.
-- The same entry twice in one file is an error.
+- A stem, and an entry of a single word, needs at least 3 letters once normalised. An emoji
+  stands alone on its line. The same entry twice in one file is an error.
 
-Entries are written in ordinary Cyrillic or English spelling: every spelling a child may type
-(Latin letters, Russian look-alikes of Kazakh letters, capitals, repeated letters) reaches the
-same normalised form as the entry. A line that breaks these rules stops loading with a
-`LexiconError` that names its file and line.
+A line that breaks these rules stops loading with a `LexiconError` that names its file and
+line.
 
-Normalisation
--------------
+Spelling
+--------
 Text and lexicon go through the same steps, so they meet whatever the spelling:
 
 1. NFKC, then Latin look-alikes inside a Cyrillic word become Cyrillic ("хoчу" typed with a
@@ -41,42 +50,58 @@ Text and lexicon go through the same steps, so they meet whatever the spelling:
    transliterated (ж→j, х→h, ц→c, ч→ch, ш and щ→sh, ы and й→i, ю→iu, я→ia, ь and ъ vanish),
    and the Latin spellings children use are folded onto the same letters (y→i, x and kh→h,
    zh→j, w→v, q→k, gh→g, ng→n, sch and shch→sh, apostrophes vanish; 4, 6, 9 and 0 inside a
-   word are ч, ш, я and о). So "hochu umeret", "xochu umeret" and "ХОЧУ УМЕРЕТЬ" are one text.
-3. Every run of a repeated letter becomes one letter, in text and lexicon alike
-   ("хочууууу" is "хочу", "kill" is "kil"). This also merges a few innocent pairs (English
-   "noose" meets "nose"), which is why the lexicon avoids such words.
-4. Words are runs of letters; an emoji is a token of its own; everything else separates words.
-   Punctuation does not break a phrase ("хочу... умереть" matches); an emoji is never part of
-   one.
+   word are ч, ш, я and о). So "hochu umeret", "xochu umeret" and "ХОЧУ УМЕРЕТЬ" are one text,
+   and Latin-script Russian and Kazakh meet the Cyrillic entries.
+3. Every run of a repeated letter becomes one letter ("хочууууу" is "хочу").
+4. Misspelling: a whole word of `FOLD_LETTERS` or more letters also matches once unstressed
+   vowels are folded (o→a, e→i; not in English, where "rope" would meet "rape"), and a whole
+   word of `EDIT_LETTERS` or more (a stem: `EDIT_STEM_LETTERS`) at an edit distance of 1 with
+   the same first letter, so "хачу", "умиреть" and "suicde" meet "хочу", "умереть" and
+   "suicide".
 
 Priority at intake
 ------------------
-`intake_priority` gives P1 when the child says they are in danger right now or the text
-matches the lexicon; otherwise P2 for the categories where someone hurts the child or the
-child may hurt themselves (`ABUSE_CATEGORIES`: home, school, sexual, self-harm); otherwise P3
-(bullying, online, something else). A self-harm report without a lexicon match is P2, not P1:
-the issue keeps P1 for danger now and for words that name a way, a means or a time.
+`assess` gives P1 when the child says they are in danger right now or the text matches the
+lexicon; otherwise P2 for the categories where someone hurts the child or the child may hurt
+themselves (`ABUSE_CATEGORIES`: home, school, sexual, self-harm); otherwise P3. It also names
+the rule that matched (`Rule.id`: category, language and the entry as written — lexicon text,
+never the child's): the one thing about the text kept in the clear, for the inbox's reason
+and the per-rule correction counts. The child's own words that matched are shown to staff only
+by `explain`, recomputed from the decrypted text; they are never stored apart or logged.
 
-If the shipped lexicon cannot be loaded (a bad edit of a data file), `intake_priority` logs the
-error and returns P1 rather than lose the child's report; calling `load_lexicon()` when the app
-starts finds such an edit before any child does.
+If the shipped lexicon cannot be loaded (a bad edit of a data file), `assess` logs the error
+(no text) and returns P1 rather than lose the child's report; calling `load_lexicon()` when
+the app starts finds such an edit before any child does.
 """
 
 from __future__ import annotations
 
+import bisect
 import logging
 import re
 import unicodedata
-from collections.abc import Iterable
-from dataclasses import dataclass
-from functools import cache
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import cache, lru_cache
 from pathlib import Path
+from typing import Any
+
+import snowballstemmer
+from rapidfuzz.distance import Levenshtein
 
 from portal.enums import Category, Priority, StrictEnum
 
 DEFAULT_DIRECTORY = Path(__file__).parents[1] / "data" / "risk"
 MIN_LETTERS = 3  # shortest stem or single-word entry: shorter ones match far too many words
+# Spelling tolerance, in skeleton letters: the shortest whole word compared with its vowels
+# folded, and with an edit distance of 1; a stem needs more, as its end is open.
+FOLD_LETTERS = 4
+EDIT_LETTERS = 6
+EDIT_STEM_LETTERS = 8
+WINDOW = 8  # the most words a rule's parts, or a figurative word, may lie apart
 ABUSE_CATEGORIES = frozenset({Category.HOME, Category.SCHOOL, Category.SEXUAL, Category.SELF_HARM})
+LEXICON_ERROR = "lexicon_error"  # the rule stored when the lexicon could not be read
+FIGURATIVE = "figurative"  # the set that makes soft entries figurative
 
 _log = logging.getLogger(__name__)
 
@@ -84,12 +109,14 @@ _log = logging.getLogger(__name__)
 class RiskCategory(StrictEnum):
     """Why an entry of the lexicon flags a report, for triage to show."""
 
-    SELF_HARM = "self_harm"  # wanting to die, suicide, hurting oneself
+    SELF_HARM = "self_harm"  # wanting to die, suicide, hurting oneself, saying goodbye
     MEANS = "means"  # a method or means: pills, heights, rope, blades, poison
     TIMING = "timing"  # when: tonight, today, the last day
     WEAPON = "weapon"  # knives, guns, a school attack
-    VIOLENCE = "violence"  # a threat to the child's life from someone else
+    VIOLENCE = "violence"  # a threat to the child's life, or an injury, from someone else
     SEXUAL = "sexual"  # rape, sexual abuse, unwanted touching, sexual images
+    GROOMING = "grooming"  # an adult online: meeting in secret, asking for images, sextortion
+    NEGLECT = "neglect"  # a child left alone, without food, or thrown out of home
 
 
 class LexiconError(ValueError):
@@ -103,40 +130,7 @@ class LexiconError(ValueError):
         self.message = message
 
 
-@dataclass(frozen=True)
-class Term:
-    """One normalised word of an entry: a whole word, or a stem that matches by prefix."""
-
-    text: str
-    prefix: bool
-
-    def matches(self, word: str) -> bool:
-        """Whether this term matches a normalised word of a text."""
-        return word.startswith(self.text) if self.prefix else word == self.text
-
-
-@dataclass(frozen=True)
-class LexiconEntry:
-    """One line of a lexicon file, parsed and normalised."""
-
-    terms: tuple[Term, ...]
-    category: RiskCategory
-    language: str
-    source: str  # the entry as the file writes it, without comment or tag
-    path: Path
-    line: int
-
-
-@dataclass(frozen=True)
-class RiskMatch:
-    """An entry of the lexicon that a text matched."""
-
-    category: RiskCategory
-    entry: str
-    language: str
-
-
-# --- normalisation -------------------------------------------------------------------------
+# --- spelling ------------------------------------------------------------------------------
 
 _CYRILLIC = "\u0400-\u04ff"
 _LATIN_LOOKALIKES = "AaBCcEeHKkMOoPpTXxYy"
@@ -147,17 +141,21 @@ _CYRILLIC_TWINS = (
 )
 _TO_CYRILLIC = str.maketrans(_LATIN_LOOKALIKES, _CYRILLIC_TWINS)
 # A word with a Latin look-alike next to a Cyrillic letter was typed on a mixed keyboard (or
-# written to dodge a filter). Most texts have none, so a quick search for such a pair comes
-# first; the word pattern is anchored at \b so that each word is tried once.
-_MIXED_PAIR = rf"[{_CYRILLIC}][{_LATIN_LOOKALIKES}]|[{_LATIN_LOOKALIKES}][{_CYRILLIC}]"
-_HAS_MIXED = re.compile(_MIXED_PAIR)
-_MIXED_WORD = re.compile(rf"\b\w*(?:{_MIXED_PAIR})\w*")
+# written to dodge a filter).
+_MIXED_PAIR = re.compile(rf"[{_CYRILLIC}][{_LATIN_LOOKALIKES}]|[{_LATIN_LOOKALIKES}][{_CYRILLIC}]")
 # Combining marks, variation selectors, zero-width characters, soft hyphen and skin tones
 # carry no meaning for matching but would split or disguise a word.
-_INVISIBLE = re.compile(
-    "[\u00ad\u0300-\u036f\u0483-\u0489\u1ab0-\u1aff\u1dc0-\u1dff\u200b-\u200f\u2060\u20d0-\u20ff"
-    "\ufe00-\ufe0f\ufe20-\ufe2f\ufeff\U0001f3fb-\U0001f3ff\U000e0000-\U000e007f]"
+_INVISIBLE_CHARS = (
+    "\u00ad\u0300-\u036f\u0483-\u0489\u1ab0-\u1aff\u1dc0-\u1dff\u200b-\u200f\u2060\u20d0-\u20ff"
+    "\ufe00-\ufe0f\ufe20-\ufe2f\ufeff\U0001f3fb-\U0001f3ff\U000e0000-\U000e007f"
 )
+_INVISIBLE = re.compile(f"[{_INVISIBLE_CHARS}]")
+_APOSTROPHES = "'\u2019\u2018\u02bc\u02b9`\u00b4"
+_EMOJI_CHARS = "\u2190-\u21ff\u2300-\u27bf\u2b00-\u2bff\U0001f000-\U0001f3fa\U0001f400-\U0001faff"
+# A token of the text: one emoji, or a run of word characters with the apostrophes and
+# invisible characters inside a word (a zero-width space must not split "хо\u200bчу").
+_TOKEN = re.compile(rf"[{_EMOJI_CHARS}]|[\w{_APOSTROPHES}{_INVISIBLE_CHARS}]+")
+_EMOJI = re.compile(f"[{_EMOJI_CHARS}]")
 _TO_SKELETON = str.maketrans(
     {
         # Russian Cyrillic, transliterated the way children type it in Latin letters.
@@ -184,14 +182,16 @@ _DIGIT = re.compile("[0469]")
 # Multi-letter Latin spellings, longest first. sch, gh and ng keep their first letter, so a
 # stem that ends before them still prefixes the word; zh and kh do not, but з+х and к+х are
 # rare inside Russian and Kazakh words.
-_DIGRAPHS = (("shch", "sh"), ("sch", "sh"), ("zh", "j"), ("kh", "h"), ("gh", "g"), ("ng", "n"))
+_DIGRAPHS = (
+    ("shch", "sh"), ("sch", "sh"), ("zh", "j"), ("kh", "h"), ("gh", "g"), ("ng", "n"),
+    # чю is how children misspell чу ("хочю"); шя, ща would also undo Kazakh ші+а.
+    ("chiu", "chu"),
+)  # fmt: skip
 _REPEATS = re.compile(r"(.)\1+")
 _WORD = re.compile(r"[^\W\d_]+")
-_EMOJI = re.compile("[\u2190-\u21ff\u2300-\u27bf\u2b00-\u2bff\U0001f000-\U0001faff]")
-
-
-def _mixed_to_cyrillic(match: re.Match[str]) -> str:
-    return match.group().translate(_TO_CYRILLIC)
+_FOLD_VOWELS = str.maketrans("oe", "ai")  # unstressed vowels children confuse: а/о, е/и
+_ENGLISH = snowballstemmer.stemmer("english")
+_LATIN_WORD = re.compile(rf"[A-Za-z{_APOSTROPHES}]+")
 
 
 def _digit_as_letter(match: re.Match[str]) -> str:
@@ -203,79 +203,462 @@ def _digit_as_letter(match: re.Match[str]) -> str:
     return _DIGIT_LETTERS[match.group()] if touches_letter else match.group()
 
 
-def _skeleton(text: str) -> str:
-    text = unicodedata.normalize("NFKC", text)
-    if _HAS_MIXED.search(text):
-        text = _MIXED_WORD.sub(_mixed_to_cyrillic, text)
+def _skeleton(token: str) -> str:
+    """One token (no spaces) in the skeleton spelling; may hold several words ("self-harm")."""
+    token = unicodedata.normalize("NFKC", token)
+    if _MIXED_PAIR.search(token):
+        token = token.translate(_TO_CYRILLIC)
     # ş and ç would lose their sound once NFD drops the cedilla: spell them out first.
-    text = text.casefold().replace("ş", "sh").replace("ç", "ch")
-    text = _INVISIBLE.sub("", unicodedata.normalize("NFD", text))
-    text = text.translate(_TO_SKELETON)
-    text = _DIGIT.sub(_digit_as_letter, text)
+    token = token.casefold().replace("ş", "sh").replace("ç", "ch")
+    token = _INVISIBLE.sub("", unicodedata.normalize("NFD", token))
+    token = token.translate(_TO_SKELETON)
+    if _DIGIT.search(token):
+        token = _DIGIT.sub(_digit_as_letter, token)
     # Repeats go both before the digraphs ("songghy" must read as "songhy" to meet "соңғы")
     # and after them, since a digraph can leave a new pair ("ngn" -> "nn").
-    text = _REPEATS.sub(r"\1", text)
+    token = _REPEATS.sub(r"\1", token)
     for spelling, letters in _DIGRAPHS:
-        text = text.replace(spelling, letters)
-    return _REPEATS.sub(r"\1", text)
+        token = token.replace(spelling, letters)
+    return _REPEATS.sub(r"\1", token)
 
 
-def _tokens(text: str) -> tuple[list[str], list[str]]:
-    skeleton = _skeleton(text)
-    return _WORD.findall(skeleton), _EMOJI.findall(skeleton)
+@dataclass(frozen=True, slots=True)
+class Word:
+    """One word of a text as the rules compare it."""
+
+    text: str  # the skeleton
+    folded: str  # the skeleton with unstressed vowels folded, for spelling tolerance
+    kk: str  # its Kazakh stem (kazakh_stem)
+    en: str  # its English Snowball stem (of Latin letters only, else "")
+
+
+# Kazakh suffixes in the skeleton spelling, longest first: case, possession, plural, person
+# and the commonest verb endings. Stripping stops at STEM_LETTERS letters.
+_KAZAKH_SUFFIXES = tuple(
+    sorted(
+        {
+            # plural
+            "lar", "ler", "dar", "der", "tar", "ter",
+            # possession: my, your, his/her, our
+            "im", "in", "i", "si", "imiz", "iniz", "m", "n", "mis", "miz",
+            # dative, accusative, genitive, locative, ablative, instrumental
+            "ga", "ge", "ka", "ke", "na", "ne", "a", "e",
+            "di", "ti", "ni", "nin", "din", "tin",
+            "da", "de", "ta", "te", "nda", "nde",
+            "dan", "den", "tan", "ten", "nan", "nen",
+            "men", "ben", "pen",
+            # person endings of verbs and of "I am ..."
+            "min", "sin", "siz", "pin", "bin",
+            # past, converbs, participles, present and future
+            "ip", "gan", "gen", "kan", "ken", "atin", "etin", "itin",
+            "adi", "edi", "idi", "iadi", "iedi", "ar", "er", "mak", "mek", "u",
+            "sa", "se", "ma", "me", "ba", "be", "pa", "pe",
+            "iin", "ain", "ein",
+        },
+key=lambda suffix: (-len(suffix), suffix),
+    )
+)  # fmt: skip
+_KAZAKH_SUFFIX_SET = frozenset(_KAZAKH_SUFFIXES)
+_KAZAKH_LONGEST = max(map(len, _KAZAKH_SUFFIXES))
+STEM_LETTERS = 4  # the Kazakh stemmer never leaves fewer letters than this
+# A final voiced consonant is its voiceless one before a vowel suffix: пышағы is пышақ+ы.
+_FINAL_VOICED = {"g": "k", "b": "p"}
+
+
+def kazakh_stem(word: str) -> str:
+    """A Kazakh word (skeleton spelling) without its suffixes: "pishakpen" -> "pishak".
+
+    Greedy: up to four times, the longest suffix of `_KAZAKH_SUFFIXES` whose removal leaves
+    at least STEM_LETTERS letters goes; a final g or b then becomes k or p. Lexicon entries
+    and text go through the same steps, so an over-stripped stem still meets its own forms.
+    """
+    for _ in range(4):
+        for length in range(min(_KAZAKH_LONGEST, len(word) - STEM_LETTERS), 0, -1):
+            if word[-length:] in _KAZAKH_SUFFIX_SET:
+                word = word[:-length]
+                break
+        else:
+            break
+    if word[-1:] in _FINAL_VOICED:
+        word = word[:-1] + _FINAL_VOICED[word[-1]]
+    return word
+
+
+@lru_cache(maxsize=65536)
+def _token_words(token: str) -> tuple[Word, ...]:
+    """The words of one token of a text (cached: children's words repeat across messages)."""
+    if _EMOJI.fullmatch(token):
+        return (Word(token, token, "", ""),)
+    words = _WORD.findall(_skeleton(token))
+    english = ""
+    if len(words) == 1 and _LATIN_WORD.fullmatch(token):
+        letters = "".join(letter for letter in token.casefold() if letter.isalpha())
+        english = _skeleton(_ENGLISH.stemWord(letters))
+    return tuple(
+        Word(word, word.translate(_FOLD_VOWELS), kazakh_stem(word), english) for word in words
+    )
+
+
+def _words(text: str) -> tuple[list[Word], list[int]]:
+    """The words and emoji of a text, and the token of the text each comes from."""
+    words: list[Word] = []
+    tokens: list[int] = []
+    for index, match in enumerate(_TOKEN.finditer(text)):
+        found = _token_words(match.group())
+        words.extend(found)
+        tokens.extend([index] * len(found))
+    return words, tokens
 
 
 def normalise(text: str) -> list[str]:
     """The normalised words and emoji of a text, as the lexicon compares them."""
-    words, emoji = _tokens(text)
-    return words + emoji
+    return [word.text for word in _words(text)[0]]
+
+
+# --- terms and rules -----------------------------------------------------------------------
+
+
+def _deletes(text: str) -> set[str]:
+    return {text[:index] + text[index + 1 :] for index in range(len(text))}
+
+
+def _near(first: str, second: str) -> bool:
+    # The first letter must agree: children rarely miss it, and Russian prefixes differ by
+    # one letter ("зарезал" and "порезал" are one edit apart).
+    return first[:1] == second[:1] and Levenshtein.distance(first, second, score_cutoff=1) <= 1
+
+
+@dataclass(frozen=True)
+class Term:
+    """One word of an entry: a stem that matches by prefix, or a whole word in its forms."""
+
+    text: str  # the skeleton as written
+    prefix: bool
+    forms: frozenset[str] = frozenset()  # the skeletons of every form (Russian), else {text}
+    stem: str = ""  # the Kazakh or English stem that a word must share
+    stemmer: str = ""  # "kk", "en" or "" (exact forms only)
+
+    def matches(self, word: Word) -> bool:
+        """Whether this term matches a word of a text, spelling tolerance included."""
+        if self.prefix:
+            return (
+                word.text.startswith(self.text)
+                or (len(self.text) > FOLD_LETTERS and word.folded.startswith(_folded(self.text)))
+                or (len(self.text) >= EDIT_STEM_LETTERS and _near_prefix(self.text, word.text))
+            )
+        if word.text in self.forms or (self.stem and self.stem == self._key(word)):
+            return True
+        if len(word.text) < FOLD_LETTERS:
+            return False
+        keys = (self.stem,) if self.stem else self.forms
+        target = self._key(word) if self.stem else word.text
+        # Folding vowels is for Russian and Kazakh spelling: in English it makes "rope" "rape".
+        if self.stemmer != "en" and any(
+            len(key) >= FOLD_LETTERS and _folded(key) == _folded(target) for key in keys
+        ):
+            return True
+        # An edit only from the word as written, not from each of its forms: "убились" is
+        # one edit from "убили", a form of another verb.
+        written = self.stem or self.text
+        return len(written) >= EDIT_LETTERS and _near(written, target)
+
+    def _key(self, word: Word) -> str:
+        return word.kk if self.stemmer == "kk" else word.en
+
+
+def _near_prefix(stem: str, word: str) -> bool:
+    size = len(stem)
+    return any(_near(word[:length], stem) for length in (size - 1, size, size + 1))
+
+
+@lru_cache(maxsize=8192)
+def _folded(text: str) -> str:
+    return text.translate(_FOLD_VOWELS)
+
+
+Phrase = tuple[Term, ...]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One entry line of a lexicon file, parsed: parts that must all occur close together."""
+
+    parts: tuple[tuple[Phrase, ...], ...]  # each part: the phrases any one of which will do
+    category: RiskCategory
+    language: str
+    source: str  # the entry as the file writes it, without comment or tag
+    path: Path
+    line: int
+    soft: bool = False  # not when a word of the file's @figurative set is near
+    figurative: tuple[Phrase, ...] = ()
+
+    @property
+    def id(self) -> str:
+        """The rule's name where it is stored and counted: category, language, entry."""
+        return f"{self.category.value}:{self.language}:{self.source}"
+
+    @property
+    def terms(self) -> Phrase:
+        """The words of an entry of one phrase (the first phrase of a rule of several)."""
+        return self.parts[0][0]
+
+
+LexiconEntry = Rule  # the name the tests and callers knew
+
+
+@dataclass(frozen=True)
+class RiskMatch:
+    """A rule of the lexicon that a text matched, and which of the text's tokens it covers."""
+
+    category: RiskCategory
+    entry: str
+    language: str
+    rule: str = field(default="", compare=False)
+    tokens: tuple[int, ...] = field(default=(), compare=False)
+
+
+@dataclass(frozen=True)
+class Reason:
+    """Why a text is P1, for staff: the rule's category and the child's words that matched."""
+
+    category: RiskCategory
+    rule: str
+    quote: str
 
 
 # --- the lexicon ---------------------------------------------------------------------------
+
+_Span = tuple[int, int]  # first and last word index of an occurrence
 
 
 class Lexicon:
     """A loaded lexicon, indexed so that a text is checked in one pass over its words."""
 
-    def __init__(self, entries: Iterable[LexiconEntry]) -> None:
-        self.entries = tuple(entries)
-        # Whole first words (and emoji) by their text; stems by their first MIN_LETTERS
-        # letters, so each word of a text costs two dictionary look-ups.
-        self._whole: dict[str, list[LexiconEntry]] = {}
-        self._stems: dict[str, list[LexiconEntry]] = {}
-        for entry in self.entries:
-            first = entry.terms[0]
-            if first.prefix:
-                self._stems.setdefault(first.text[:MIN_LETTERS], []).append(entry)
-            else:
-                self._whole.setdefault(first.text, []).append(entry)
+    def __init__(self, rules: Iterable[Rule]) -> None:
+        self.entries = tuple(rules)
+        self._phrases: list[Phrase] = []
+        phrase_ids: dict[Phrase, int] = {}
+        self._parts: list[tuple[tuple[int, ...], ...]] = []
+        self._figurative: list[tuple[int, ...]] = []
+        for rule in self.entries:
+            self._parts.append(
+                tuple(
+                    tuple(self._add(phrase, phrase_ids) for phrase in part) for part in rule.parts
+                )
+            )
+            self._figurative.append(
+                tuple(self._add(phrase, phrase_ids) for phrase in rule.figurative)
+            )
+        self._rules_of: dict[int, list[int]] = {}
+        for index, parts in enumerate(self._parts):
+            for phrase_id in {phrase for part in parts for phrase in part}:
+                self._rules_of.setdefault(phrase_id, []).append(index)
+        # First words of phrases by exact key, by stem, by prefix and by deletes (spelling).
+        self._exact: dict[str, set[int]] = {}
+        self._kk: dict[str, set[int]] = {}
+        self._en: dict[str, set[int]] = {}
+        self._prefixes: dict[str, set[int]] = {}
+        self._folded: dict[str, set[int]] = {}
+        self._edited: dict[str, set[int]] = {}
+        self._folded_prefixes: dict[str, set[int]] = {}
+        self._edited_prefixes: dict[str, set[int]] = {}
+        for phrase_id, phrase in enumerate(self._phrases):
+            self._index(phrase_id, phrase[0])
+        self._candidates: dict[tuple[str, str], tuple[int, ...]] = {}
+        self._later: dict[tuple[int, int, str, str], bool] = {}
+
+    def _add(self, phrase: Phrase, ids: dict[Phrase, int]) -> int:
+        if phrase not in ids:
+            ids[phrase] = len(self._phrases)
+            self._phrases.append(phrase)
+        return ids[phrase]
+
+    def _index(self, phrase_id: int, term: Term) -> None:
+        def put(table: dict[str, set[int]], keys: Iterable[str]) -> None:
+            for key in keys:
+                table.setdefault(key, set()).add(phrase_id)
+
+        if term.prefix:
+            put(self._prefixes, [term.text[:MIN_LETTERS]])
+            if len(term.text) > FOLD_LETTERS:
+                put(self._folded_prefixes, [_folded(term.text)[:FOLD_LETTERS]])
+            if len(term.text) >= EDIT_STEM_LETTERS:
+                head = term.text[:EDIT_LETTERS]
+                put(self._edited_prefixes, {head} | _deletes(head))
+            return
+        put(self._exact, term.forms)
+        if term.stem:
+            put(self._kk if term.stemmer == "kk" else self._en, [term.stem])
+        keys = (*term.forms, term.stem)
+        if term.stemmer != "en":
+            put(self._folded, [_folded(key) for key in keys if len(key) >= FOLD_LETTERS])
+        written = term.stem or term.text
+        if len(written) >= EDIT_LETTERS:
+            put(self._edited, {written} | _deletes(written))
 
     def __len__(self) -> int:
         return len(self.entries)
 
+    def _starting(self, word: Word) -> tuple[int, ...]:
+        """The phrases whose first term matches this word (cached per distinct word)."""
+        cached = (word.text, word.en)
+        found = self._candidates.get(cached)
+        if found is not None:
+            return found
+        maybe = set(self._exact.get(word.text, ()))
+        maybe.update(self._kk.get(word.kk, ()))
+        if word.en:
+            maybe.update(self._en.get(word.en, ()))
+        maybe.update(self._prefixes.get(word.text[:MIN_LETTERS], ()))
+        if len(word.text) >= FOLD_LETTERS:
+            for key in (word.folded, _folded(word.kk), _folded(word.en)):
+                maybe.update(self._folded.get(key, ()))
+            maybe.update(self._folded_prefixes.get(word.folded[:FOLD_LETTERS], ()))
+        if len(word.text) >= EDIT_LETTERS - 1:
+            for text in (word.text, word.kk, word.en):
+                for key in {text} | _deletes(text):
+                    maybe.update(self._edited.get(key, ()))
+            for text in (word.text[:EDIT_LETTERS], word.text[: EDIT_LETTERS + 1]):
+                for key in {text} | _deletes(text):
+                    maybe.update(self._edited_prefixes.get(key, ()))
+        found = tuple(sorted(p for p in maybe if self._phrases[p][0].matches(word)))
+        if len(self._candidates) > 100_000:  # a bound on memory: start again
+            self._candidates.clear()
+        self._candidates[cached] = found
+        return found
+
+    def _follows(self, phrase_id: int, offset: int, word: Word) -> bool:
+        """Whether a later word of a phrase matches (cached per distinct word)."""
+        key = (phrase_id, offset, word.text, word.en)
+        found = self._later.get(key)
+        if found is None:
+            found = self._phrases[phrase_id][offset].matches(word)
+            if len(self._later) > 100_000:
+                self._later.clear()
+            self._later[key] = found
+        return found
+
+    def _occurrences(self, words: Sequence[Word]) -> dict[int, list[_Span]]:
+        seen: dict[int, list[_Span]] = {}
+        for start, word in enumerate(words):
+            for phrase_id in self._starting(word):
+                size = len(self._phrases[phrase_id])
+                if size == 1:
+                    seen.setdefault(phrase_id, []).append((start, start))
+                elif start + size <= len(words) and all(
+                    self._follows(phrase_id, offset, words[start + offset])
+                    for offset in range(1, size)
+                ):
+                    seen.setdefault(phrase_id, []).append((start, start + size - 1))
+        return seen
+
+    def matches(self, text: str) -> list[RiskMatch]:
+        """The rules a text matches, each once, in the order of where their match starts."""
+        words, token_of = _words(text)
+        seen = self._occurrences(words)
+        tried = sorted({rule for phrase in seen for rule in self._rules_of.get(phrase, ())})
+        found: list[tuple[int, RiskMatch]] = []
+        for index in tried:
+            spans = self._match(index, seen)
+            if spans is None:
+                continue
+            rule = self.entries[index]
+            tokens = sorted({token_of[i] for start, end in spans for i in range(start, end + 1)})
+            match = RiskMatch(rule.category, rule.source, rule.language, rule.id, tuple(tokens))
+            found.append((min(start for start, _end in spans), match))
+        found.sort(key=lambda item: item[0])
+        return [match for _start, match in found]
+
     def find(self, text: str) -> list[RiskMatch]:
-        """The entries a text matches, each once: words in the text's order, then emoji."""
-        words, emoji = _tokens(text)
-        found: dict[tuple[Term, ...], RiskMatch] = {}
-        for index, word in enumerate(words):
-            for entry in (*self._whole.get(word, ()), *self._stems.get(word[:MIN_LETTERS], ())):
-                if entry.terms not in found and _matches_at(entry.terms, words, index):
-                    found[entry.terms] = RiskMatch(entry.category, entry.source, entry.language)
-        for symbol in emoji:
-            for entry in self._whole.get(symbol, ()):
-                if entry.terms not in found:
-                    found[entry.terms] = RiskMatch(entry.category, entry.source, entry.language)
-        return list(found.values())
+        """The rules a text matches (as `matches`)."""
+        return self.matches(text)
+
+    def _match(self, index: int, seen: dict[int, list[_Span]]) -> list[_Span] | None:
+        """Spans close together, one for each part of the rule, or None if it does not match.
+
+        Each occurrence of the rarest part is an anchor; every other part takes its occurrence
+        nearest the anchor. Cheap whatever the text's length, and exact for one or two parts."""
+        parts = self._parts[index]
+        if not all(any(phrase in seen for phrase in part) for part in parts):
+            return None
+        options = [
+            sorted(span for phrase in part for span in seen.get(phrase, ())) for part in parts
+        ]
+        anchors = min(options, key=len)
+        for anchor in anchors:
+            chosen = [anchor]
+            for spans in options:
+                if spans is not anchors:
+                    # Each part its own words: "сындырды" is not both the act and the harm.
+                    free = [
+                        span
+                        for span in _near_spans(spans, anchor)
+                        if all(_apart(span, other) for other in chosen)
+                    ]
+                    if not free:
+                        break
+                    chosen.append(_nearest(free, anchor))
+            if len(chosen) < len(options):
+                continue
+            first = min(start for start, _end in chosen)
+            last = max(end for _start, end in chosen)
+            if last - first <= WINDOW and not self._figurative_near(index, seen, first, last):
+                return chosen
+        return None
+
+    def _figurative_near(
+        self, index: int, seen: dict[int, list[_Span]], first: int, last: int
+    ) -> bool:
+        if not self.entries[index].soft:
+            return False
+        return any(
+            first - WINDOW <= start and end <= last + WINDOW
+            for phrase in self._figurative[index]
+            for start, end in seen.get(phrase, ())
+        )
 
 
-def _matches_at(terms: tuple[Term, ...], words: list[str], start: int) -> bool:
-    if start + len(terms) > len(words):
-        return False
-    return all(term.matches(words[start + offset]) for offset, term in enumerate(terms))
+def _apart(first: _Span, second: _Span) -> bool:
+    return first[1] < second[0] or second[1] < first[0]
 
+
+def _near_spans(spans: list[_Span], anchor: _Span) -> list[_Span]:
+    """The spans of a sorted list that start within WINDOW words of the anchor."""
+    low = bisect.bisect_left(spans, (anchor[0] - WINDOW, anchor[0] - WINDOW))
+    return spans[low : bisect.bisect_right(spans, (anchor[1] + WINDOW + 1, 0))]
+
+
+def _nearest(spans: list[_Span], anchor: _Span) -> _Span:
+    """The span that makes the smallest window with the anchor."""
+    return min(spans, key=lambda span: max(span[1], anchor[1]) - min(span[0], anchor[0]))
+
+
+# --- reading the files ---------------------------------------------------------------------
 
 _SECTION = re.compile(r"\[\s*(\w*)\s*\]")
 _TRAILING_TAG = re.compile(r"(?P<body>.*?)\s*\[\s*(?P<tag>\w*)\s*\]")
+_SET = re.compile(r"@(?P<name>\w+)\s*=(?P<members>.*)")
+_SET_NAME = re.compile(r"@\w+")
+
+
+@cache
+def _morph() -> Any:
+    """The Russian analyser, loaded once (pymorphy3 with its offline dictionary)."""
+    import pymorphy3
+
+    return pymorphy3.MorphAnalyzer()
+
+
+def _russian_forms(word: str) -> frozenset[str]:
+    """The skeletons of every form of a Russian word the dictionary knows, else just it."""
+    forms = {_skeleton(word)}
+    if re.fullmatch("[а-яё]+", word):
+        # Every reading the dictionary knows: "зарезать" is read both as perfective (зарежу)
+        # and imperfective (зарезаю).
+        for parse in _morph().parse(word):
+            if parse.is_known:
+                forms.update(_skeleton(form.word) for form in parse.lexeme)
+    return frozenset(forms)
 
 
 def _category(tag: str, path: Path, line: int) -> RiskCategory:
@@ -285,51 +668,97 @@ def _category(tag: str, path: Path, line: int) -> RiskCategory:
         raise LexiconError(path, line, f"unknown category: {error}") from None
 
 
-def _terms(body: str, path: Path, line: int) -> tuple[Term, ...]:
+def _term(raw: str, written: str, prefix: bool, word: str, language: str) -> Term:
+    if prefix:
+        return Term(word, prefix=True)
+    if language == "ru" and not raw.startswith("="):
+        return Term(word, prefix=False, forms=_russian_forms(written.lower()))
+    if language == "kk" and not raw.startswith("="):
+        return Term(word, False, frozenset({word}), kazakh_stem(word), "kk")
+    if language == "en" and not raw.startswith("=") and written.isascii():
+        stem = _skeleton(_ENGLISH.stemWord(written.lower()))
+        return Term(word, False, frozenset({word}), stem, "en")
+    return Term(word, prefix=False, forms=frozenset({word}))
+
+
+def _phrase(body: str, path: Path, line: int, language: str, alone: bool = True) -> Phrase:
+    """One phrase of a line; `alone` when it is a whole entry (a short word is refused then;
+    a set's member, which only counts beside another part, may be short: "он", "вк")."""
     raw_words = body.split()
     terms: list[Term] = []
     for raw in raw_words:
         prefix = raw.endswith("*")
-        written = raw[:-1] if prefix else raw
+        written = (raw[:-1] if prefix else raw).lstrip("=")
         if "*" in written:
             raise LexiconError(path, line, f"{raw!r}: '*' may only end a word, once")
-        words, emoji = _tokens(written)
+        words = _words(written)[0]
+        emoji = [word for word in words if not _WORD.fullmatch(word.text)]
         if emoji:
-            if len(raw_words) > 1 or words or len(emoji) > 1 or prefix:
+            if len(raw_words) > 1 or len(words) > 1 or prefix:
                 raise LexiconError(path, line, f"{raw!r}: an emoji stands alone on its line")
-            return (Term(emoji[0], prefix=False),)
+            return (Term(emoji[0].text, prefix=False, forms=frozenset({emoji[0].text})),)
         if not words:
             raise LexiconError(path, line, f"{raw!r} has no letters")
         # "self-harm" is two words in a text, so it is two words of the phrase here too.
-        terms.extend(Term(word, prefix=False) for word in words[:-1])
-        terms.append(Term(words[-1], prefix=prefix))
+        pieces = [word.text for word in words]
+        single = len(pieces) == 1
+        terms.extend(Term(piece, False, frozenset({piece})) for piece in pieces[:-1])
+        terms.append(_term(raw, written if single else pieces[-1], prefix, pieces[-1], language))
     for term in terms:
         if term.prefix and len(term.text) < MIN_LETTERS:
             raise LexiconError(
                 path, line, f"the stem {term.text!r}* is too short: it would match too many words"
             )
-    if len(terms) == 1 and len(terms[0].text) < MIN_LETTERS:
+    if alone and len(terms) == 1 and len(terms[0].text) < MIN_LETTERS:
         raise LexiconError(
             path, line, f"{body!r} alone is too short: write it inside a phrase instead"
         )
     return tuple(terms)
 
 
-def _parse_file(path: Path) -> list[LexiconEntry]:
+def _part(
+    text: str,
+    sets: dict[str, tuple[Phrase, ...]],
+    path: Path,
+    line: int,
+    language: str,
+    alone: bool,
+) -> tuple[Phrase, ...]:
+    if text.startswith("@"):
+        if not _SET_NAME.fullmatch(text):
+            raise LexiconError(path, line, f"{text!r}: a set is @ and a name, alone in its part")
+        if text[1:] not in sets:
+            raise LexiconError(path, line, f"{text} is not defined above this line")
+        return sets[text[1:]]
+    if "@" in text:
+        raise LexiconError(path, line, f"{text!r}: a set is @ and a name, alone in its part")
+    return (_phrase(text, path, line, language, alone),)
+
+
+def _parse_file(path: Path) -> list[Rule]:
     try:
         text = path.read_text(encoding="utf-8-sig")  # a BOM from a Windows editor is fine
     except UnicodeDecodeError as error:
         raise LexiconError(path, 0, f"not UTF-8 text: {error.reason}") from None
     language = path.stem
     section: RiskCategory | None = None
-    first_seen: dict[tuple[Term, ...], int] = {}
-    entries: list[LexiconEntry] = []
+    sets: dict[str, tuple[Phrase, ...]] = {}
+    first_seen: dict[tuple[bool, tuple[tuple[Phrase, ...], ...]], int] = {}
+    rules: list[Rule] = []
     for number, raw in enumerate(text.splitlines(), start=1):
         body = raw.split("#", 1)[0].strip()
         if not body:
             continue
         if match := _SECTION.fullmatch(body):
             section = _category(match.group(1), path, number)
+            continue
+        if match := _SET.fullmatch(body):
+            members = [member.strip() for member in match["members"].split(",")]
+            if not all(members):
+                raise LexiconError(path, number, "a set lists words or phrases between commas")
+            sets[match["name"]] = tuple(
+                _phrase(member, path, number, language, alone=False) for member in members
+            )
             continue
         category = section
         if match := _TRAILING_TAG.fullmatch(body):
@@ -341,12 +770,23 @@ def _parse_file(path: Path) -> list[LexiconEntry]:
             raise LexiconError(
                 path, number, "no category: start a [section] above or end the line with a [tag]"
             )
-        terms = _terms(body, path, number)
-        if terms in first_seen:
-            raise LexiconError(path, number, f"{body!r} is already on line {first_seen[terms]}")
-        first_seen[terms] = number
-        entries.append(LexiconEntry(terms, category, language, body, path, number))
-    return entries
+        soft = body.startswith("~")
+        source = body[1:].strip() if soft else body
+        pieces = source.split(" & ")
+        parts = tuple(
+            _part(piece.strip(), sets, path, number, language, len(pieces) == 1) for piece in pieces
+        )
+        if any(not part for part in parts):
+            raise LexiconError(path, number, "an empty part between '&'")
+        key = (soft, parts)
+        if key in first_seen:
+            raise LexiconError(path, number, f"{source!r} is already on line {first_seen[key]}")
+        first_seen[key] = number
+        figurative = sets.get(FIGURATIVE, ()) if soft else ()
+        if soft and not figurative:
+            raise LexiconError(path, number, "a soft entry (~) needs a @figurative set above it")
+        rules.append(Rule(parts, category, language, source, path, number, soft, figurative))
+    return rules
 
 
 def load_lexicon(directory: Path | None = None) -> Lexicon:
@@ -357,7 +797,7 @@ def load_lexicon(directory: Path | None = None) -> Lexicon:
     if not files:
         # An empty lexicon would silently flag nothing: refuse it.
         raise LexiconError(directory, 0, "no *.txt lexicon files here")
-    return Lexicon(entry for path in files for entry in _parse_file(path))
+    return Lexicon(rule for path in files for rule in _parse_file(path))
 
 
 @cache
@@ -366,23 +806,69 @@ def _default_lexicon() -> Lexicon:
 
 
 def find_risks(text: str, lexicon: Lexicon | None = None) -> list[RiskMatch]:
-    """The lexicon entries a text matches (the shipped lexicon by default)."""
-    return (lexicon if lexicon is not None else load_lexicon()).find(text)
+    """The lexicon rules a text matches (the shipped lexicon by default)."""
+    return (lexicon if lexicon is not None else load_lexicon()).matches(text)
+
+
+# --- intake and staff ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """A new report's priority, and the rule that made it P1 (None if none did)."""
+
+    priority: Priority
+    rule: str | None
+
+
+def assess(
+    category: Category, in_danger: bool, text: str, lexicon: Lexicon | None = None
+) -> Assessment:
+    """A new report's priority (P1 for danger or a lexicon match, P2 for abuse, else P3) and
+    the id of the first rule the text matched."""
+    try:
+        found = find_risks(text, lexicon)
+    except LexiconError:
+        # A broken lexicon file must not lose the child's report: without a check, a person
+        # should look at it soon, so it goes in as P1 (the error names no child's words).
+        _log.exception("risk lexicon unreadable; report taken as P1")
+        return Assessment(Priority.P1, LEXICON_ERROR)
+    rule = found[0].rule if found else None
+    if in_danger or found:
+        return Assessment(Priority.P1, rule)
+    return Assessment(Priority.P2 if category in ABUSE_CATEGORIES else Priority.P3, None)
 
 
 def intake_priority(
     category: Category, in_danger: bool, text: str, lexicon: Lexicon | None = None
 ) -> Priority:
     """A new report's priority: P1 for danger or a lexicon match, P2 for abuse, else P3."""
-    if in_danger:
-        return Priority.P1
+    return assess(category, in_danger, text, lexicon).priority
+
+
+QUOTE_LIMIT = 120  # characters of the child's words shown beside a reason
+
+
+def explain(text: str, lexicon: Lexicon | None = None) -> list[Reason]:
+    """Why a text matches, for staff who decrypted it: each rule with the words it matched.
+
+    Computed when asked, never stored: the quote is the child's own words."""
     try:
-        flagged = bool(find_risks(text, lexicon))
+        found = find_risks(text, lexicon)
     except LexiconError:
-        # A broken lexicon file must not lose the child's report: without a check, a person
-        # should look at it soon, so it goes in as P1 (the error names no child's words).
-        _log.exception("risk lexicon unreadable; report taken as P1")
-        return Priority.P1
-    if flagged:
-        return Priority.P1
-    return Priority.P2 if category in ABUSE_CATEGORIES else Priority.P3
+        return []
+    spans = [match.span() for match in _TOKEN.finditer(text)]
+    reasons = []
+    for match in found:
+        pieces: list[str] = []
+        run: list[int] = []
+        for token in (*match.tokens, -2):  # -2 closes the last run
+            if run and token != run[-1] + 1:
+                pieces.append(text[spans[run[0]][0] : spans[run[-1]][1]])
+                run = []
+            run.append(token)
+        quote = _INVISIBLE.sub("", " … ".join(pieces))
+        if len(quote) > QUOTE_LIMIT:
+            quote = quote[: QUOTE_LIMIT - 1] + "…"
+        reasons.append(Reason(match.category, match.rule, quote))
+    return reasons

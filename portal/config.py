@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from limits import parse_many
 
@@ -80,6 +80,43 @@ class TriagePolicy:
     p3_target_minutes: int = 72 * 60
 
 
+# SMTP URL schemes: STARTTLS on submission (smtp://, port 587 by default), TLS from the first
+# byte (smtps://, 465), or no TLS at all (smtp+plain://), which only a relay on this machine
+# may be: a notification in the clear on a network tells whoever watches it that a P1 arrived.
+SMTP_SCHEMES = {"smtp": 587, "smtps": 465, "smtp+plain": 25}
+LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
+MIN_WEBHOOK_SECRET_LENGTH = 32
+DEFAULT_DIGEST_HOUR = 8  # Kazakhstan time: the digest is read when the working day starts
+
+
+@dataclass(frozen=True)
+class SmtpServer:
+    """Where notification e-mail is submitted, parsed from PORTAL_SMTP_URL."""
+
+    host: str
+    port: int
+    tls: str  # "starttls", "implicit" or "none" (a relay on loopback only)
+    username: str | None = None
+    password: str | None = None
+
+    def __repr__(self) -> str:  # never print the password in a traceback or a log
+        return f"SmtpServer({self.host!r}, {self.port}, {self.tls!r}, user={self.username!r})"
+
+
+@dataclass(frozen=True)
+class Notifications:
+    """How staff are told of new and unopened P1 reports (services/notify.py)."""
+
+    smtp: SmtpServer | None = None
+    mail_from: str = "QR 111 <qr111@localhost>"
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
+    digest_hour: int = DEFAULT_DIGEST_HOUR
+
+    def __repr__(self) -> str:
+        return f"Notifications(smtp={self.smtp!r}, webhook={self.webhook_url!r})"
+
+
 @dataclass(frozen=True)
 class Config:
     """Everything the app needs to know; nothing else reads the environment."""
@@ -105,6 +142,7 @@ class Config:
     trusted_proxies: int = 0
     # Key derivations (Argon2id) running at once in one worker process; beyond it, a 503.
     max_kdf_concurrency: int = DEFAULT_MAX_KDF_CONCURRENCY
+    notifications: Notifications = Notifications()
     testing: bool = False
 
     @property
@@ -150,6 +188,7 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
             1,
             MAX_KDF_CONCURRENCY,
         ),
+        notifications=_notifications(env, environment),
     )
 
 
@@ -340,3 +379,55 @@ def _triage_policy(env: Mapping[str, str]) -> TriagePolicy:
             raise ConfigError(f"{name}={text!r} must be a whole number of minutes (1 to a year)")
         values[field] = int(text)
     return TriagePolicy(**values)
+
+
+def _notifications(env: Mapping[str, str], environment: Environment) -> Notifications:
+    base_host = urlsplit(_base_url(env, environment)).hostname or "localhost"
+    webhook_url = env.get("PORTAL_WEBHOOK_URL", "").strip() or None
+    secret = env.get("PORTAL_WEBHOOK_SECRET", "").strip() or None
+    if webhook_url is not None:
+        _check_webhook_url(webhook_url, environment)
+        # No default: a guessable secret would let anyone feed the centre's system false alarms.
+        if secret is None or len(secret) < MIN_WEBHOOK_SECRET_LENGTH:
+            raise ConfigError(
+                f"PORTAL_WEBHOOK_SECRET must be set to at least {MIN_WEBHOOK_SECRET_LENGTH} "
+                "characters when PORTAL_WEBHOOK_URL is"
+            )
+    return Notifications(
+        smtp=_smtp_server(env.get("PORTAL_SMTP_URL", "").strip()),
+        mail_from=env.get("PORTAL_MAIL_FROM", "").strip() or f"QR 111 <qr111@{base_host}>",
+        webhook_url=webhook_url,
+        webhook_secret=secret if webhook_url else None,
+        digest_hour=_bounded_int(env, "PORTAL_NOTIFY_DIGEST_HOUR", DEFAULT_DIGEST_HOUR, 0, 23),
+    )
+
+
+def _smtp_server(url: str) -> SmtpServer | None:
+    if not url:
+        return None
+    parts = urlsplit(url)
+    shown = parts._replace(netloc=parts.hostname or "").geturl()  # never echo the password
+    if parts.scheme not in SMTP_SCHEMES or not parts.hostname:
+        raise ConfigError(
+            f"PORTAL_SMTP_URL={shown!r}: use smtp://user:password@host:587 (STARTTLS), "
+            "smtps://... (TLS) or smtp+plain://127.0.0.1:25 (a relay on this machine)"
+        )
+    if parts.scheme == "smtp+plain" and parts.hostname not in LOOPBACK_HOSTS:
+        raise ConfigError(f"PORTAL_SMTP_URL={shown!r}: smtp+plain:// is for a loopback relay only")
+    try:
+        port = parts.port or SMTP_SCHEMES[parts.scheme]
+    except ValueError:
+        raise ConfigError(f"PORTAL_SMTP_URL={shown!r}: the port is not a number") from None
+    tls = {"smtp": "starttls", "smtps": "implicit", "smtp+plain": "none"}[parts.scheme]
+    username = unquote(parts.username) if parts.username else None
+    password = unquote(parts.password) if parts.password else None
+    return SmtpServer(parts.hostname, port, tls, username, password)
+
+
+def _check_webhook_url(url: str, environment: Environment) -> None:
+    parts = urlsplit(url)
+    loopback = parts.hostname in LOOPBACK_HOSTS
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"PORTAL_WEBHOOK_URL={url!r} must be an http(s) URL")
+    if parts.scheme == "http" and environment is Environment.PRODUCTION and not loopback:
+        raise ConfigError("PORTAL_WEBHOOK_URL must use https in production (or be on loopback)")

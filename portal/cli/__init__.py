@@ -1,4 +1,4 @@
-"""The command line: `flask --app portal db|schools|posters|keys|inbox|staff|audit|reports|demo`.
+"""The command line: `flask --app portal db|schools|posters|keys|inbox|staff|audit|reports|risk|demo`.
 
 Each command reads its arguments and calls the same service function as the web page that does
 the same thing (portal.services), so both apply the same rules and write the same audit record.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from portal.cli import audit, db, demo, keys, posters, schools
+from portal.cli import audit, db, demo, keys, notify, posters, risk, schools
 
 
 def init_app(app: Flask) -> None:
@@ -21,3 +21,5 @@ def init_app(app: Flask) -> None:
         app.cli.add_command(group)
     app.cli.add_command(audit.audit_cli)
     app.cli.add_command(audit.reports_cli)
+    app.cli.add_command(risk.risk_cli)
+    app.cli.add_command(notify.notify_cli)

@@ -10,7 +10,7 @@ from portal import crypto
 from portal.config import Config
 from portal.enums import Category, EntryKind, Priority
 from portal.models import Inbox, Report, School
-from portal.services import reports
+from portal.services import notify, reports
 from portal.services.risk import intake_priority
 
 
@@ -63,6 +63,8 @@ def send_report(
         grade=new.grade,
         server_secret=config.secret_key,
         inbox=inbox,
+        # The P1's notification event is stored with it, or neither is (the outbox).
+        also=notify.outbox_new_report,
     )
     return SentReport(receipt=receipt, priority=priority, in_danger=new.in_danger)
 

@@ -70,6 +70,8 @@ AUDIT_ACTION: Mapping[AuditAction, LazyText] = {
     AuditAction.INBOX: _l("Inboxes"),
     AuditAction.SCHOOL: _l("Schools"),
     AuditAction.AUDIT_READ: _l("Audit log read"),
+    AuditAction.NOTIFY: _l("Notification sent"),
+    AuditAction.NOTIFY_SETUP: _l("Notification settings"),
 }
 TABLES: Mapping[type[Enum], Mapping[Any, LazyText]] = {
     Status: STATUS,

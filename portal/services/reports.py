@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -94,12 +95,14 @@ def submit_report(
     server_secret: str,
     grade: int | None = None,
     inbox: Inbox | None = None,
+    also: Callable[[Session, Report], None] | None = None,
 ) -> tuple[Report, str]:
     """Seal and store a new report with the child's first message; returns it and the receipt.
 
     The grade, when given, is sealed as a staff-only intake entry: only the priority and
     category of a report are kept in the clear. `inbox` is the school's (school_and_inbox read
-    it already); without it, it is looked up.
+    it already); without it, it is looked up. `also` adds what must be stored with the report,
+    in its transaction (the notification outbox).
     """
     if inbox is None:
         inbox = inbox_for_school(session, school)
@@ -124,6 +127,8 @@ def submit_report(
             facts = json.dumps({"grade": grade})
             report.entries.append(_sealed_entry(keys, sealed.report_id, 1, EntryKind.INTAKE, facts))
         session.add(report)
+        if also is not None:
+            also(session, report)
         return report
 
     # The commit is what makes the receipt worth showing (P4: acknowledged means durable).

@@ -8,11 +8,11 @@ page group is a blueprint nested in it (`admin.schools.…`, `admin.people.…`,
 from flask import Blueprint
 
 from portal.web import access
-from portal.web.admin import audit, figures, people, schools
+from portal.web.admin import audit, figures, notifications, people, schools
 
 bp = Blueprint("admin", __name__, url_prefix="/staff")
 access.guard(bp)
-for part in (schools.bp, people.bp, figures.bp, audit.bp):
+for part in (schools.bp, people.bp, figures.bp, audit.bp, notifications.bp):
     bp.register_blueprint(part)
 
 __all__ = ["bp"]

@@ -5,13 +5,21 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, SelectField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    EmailField,
+    PasswordField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
 from portal.services import labels
 from portal.services.triage import MAX_TEXT
 from portal.web.forms import stripped_choice
+from portal.web.i18n import LANGUAGE_NAMES
 
 
 class LoginForm(FlaskForm):
@@ -105,3 +113,15 @@ class CodeForm(FlaskForm):
     """The code confirming the authenticator entry just scanned."""
 
     code = StringField(_l("Code from the authenticator app"), validators=_CODE)
+
+
+class NotificationForm(FlaskForm):
+    """A member's notification choices (services/notify.set_choices checks the address)."""
+
+    address = StringField(_l("Send to (empty: my login e-mail)"), validators=[Length(max=254)])
+    p1_at_once = BooleanField(_l("A new P1 report in my inboxes, at once"))
+    digest = BooleanField(_l("Each morning, how many P2/P3 reports wait for a reply"))
+    language = SelectField(
+        _l("Language of the notifications"),
+        choices=[SelectChoice(code, name) for code, name in LANGUAGE_NAMES.items()],
+    )

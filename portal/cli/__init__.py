@@ -1,4 +1,5 @@
-"""The command line: `flask --app portal db|schools|posters|keys|inbox|staff|audit|reports|risk|demo`.
+"""The command line: `flask --app portal db|schools|posters|keys|inbox|staff|audit|reports|demo`,
+and `risk check` for clinicians editing the risk lexicon.
 
 Each command reads its arguments and calls the same service function as the web page that does
 the same thing (portal.services), so both apply the same rules and write the same audit record.

@@ -14,7 +14,7 @@ from typing import Any
 
 from gunicorn.glogging import Logger  # type: ignore[import-untyped]
 
-from portal.web.logs import without_link_tokens
+from portal.web.logs import scrubbed
 
 wsgi_app = "portal.wsgi:app"
 # Behind nginx on the same machine; a load balancer elsewhere reaches that nginx, not us.
@@ -53,13 +53,20 @@ forwarded_allow_ips = ""
 control_socket_disable = True
 
 # Access log on stdout (journald under systemd) without the client's address, user agent,
-# referrer or query string (P3): time, request line without query, status, bytes, duration.
-# An enrolment link's token is never in a path (it rides after '#'); whatever follows the
-# enrolment page's path anyway is cut by AddressFreeLogger.atoms below.
+# referrer or query string (P3): time, request line without query, status. No size and no
+# duration (issue 20): the thank-you page's size said whether the child was in danger, and a
+# duration can say how much a request did; the time stays to the second, as the line then
+# names no school, no device and no report (the stored times are to the minute). An enrolment
+# link's token is never in a path (it rides after '#'); whatever follows the enrolment page's
+# path anyway, and a school's code in a child's page (/s/CODE -> /s/-), are cut by
+# AddressFreeLogger.atoms below.
 accesslog = "-"
-access_log_format = '%(t)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms'
+access_log_format = '%(t)s "%(m)s %(U)s %(H)s" %(s)s'
 errorlog = "-"
 loglevel = "info"
+
+# gunicorn's fields that give an answer's size ("B", "b") and the request's size.
+_SIZES = frozenset({"B", "b", "{content-length}i", "{content-length}o"})
 
 # gunicorn's one warning that names the client: "Invalid request from ip=ADDRESS: ...".
 _CLIENT_ADDRESS = re.compile(r"\bip=.*?: ")
@@ -76,13 +83,14 @@ class _DropClientAddress(logging.Filter):
 
 class AddressFreeLogger(Logger):  # type: ignore[misc]
     """gunicorn's logger whose error log never carries a client address, nor its access log
-    an enrolment link's token."""
+    an enrolment link's token, a school's code or a size."""
 
     def atoms(self, resp: Any, req: Any, environ: Any, request_time: Any) -> dict[str, Any]:
-        """gunicorn's fields of an access log line, with link tokens cut from every text."""
+        """gunicorn's fields of an access log line, link tokens and school codes cut from
+        every text, and no size (whatever the format asks for)."""
         atoms: dict[str, Any] = super().atoms(resp, req, environ, request_time)
         return {
-            name: without_link_tokens(value) if isinstance(value, str) else value
+            name: "-" if name in _SIZES else scrubbed(value) if isinstance(value, str) else value
             for name, value in atoms.items()
         }
 

@@ -260,6 +260,10 @@ class Report(Base):
     inbox_id: Mapped[int] = mapped_column(ForeignKey("inboxes.id"))
     category: Mapped[Category] = mapped_column(enum_type(Category))
     priority: Mapped[Priority] = mapped_column(enum_type(Priority))
+    # The lexicon rule that made it P1 at intake (risk.Rule.id: category, language and the
+    # entry as the lexicon writes it, never the child's words), for the inbox's reason and the
+    # per-rule correction counts; NULL when none matched.
+    risk_rule: Mapped[str | None] = mapped_column(String(200))
     status: Mapped[Status] = mapped_column(enum_type(Status), default=Status.NEW)
     # Keyed hash of the receipt: finds the report, reveals nothing; NULL once erased.
     receipt_lookup: Mapped[bytes | None] = mapped_column(LargeBinary(32), unique=True)

@@ -715,3 +715,20 @@ def test_0009_down_and_up_keeps_every_row_but_the_snapshots(engine: Engine) -> N
     assert_down_and_up_keeps(
         engine, "0009", WORLD_0009, "0008", WORLD_0008, emptied(WORLD_0009, *FIGURES)
     )
+
+
+# 0010: the risk rule that made a report P1 (lexicon text, never the child's words).
+WORLD_0010 = with_columns(
+    WORLD_0009, "reports", {"risk_rule": None}, {1: {"risk_rule": "self_harm:ru:хочу умереть"}}
+)
+UPGRADED_0009 = with_columns(WORLD_0009, "reports", {"risk_rule": None}, {})
+
+
+def test_0010_keeps_every_row_of_0009_with_no_rule_yet(engine: Engine) -> None:
+    """0010 keeps every report; none names a rule (they were checked before rules had ids)."""
+    assert_upgrade_keeps(engine, "0009", WORLD_0009, "0010", UPGRADED_0009)
+
+
+def test_0010_down_and_up_keeps_every_row_but_the_rules(engine: Engine) -> None:
+    """Down from 0010 forgets which rule flagged a report, and nothing else."""
+    assert_down_and_up_keeps(engine, "0010", WORLD_0010, "0009", WORLD_0009, UPGRADED_0009)

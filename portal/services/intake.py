@@ -11,7 +11,7 @@ from portal.config import Config
 from portal.enums import Category, EntryKind, Priority
 from portal.models import Inbox, Report, School
 from portal.services import notify, reports
-from portal.services.risk import intake_priority
+from portal.services.risk import assess
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,8 @@ def send_report(
     """Set the priority, seal the report and store it; the receipt exists nowhere else.
 
     `inbox` is the one the school's reports go to, when the caller read it already."""
-    priority = intake_priority(new.category, new.in_danger, new.text)
+    assessed = assess(new.category, new.in_danger, new.text)
+    priority = assessed.priority
     _report, receipt = reports.submit_report(
         session,
         school,
@@ -65,6 +66,7 @@ def send_report(
         inbox=inbox,
         # The P1's notification event is stored with it, or neither is (the outbox).
         also=notify.outbox_new_report,
+        risk_rule=assessed.rule,
     )
     return SentReport(receipt=receipt, priority=priority, in_danger=new.in_danger)
 

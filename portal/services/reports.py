@@ -96,13 +96,15 @@ def submit_report(
     grade: int | None = None,
     inbox: Inbox | None = None,
     also: Callable[[Session, Report], None] | None = None,
+    risk_rule: str | None = None,
 ) -> tuple[Report, str]:
     """Seal and store a new report with the child's first message; returns it and the receipt.
 
     The grade, when given, is sealed as a staff-only intake entry: only the priority and
     category of a report are kept in the clear. `inbox` is the school's (school_and_inbox read
     it already); without it, it is looked up. `also` adds what must be stored with the report,
-    in its transaction (the notification outbox).
+    in its transaction (the notification outbox). `risk_rule` is the lexicon rule that made
+    it P1 (risk.assess), kept in the clear beside the category.
     """
     if inbox is None:
         inbox = inbox_for_school(session, school)
@@ -118,6 +120,7 @@ def submit_report(
             inbox_id=inbox.id,
             category=category,
             priority=priority,
+            risk_rule=risk_rule,
             receipt_lookup=sealed.receipt_lookup,
             key_for_inbox=sealed.key_for_inbox,
             key_for_receipt=sealed.key_for_receipt,

@@ -40,19 +40,31 @@ class Received:
 class _Handler:
     received: list[Received] = field(default_factory=list)
     arrived: threading.Condition = field(default_factory=threading.Condition)
-    # Set by a test: the server has the message but holds its reply ("250") until released.
-    hold: threading.Event | None = None
+    # Set by a test: the first message is held at this stage ("rcpt": before the message is
+    # sent, "data": the server has it but holds its "250") until `release`; `hold` is set then.
+    hold_at: str | None = None
+    hold: threading.Event = field(default_factory=threading.Event)
     release: threading.Event = field(default_factory=threading.Event)
+
+    async def _held(self, stage: str) -> None:
+        if self.hold_at == stage and not self.hold.is_set():
+            self.hold.set()
+            while not self.release.is_set():  # the worker waits for our reply meanwhile
+                await asyncio.sleep(0.02)
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        await self._held("rcpt")
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         raw = envelope.original_content or b""
         with self.arrived:
             self.received.append(Received(raw, email.message_from_bytes(raw), time.monotonic()))
             self.arrived.notify_all()
-        if self.hold is not None:
-            self.hold.set()
-            while not self.release.is_set():  # the worker waits for our 250 meanwhile
-                await asyncio.sleep(0.02)
+        await self._held("data")
         return "250 Message accepted for delivery"
 
 

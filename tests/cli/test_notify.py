@@ -1,0 +1,189 @@
+"""`flask --app portal notify run` as real processes against an aiosmtpd server on loopback:
+two workers at once, and a worker killed with SIGKILL in the middle of a send."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from portal.enums import AuditAction, Category, DeliveryStatus
+from portal.models import AuditEvent, NotificationDelivery
+from portal.services import accounts, intake
+from tests.mail import MailCatcher
+from tests.worlds import World, add_member
+
+REPO = Path(__file__).parents[2]
+LEASE_SECONDS = 2  # a killed worker's claims lapse this soon (production: notify.LEASE)
+
+
+@pytest.fixture
+def catcher() -> Iterator[MailCatcher]:
+    """An SMTP server on loopback, started by the test."""
+    server = MailCatcher()
+    server.start()
+    yield server
+    server.stop()
+
+
+def start_worker(world: World, catcher: MailCatcher) -> subprocess.Popen[str]:
+    """A worker process on the world's database, sending to the catcher."""
+    config = world.config
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "PORTAL_ENV": "development",
+        "PORTAL_DATABASE_URL": config.database_url,
+        "PORTAL_SECRET_KEY": config.secret_key,
+        "PORTAL_INSTANCE_PATH": str(config.instance_path),
+        "PORTAL_BASE_URL": config.base_url,
+        "PORTAL_SMTP_URL": catcher.url,
+    }
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "flask",
+            "--app",
+            "portal",
+            "notify",
+            "run",
+            "--poll-seconds",
+            "0.1",
+            "--lease-seconds",
+            str(LEASE_SECONDS),
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def stop(worker: subprocess.Popen[str]) -> str:
+    """SIGTERM (the worker finishes its message and leaves); its stderr."""
+    if worker.poll() is None:
+        worker.send_signal(signal.SIGTERM)
+    _out, err = worker.communicate(timeout=30)
+    return err
+
+
+def p1_reports(world: World, count: int) -> None:
+    """`count` P1 reports through the intake, at the national inbox."""
+    for number in range(count):
+        intake.send_report(
+            world.session,
+            world.config,
+            world.national_school,
+            intake.NewReport(Category.HOME, in_danger=True, text=f"report {number}"),
+        )
+
+
+def wait_until_all_sent(world: World, expected: int, timeout: float = 60) -> None:
+    """Poll the database until `expected` deliveries are sent."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        world.session.rollback()  # a fresh snapshot: the workers write from elsewhere
+        sent = world.session.scalar(
+            select(func.count()).where(NotificationDelivery.status == DeliveryStatus.SENT)
+        )
+        if sent == expected:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"{sent} of {expected} deliveries sent after {timeout} s")
+
+
+def audited_recipients(world: World) -> list[str]:
+    """The recipient of every NOTIFY audit record."""
+    world.session.rollback()
+    return [
+        event.detail
+        for event in world.session.scalars(
+            select(AuditEvent).where(AuditEvent.action == AuditAction.NOTIFY)
+        )
+    ]
+
+
+def first_to_exit(
+    workers: list[subprocess.Popen[str]], timeout: float = 60
+) -> subprocess.Popen[str]:
+    """The first of the processes to end (whichever started second loses the lock)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for worker in workers:
+            if worker.poll() is not None:
+                return worker
+        time.sleep(0.05)
+    raise AssertionError("no worker ended")
+
+
+def on_postgres(world: World) -> bool:
+    """True in the suite's PostgreSQL run."""
+    return world.config.database_url.startswith("postgresql")
+
+
+def test_two_workers_send_each_message_once(world: World, catcher: MailCatcher) -> None:
+    """PostgreSQL: both work (SKIP LOCKED), no message twice. SQLite: the second is refused."""
+    for email in ("second@111.kz", "third@111.kz"):
+        add_member(world.session, world.config, email, "member-pass-1234-xyz")
+        accounts.grant_with_recovery_key(world.session, "national", email, world.recovery_private)
+    p1_reports(world, 20)
+    workers = [start_worker(world, catcher) for _ in range(2)]
+    try:
+        if not on_postgres(world):
+            refused = first_to_exit(workers)
+            assert refused.returncode == 2
+            assert "one only" in stop(refused)
+        wait_until_all_sent(world, 60)
+    finally:
+        errors = [stop(worker) for worker in workers]
+    mails = catcher.wait_for(60)
+    ids = Counter(mail.message["Message-ID"] for mail in mails)
+    assert len(mails) == 60 and set(ids.values()) == {1}, errors
+    world.session.rollback()
+    takers = set(world.session.scalars(select(NotificationDelivery.leased_by)))
+    assert len(takers) == (2 if on_postgres(world) else 1)
+    assert len(audited_recipients(world)) == 60
+
+
+@pytest.mark.parametrize(
+    ("stage", "copies"),
+    [
+        # Killed while the server had not the message yet: it arrives once.
+        ("rcpt", 1),
+        # Killed after the server took it, before its "250" reached the worker (the one
+        # window left): sent again after the lease, with the same Message-ID.
+        ("data", 2),
+    ],
+)
+def test_a_worker_killed_mid_send(
+    world: World, catcher: MailCatcher, stage: str, copies: int
+) -> None:
+    """SIGKILL in the middle of an SMTP exchange; another worker finishes the work once the
+    lease lapses: every recipient has each message, under one Message-ID."""
+    p1_reports(world, 3)
+    catcher.handler.hold_at = stage
+    first = start_worker(world, catcher)
+    try:
+        assert catcher.handler.hold.wait(timeout=60), stop(first)
+        os.kill(first.pid, signal.SIGKILL)
+        assert first.wait(timeout=30) == -signal.SIGKILL
+    finally:
+        catcher.handler.release.set()
+    second = start_worker(world, catcher)
+    try:
+        wait_until_all_sent(world, 3)
+    finally:
+        stop(second)
+    ids = Counter(mail.message["Message-ID"] for mail in catcher.received)
+    assert len(ids) == 3, ids  # every message arrived
+    assert sorted(ids.values()) == [1, 1, copies]  # the one in flight at most twice
+    assert len(audited_recipients(world)) == 3  # and sent once on the record

@@ -185,3 +185,69 @@ def test_production_may_count_limits_in_a_redis_of_their_own(tmp_path: Path) -> 
 
 def test_development_keeps_limits_in_memory(tmp_path: Path) -> None:
     assert load_config({"PORTAL_INSTANCE_PATH": str(tmp_path)}).limits.storage_url == "memory://"
+
+
+# ---- notifications (issue 18) ----
+
+
+def test_smtp_url_says_tls_and_login_and_never_shows_the_password(tmp_path: Path) -> None:
+    """smtp:// is STARTTLS (587), smtps:// TLS (465); the password is parsed, never echoed."""
+    env = {"PORTAL_INSTANCE_PATH": str(tmp_path)}
+    config = load_config({**env, "PORTAL_SMTP_URL": "smtp://duty%40111.kz:p%40ss@mail.kz"})
+    smtp = config.notifications.smtp
+    assert smtp is not None
+    assert (smtp.host, smtp.port, smtp.tls, smtp.username, smtp.password) == (
+        "mail.kz",
+        587,
+        "starttls",
+        "duty@111.kz",
+        "p@ss",
+    )
+    assert "p@ss" not in repr(config)
+    implicit = load_config({**env, "PORTAL_SMTP_URL": "smtps://mail.kz"}).notifications.smtp
+    assert implicit is not None and (implicit.port, implicit.tls) == (465, "implicit")
+    assert load_config(env).notifications.smtp is None
+
+
+@pytest.mark.parametrize(
+    "url", ["smtp+plain://mail.example.kz:25", "http://mail.kz", "smtp://", "smtp://h:port"]
+)
+def test_a_bad_smtp_url_is_refused_without_its_password(tmp_path: Path, url: str) -> None:
+    """Plain SMTP only to a relay on this machine; the message never repeats a password."""
+    with pytest.raises(ConfigError) as refused:
+        load_config({"PORTAL_INSTANCE_PATH": str(tmp_path), "PORTAL_SMTP_URL": url + "?x"})
+    assert "PORTAL_SMTP_URL" in str(refused.value)
+    with pytest.raises(ConfigError) as refused:
+        load_config({"PORTAL_INSTANCE_PATH": str(tmp_path), "PORTAL_SMTP_URL": "ftp://u:secret@h"})
+    assert "secret" not in str(refused.value)
+
+
+def test_the_webhook_needs_its_own_long_secret(tmp_path: Path) -> None:
+    """No default secret; https in production unless on loopback."""
+    env = {"PORTAL_INSTANCE_PATH": str(tmp_path), "PORTAL_WEBHOOK_URL": "http://127.0.0.1:9/h"}
+    with pytest.raises(ConfigError, match="PORTAL_WEBHOOK_SECRET"):
+        load_config(env)
+    with pytest.raises(ConfigError, match="PORTAL_WEBHOOK_SECRET"):
+        load_config({**env, "PORTAL_WEBHOOK_SECRET": "short"})
+    config = load_config({**env, "PORTAL_WEBHOOK_SECRET": "s" * 32})
+    assert config.notifications.webhook_secret == "s" * 32
+    assert "s" * 32 not in repr(config)
+    with pytest.raises(ConfigError, match="https"):
+        load_config(
+            production(
+                tmp_path,
+                PORTAL_WEBHOOK_URL="http://hooks.example.kz/111",
+                PORTAL_WEBHOOK_SECRET="s" * 32,
+            )
+        )
+
+
+@pytest.mark.parametrize("hour", ["24", "-1", "8am", ""])
+def test_the_digest_hour_is_a_kazakhstan_hour(tmp_path: Path, hour: str) -> None:
+    """0 to 23; empty means the default, 8."""
+    env = {"PORTAL_INSTANCE_PATH": str(tmp_path), "PORTAL_NOTIFY_DIGEST_HOUR": hour}
+    if hour == "":
+        assert load_config(env).notifications.digest_hour == 8
+        return
+    with pytest.raises(ConfigError, match="PORTAL_NOTIFY_DIGEST_HOUR"):
+        load_config(env)

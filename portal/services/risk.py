@@ -90,6 +90,8 @@ import snowballstemmer
 from rapidfuzz.distance import Levenshtein
 
 from portal.enums import Category, Priority, StrictEnum
+from portal.services.text import LazyText
+from portal.services.text import lazy as _l
 
 DEFAULT_DIRECTORY = Path(__file__).parents[1] / "data" / "risk"
 MIN_LETTERS = 3  # shortest stem or single-word entry: shorter ones match far too many words
@@ -117,6 +119,32 @@ class RiskCategory(StrictEnum):
     SEXUAL = "sexual"  # rape, sexual abuse, unwanted touching, sexual images
     GROOMING = "grooming"  # an adult online: meeting in secret, asking for images, sextortion
     NEGLECT = "neglect"  # a child left alone, without food, or thrown out of home
+
+
+# What staff read for each category (the inbox's and the report's reason), translated.
+LABELS: dict[RiskCategory, LazyText] = {
+    RiskCategory.SELF_HARM: _l("suicide or self-harm"),
+    RiskCategory.MEANS: _l("a means of suicide"),
+    RiskCategory.TIMING: _l("a time set"),
+    RiskCategory.WEAPON: _l("a weapon or an attack"),
+    RiskCategory.VIOLENCE: _l("violence or a threat to life"),
+    RiskCategory.SEXUAL: _l("sexual abuse"),
+    RiskCategory.GROOMING: _l("grooming or sextortion"),
+    RiskCategory.NEGLECT: _l("a child alone or thrown out"),
+}
+UNREADABLE = _l("the risk lexicon could not be read")
+
+
+def rule_label(rule: str | None) -> str:
+    """What a stored rule id says to staff: its category's label ("" for none)."""
+    if not rule:
+        return ""
+    if rule == LEXICON_ERROR:
+        return str(UNREADABLE)
+    try:
+        return str(LABELS[RiskCategory(rule.split(":", 1)[0])])
+    except ValueError:  # a rule of a category since removed: shown as stored
+        return rule.split(":", 1)[0]
 
 
 class LexiconError(ValueError):
@@ -424,6 +452,11 @@ class Reason:
     category: RiskCategory
     rule: str
     quote: str
+
+    @property
+    def label(self) -> str:
+        """The category in the reader's language."""
+        return str(LABELS[self.category])
 
 
 # --- the lexicon ---------------------------------------------------------------------------
@@ -858,7 +891,7 @@ def explain(text: str, lexicon: Lexicon | None = None) -> list[Reason]:
     except LexiconError:
         return []
     spans = [match.span() for match in _TOKEN.finditer(text)]
-    reasons = []
+    reasons: list[Reason] = []
     for match in found:
         pieces: list[str] = []
         run: list[int] = []
@@ -870,5 +903,6 @@ def explain(text: str, lexicon: Lexicon | None = None) -> list[Reason]:
         quote = _INVISIBLE.sub("", " … ".join(pieces))
         if len(quote) > QUOTE_LIMIT:
             quote = quote[: QUOTE_LIMIT - 1] + "…"
-        reasons.append(Reason(match.category, match.rule, quote))
+        if all((reason.category, reason.quote) != (match.category, quote) for reason in reasons):
+            reasons.append(Reason(match.category, match.rule, quote))
     return reasons

@@ -20,7 +20,7 @@ from portal.config import Config
 from portal.database import commit_retrying
 from portal.enums import Agency, AuditAction, Category, EntryKind, Priority, Status
 from portal.models import Inbox, InboxGrant, Report, School, Staff
-from portal.services import accounts, audit, labels, reports
+from portal.services import accounts, audit, labels, reports, risk
 from portal.services.inputs import clean_text, row_id
 from portal.services.text import lazy as _l
 
@@ -118,6 +118,12 @@ class QueueRow:
     waiting: timedelta
     assignee_email: str | None
     overdue: bool
+    risk_rule: str | None = None  # the lexicon rule that made it P1 at intake (no text)
+
+    @property
+    def reason(self) -> str:
+        """Why the intake made it P1, as the inbox shows it: the rule's category, no words."""
+        return risk.rule_label(self.risk_rule)
 
 
 @dataclass(frozen=True)
@@ -203,6 +209,7 @@ def queue(
             Report.answered_at,
             School,
             Staff.email,
+            Report.risk_rule,
         )
         .join(page_ids, page_ids.c.id == Report.id)
         .join(School, School.id == Report.school_pk)
@@ -220,8 +227,11 @@ def queue(
             waiting=now - created_at,
             assignee_email=email,
             overdue=_overdue(priority, status, created_at, answered_at, targets, now),
+            risk_rule=rule,
         )
-        for public_id, priority, status, category, created_at, answered_at, school, email in found
+        for public_id, priority, status, category, created_at, answered_at, school, email, rule in (
+            found
+        )
     ]
     return QueuePage(
         rows=rows,
@@ -306,6 +316,13 @@ class OpenedReport:
     keys: crypto.ReportKeys
     entries: list[reports.ConversationEntry]
     members: list[Staff]
+
+    @property
+    def reasons(self) -> list[risk.Reason]:
+        """Why the child's first message is P1, with the words that matched: recomputed from
+        the decrypted text on each view, never stored or logged (the words are the child's)."""
+        first = next((entry for entry in self.entries if entry.kind is EntryKind.CHILD), None)
+        return risk.explain(first.text)[:3] if first is not None else []
 
     @property
     def grade(self) -> str | None:

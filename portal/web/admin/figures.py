@@ -7,7 +7,7 @@ from werkzeug.wrappers import Response
 
 from portal.enums import Category, Priority, Status
 from portal.models import Staff
-from portal.services import labels
+from portal.services import corrections, labels
 from portal.services.figures import NOTE, Table, compute, export, period
 from portal.web.context import get_config, get_session
 
@@ -47,6 +47,7 @@ def page() -> str:
         tables=[presented(table) for table in figures.tables],
         period=period(figures),
         note=NOTE,
+        rules=corrections.rule_corrections(get_session(), figures.start, figures.end),
     )
 
 

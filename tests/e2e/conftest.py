@@ -69,6 +69,22 @@ def page_screenshot(page: Page, path: Path) -> None:
     page.set_viewport_size(size)
 
 
+# Links and controls smaller than 24×24 px (WCAG 2.2 target size), but for a link inside a
+# sentence (the criterion's inline exception) and what is not shown.
+SMALL_TARGETS = """() => [...document.querySelectorAll(
+    "a[href], button, select, input:not([type=hidden]), textarea")].filter((e) => {
+  const r = e.getBoundingClientRect();
+  if (r.width === 0 || r.height === 0 || getComputedStyle(e).visibility === "hidden" ||
+      e.closest("[aria-hidden=true]")) {
+    return false;
+  }
+  const inline = e.tagName === "A" && getComputedStyle(e).display === "inline" &&
+    e.parentElement.textContent.trim().length > e.textContent.trim().length + 20;
+  return !inline && (r.width < 24 || r.height < 24);
+}).map((e) => `${e.tagName} "${(e.textContent || e.name || "").trim().slice(0, 30)}" ` +
+  `${Math.round(e.getBoundingClientRect().width)}×${Math.round(e.getBoundingClientRect().height)}`)"""
+
+
 # ---- the staff desk -------------------------------------------------------------------------
 
 STAFF_PASSWORD = "desk passphrase for tests"

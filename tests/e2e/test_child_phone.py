@@ -12,7 +12,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, Route, ViewportSize
 
-from tests.e2e.conftest import page_screenshot, screenshot_path
+from tests.e2e.conftest import SMALL_TARGETS, page_screenshot, screenshot_path
 
 pytestmark = pytest.mark.e2e
 
@@ -89,6 +89,8 @@ def check_page(page: Page, what: str) -> None:
     size = page.viewport_size
     assert exit_box and size and exit_box["y"] + exit_box["height"] <= size["height"]
     assert exit_box["height"] >= 44 and exit_box["width"] >= 44
+    small = page.evaluate(SMALL_TARGETS)
+    assert not small, f"{what}: targets under 24×24: {small}"
     axe = Axe().run(page)
     assert axe.violations_count == 0, f"{what}: {axe.generate_report()}"
     width = page.evaluate("document.documentElement.scrollWidth")

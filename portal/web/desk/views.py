@@ -133,7 +133,7 @@ def home() -> Response:
 
 @bp.get("/inbox")
 def inbox() -> str:
-    """The queue: life-safety first, then the longest waiting; refreshes itself."""
+    """The queue: life-safety first, then the longest waiting; says when it was drawn."""
     try:
         wanted = triage.QueueFilter.parse(request.args)
     except ValueError as exc:
@@ -143,6 +143,7 @@ def inbox() -> str:
     return render_template(
         "desk/inbox.html",
         page=page,
+        drawn_at=clock.now(),
         wanted=wanted,
         statuses=list(Status),
         priorities=list(Priority),

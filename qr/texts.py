@@ -42,10 +42,10 @@ TEXTS: dict[Language, PosterTexts] = {
             "Имя писать не нужно."
         ),
         danger="Опасность прямо сейчас? Звони 112",
-        helpline="Или позвони в 111: бесплатно, круглосуточно",
+        helpline="Или позвони в 111: бесплатно, днём и ночью",
         check_label="Проверочное слово",
         check_note="На сайте будет это же слово",
-        sticker_call="Отсканируй и напиши",
+        sticker_call="Отсканируй и напиши нам",
         sticker_danger="Опасно? Звони 112",
     ),
     Language.EN: PosterTexts(

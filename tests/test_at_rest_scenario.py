@@ -71,6 +71,10 @@ def forms_of_address(text: str) -> list[bytes]:
         forms.append(f"::ffff:{text}".encode("ascii"))
     else:
         forms.append(address.exploded.encode("ascii"))
+        # The /64 the limits count as one client (ratelimit.client_address), as text and packed.
+        network = ipaddress.IPv6Network((address, 64), strict=False)
+        forms += [str(network).encode("ascii"), network.network_address.packed[:8]]
+        forms.append(network.network_address.exploded[:19].encode("ascii"))
     return forms
 
 
@@ -81,7 +85,9 @@ def send_report(desk: Desk, language: str, address: str, text: str) -> str:
     headers = {"Accept-Language": language}
     page = site.client.get(site.page, headers=headers).get_data(as_text=True)
     assert f'lang="{language}"' in page
-    data = {"csrf_token": site.token(), "message": text, "danger": "no", "category": "home"}
+    # The page's own token: it is bound to the language the page was shown in.
+    token = page.split('name="csrf_token" type="hidden" value="', 1)[1].split('"', 1)[0]
+    data = {"csrf_token": token, "message": text, "danger": "no", "category": "home"}
     return receipt_of(site.client.post(site.page, data=data, headers=headers))
 
 

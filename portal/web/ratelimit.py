@@ -406,6 +406,33 @@ class Counts:
         return self.down_since is not None
 
 
+def claim_once(name: str, seconds: int) -> bool:
+    """Mark `name` used for `seconds` where every instance sees it; False if it was already.
+
+    Atomic (an increment in the limits' storage: two concurrent claims, one winner). While
+    Redis does not answer, this process's memory remembers, as it counts (Counts).
+    """
+    counts = counts_of(current_app)
+    key = f"{KEY_PREFIX}/used/{name}"
+    storage = counts.storage()
+    try:
+        return cast("Storage", storage).incr(key, max(1, seconds)) == 1
+    except counts.failures as exc:
+        counts.failed(exc)
+        return cast("Storage", counts.memory).incr(key, max(1, seconds)) == 1
+
+
+def unclaim(name: str) -> None:
+    """Forget a claim (nothing was done with what it guarded), wherever it was made."""
+    counts = counts_of(current_app)
+    key = f"{KEY_PREFIX}/used/{name}"
+    for storage in {id(counts.primary): counts.primary, id(counts.memory): counts.memory}.values():
+        try:
+            cast("Storage", storage).clear(key)
+        except counts.failures as exc:  # after the response: never the page's failure
+            counts.failed(exc)
+
+
 def counts_of(app: Flask) -> Counts:
     """The app's counts (one per worker process)."""
     counts: Counts = app.extensions[_COUNTS]

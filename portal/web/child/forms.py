@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import secrets
 from typing import Any
 
 from babel import support
-from flask import current_app
+from flask import current_app, g, request
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -19,13 +20,23 @@ from wtforms.form import BaseForm
 from wtforms.i18n import messages_path
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
+from portal import clock
 from portal.enums import Category
+from portal.services.codes import normalize_code
 from portal.services.inputs import clean_text
+from portal.web import ratelimit
 from portal.web.forms import stripped_choice
+from portal.web.i18n import select_language
 
 MAX_MESSAGE_CHARS = 5000
 # Long enough for a child who writes slowly, short enough that a leaked page soon stops working.
 TOKEN_LIFETIME_SECONDS = 6 * 60 * 60
+# Where a used token is remembered (a hash of it: the token itself is in the page's HTML).
+USED_PAGE = "form-page:"
+ALREADY_SENT = _l(
+    "This page was already sent. Nothing was sent again. To read the answer, type your code "
+    "on the answers page. If you need help now, call 111."
+)
 GRADES = tuple(str(grade) for grade in range(1, 12))
 
 CATEGORY_LABELS = {
@@ -54,16 +65,28 @@ class SignedTokenCSRF(CSRF):
 
     def _serializer(self) -> URLSafeTimedSerializer:
         secret: str = current_app.config["SECRET_KEY"]
-        return URLSafeTimedSerializer(secret, salt=f"csrf:{self.purpose}")
+        # Bound to the school's code and the page's language as well: a token of one school's
+        # page does not send another's form (a hostile page cannot mint tokens for any school).
+        code = normalize_code(str((request.view_args or {}).get("code", ""))) or ""
+        salt = f"csrf:{self.purpose}:{code}:{select_language()}"
+        return URLSafeTimedSerializer(secret, salt=salt)
 
     def generate_csrf_token(self, csrf_token_field: Field) -> str:
-        """A fresh signed token."""
+        """A fresh signed token (an HMAC: no storage touched while a page is only viewed)."""
         return str(self._serializer().dumps(secrets.token_urlsafe(8)))
 
     def validate_csrf_token(self, form: BaseForm, field: Field) -> None:
-        """Refuse a missing, forged or expired token with a message for the child."""
+        """Refuse a missing, forged, expired or used token with a message for the child.
+
+        A good token is claimed, once, where every instance sees it (ratelimit.claim_once),
+        for what is left of its lifetime; the view gives it back when nothing was stored or
+        shown (release_unused_token). A page sent again (Back and Resend on a shared phone)
+        then stores nothing twice and shows no receipt, conversation or words (issue 20).
+        """
         try:
-            self._serializer().loads(field.data or "", max_age=TOKEN_LIFETIME_SECONDS)
+            _nonce, issued = self._serializer().loads(
+                field.data or "", max_age=TOKEN_LIFETIME_SECONDS, return_timestamp=True
+            )
         except SignatureExpired:
             raise ValidationError(
                 _l("This page was open for a long time. Your text is still here: press Send again.")
@@ -72,6 +95,25 @@ class SignedTokenCSRF(CSRF):
             raise ValidationError(
                 _l("Something went wrong. Your text is still here: press Send again.")
             ) from None
+        left = TOKEN_LIFETIME_SECONDS - int((clock.now() - issued).total_seconds())
+        claim = USED_PAGE + hashlib.sha256(str(field.data).encode()).hexdigest()[:32]
+        if not ratelimit.claim_once(claim, left + 1):
+            g.form_token_used = True
+            raise ValidationError(ALREADY_SENT)
+        g.form_token_claim = claim
+
+
+def token_was_used() -> bool:
+    """Whether this request's form came with a token used before (a page sent again)."""
+    return bool(g.get("form_token_used", False))
+
+
+def release_unused_token(kept: bool) -> None:
+    """After the response: give the request's token back unless it stored or showed something
+    (`kept`), so the page with the text in it can be sent again."""
+    claim = g.pop("form_token_claim", None)
+    if claim is not None and not kept:
+        ratelimit.unclaim(claim)
 
 
 @functools.lru_cache(maxsize=8)

@@ -17,7 +17,14 @@ from werkzeug.exceptions import HTTPException
 from portal.models import Inbox, School
 from portal.services import intake, reports
 from portal.web import errors, kdf_bound, ratelimit
-from portal.web.child.forms import CATEGORY_LABELS, MAX_MESSAGE_CHARS, CheckForm, ReportForm
+from portal.web.child.forms import (
+    CATEGORY_LABELS,
+    MAX_MESSAGE_CHARS,
+    CheckForm,
+    ReportForm,
+    release_unused_token,
+    token_was_used,
+)
 from portal.web.context import get_config, get_session, roll_back
 from portal.web.i18n import select_language
 
@@ -95,6 +102,21 @@ _ALL_RECEIPT_FAILURES = ratelimit.Rule(
 _RECEIPT_RETRIES = ratelimit.Rule(
     "receipt-retries", ratelimit.receipt_retries, ratelimit.everyone_key, _failed_receipt
 )
+
+
+def _already_sent() -> Response:
+    """A page sent again (Back and Resend on a shared phone): nothing stored, nothing shown of
+    the first time (no receipt, no conversation, no words), and no form to send it a third."""
+    page = render_template(
+        "errors/refused.html", problem="already-sent", action="", fields={}, typed=""
+    )
+    return _not_stored(page, 409)
+
+
+@bp.after_request
+def _release_unused_token(response: Response) -> Response:
+    release_unused_token(kept=_stored(response) or response.status_code == 200)
+    return response
 
 
 def _limited_page() -> Response:
@@ -185,7 +207,7 @@ def send(code: str) -> Response:
         return errors.refusal(503, "closed")
     form = ReportForm()
     if not form.validate_on_submit():
-        return _form_page(found, form, 400)
+        return _already_sent() if token_was_used() else _form_page(found, form, 400)
     if form.filled_by_a_bot():
         return _form_page(found, form, 400, problem="retry")
     sent = intake.send_report(
@@ -216,8 +238,10 @@ def send(code: str) -> Response:
 def check() -> Response:
     """Open the conversation with the receipt; write more to it."""
     form = CheckForm()
-    if request.method == "GET" or not form.validate_on_submit():
-        return _page("child/check.html", 400 if request.method == "POST" else 200, form=form)
+    if request.method == "GET":
+        return _page("child/check.html", form=form)
+    if not form.validate_on_submit():
+        return _already_sent() if token_was_used() else _page("child/check.html", 400, form=form)
     view = intake.open_with_receipt(get_session(), get_config(), form.receipt.data or "")
     if view is None:
         return _page("child/check.html", 404, form=form, not_found=True)

@@ -38,8 +38,9 @@ def test_the_thank_you_page_has_one_size_whether_or_not_the_child_is_in_danger(
     """A log's byte count or a network reader's must not tell the danger answer (issue 20)."""
     answers = {}
     for danger in ("no", "yes"):
-        data = {"csrf_token": site.token(), "message": TEXT, "danger": danger}
-        response = site.client.post(f"{site.page}?lang={language}", data=data)
+        page = f"{site.page}?lang={language}"  # the token is bound to the page's language
+        data = {"csrf_token": site.token(page), "message": TEXT, "danger": danger}
+        response = site.client.post(page, data=data)
         assert receipt_of(response)
         answers[danger] = response
     assert "tel:112" in answers["yes"].get_data(as_text=True)[:3000]  # the pages do differ

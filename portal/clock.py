@@ -44,6 +44,17 @@ def kazakhstan_today(instant: datetime | None = None) -> date:
     return in_kazakhstan(instant or now()).date()
 
 
+def to_the_minute(instant: datetime) -> datetime:
+    """The instant without its seconds (Kazakhstan's offset is whole hours: the same minute)."""
+    return instant.replace(second=0, microsecond=0)
+
+
+def start_of_month(instant: datetime) -> datetime:
+    """The first instant of the instant's calendar month in Kazakhstan, in UTC."""
+    local = in_kazakhstan(instant)
+    return datetime(local.year, local.month, 1, tzinfo=KAZAKHSTAN).astimezone(UTC)
+
+
 def utc_offset_label(instant: datetime) -> str:
     """Kazakhstan's offset from UTC at the instant, as people write it: "UTC+5"."""
     offset = in_kazakhstan(instant).utcoffset() or timedelta(0)

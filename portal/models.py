@@ -48,22 +48,36 @@ NAMING_CONVENTION = {
 
 
 class UTCDateTime(TypeDecorator[datetime]):
-    """Stores UTC timestamps and always returns them timezone-aware (SQLite forgets zones)."""
+    """Stores UTC timestamps and always returns them timezone-aware (SQLite forgets zones).
+
+    to_the_minute: stored without seconds, as a child's report and its messages are (issue 20).
+    """
 
     impl = DateTime(timezone=True)
     cache_ok = True
+
+    def __init__(self, *, to_the_minute: bool = False) -> None:
+        super().__init__()
+        self.to_the_minute = to_the_minute
 
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given; use portal.clock.now()")
-        return value.astimezone(UTC)
+        return (
+            clock.to_the_minute(value.astimezone(UTC))
+            if self.to_the_minute
+            else value.astimezone(UTC)
+        )
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+MINUTE = UTCDateTime(to_the_minute=True)
 
 
 def enum_type(enum: type[PyEnum]) -> Enum:
@@ -270,18 +284,19 @@ class Report(Base):
     # Both NULL once erased: nothing then opens the sealed entries.
     key_for_inbox: Mapped[bytes | None] = mapped_column(LargeBinary)
     key_for_receipt: Mapped[bytes | None] = mapped_column(LargeBinary)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
-    updated_at: Mapped[datetime] = mapped_column(
-        UTCDateTime(), default=clock.now, onupdate=clock.now
-    )
+    # Every time of a report and its messages is stored to the minute (MINUTE): enough for
+    # the target times (15 minutes for a P1), too coarse to match a log line or a school
+    # network's record of a device to the second; an erased report keeps its month only.
+    created_at: Mapped[datetime] = mapped_column(MINUTE, default=clock.now)
+    updated_at: Mapped[datetime] = mapped_column(MINUTE, default=clock.now, onupdate=clock.now)
     # The first staff reply: a report waits for one until then (target times count to it).
-    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    answered_at: Mapped[datetime | None] = mapped_column(MINUTE)
     assignee_id: Mapped[int | None] = mapped_column(  # ix_reports_assignee
         ForeignKey("staff.id", ondelete="SET NULL")
     )
     referred_to: Mapped[Agency | None] = mapped_column(enum_type(Agency))
-    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(MINUTE)
+    erased_at: Mapped[datetime | None] = mapped_column(MINUTE)
 
     school: Mapped[School] = relationship()
     entries: Mapped[list[Entry]] = relationship(
@@ -300,7 +315,7 @@ class Entry(Base):
     position: Mapped[int] = mapped_column(Integer)
     kind: Mapped[EntryKind] = mapped_column(enum_type(EntryKind))
     sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
+    created_at: Mapped[datetime] = mapped_column(MINUTE, default=clock.now)
 
     report: Mapped[Report] = relationship(back_populates="entries")
 

@@ -226,15 +226,25 @@ def append_entry(report: Report, keys: crypto.ReportKeys, kind: EntryKind, text:
 
 
 def erase_report(session: Session, report: Report, *, commit: bool = True) -> None:
-    """Destroy the report's wrapped keys and its sealed entries; metadata stays for figures.
+    """Destroy the report's wrapped keys and its messages; what the figures count stays, its
+    times coarsened to their month.
 
+    The message rows go whole (issue 20): their kinds, positions and times told how the
+    conversation went, and when the child wrote again. The report keeps its region, category,
+    priority and status, and only the month of each time (the first instant of the month in
+    Kazakhstan, so the figures still count it in its month).
     commit=False leaves the commit to the caller (the retention job erases in batches).
     """
     report.key_for_inbox = None
     report.key_for_receipt = None
     report.receipt_lookup = None  # the receipt then finds nothing, as if never issued
-    for entry in report.entries:
-        entry.sealed = None
-    report.erased_at = clock.now()
+    report.entries.clear()  # delete-orphan: the rows are deleted at the flush
+    report.created_at = clock.start_of_month(report.created_at)
+    report.updated_at = clock.start_of_month(clock.now())
+    for name in ("answered_at", "closed_at"):
+        when = getattr(report, name)
+        if when is not None:
+            setattr(report, name, clock.start_of_month(when))
+    report.erased_at = clock.start_of_month(clock.now())
     if commit:
         session.commit()

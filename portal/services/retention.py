@@ -1,7 +1,8 @@
 """Retention (design flow 6): closed reports are erased after a configurable period.
 
-Erasure destroys a report's wrapped keys, its receipt lookup and its sealed entries
-(`reports.erase_report`); the triage metadata stays for the figures. Meant for cron:
+Erasure destroys a report's wrapped keys, its receipt lookup and its message rows, and
+coarsens its times to their month (`reports.erase_report`); the triage metadata stays for the
+figures. Meant for cron:
 `flask --app portal reports purge`, as often as you like: a second run finds nothing to do.
 
 Backups made before the erasure still hold the keys: keep them no longer than the retention

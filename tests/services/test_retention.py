@@ -5,15 +5,16 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import event
+import time_machine
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from portal import clock, crypto
 from portal.enums import AuditAction, EntryKind, Status
-from portal.models import Report
+from portal.models import Entry, Report
 from portal.services import audit, reports, retention
 from portal.web.context import engine_of
 from tests.worlds import World
@@ -64,7 +65,11 @@ def assert_erased(world: World, filed: Filed) -> None:
     report = stored(world, filed)
     assert report.erased_at is not None
     assert (report.key_for_inbox, report.key_for_receipt, report.receipt_lookup) == (None,) * 3
-    assert [entry.sealed for entry in report.entries] == [None, None, None]
+    # The message rows are gone (issue 20); every time left is the first instant of a month.
+    assert report.entries == []
+    for when in (report.created_at, report.updated_at, report.closed_at, report.erased_at):
+        assert when is not None
+        assert when == clock.start_of_month(when), when
     assert world.find_by_receipt(filed.receipt) is None
     with pytest.raises(reports.ReportErased):
         world.child_keys(report, filed.receipt)
@@ -192,3 +197,23 @@ def test_the_purge_command_reads_the_period_from_the_config(world: World) -> Non
         "1 reports erased (closed more than 7 days ago)\n",
     )
     assert_erased(world, filed)
+
+
+def test_erasure_leaves_no_message_row_and_only_months(world: World) -> None:
+    """Issue 20: kinds, positions and times of an erased conversation told how it went."""
+    when = datetime(2026, 3, 31, 19, 30, 12, 345678, tzinfo=UTC)  # 1 April 00:30:12 in Almaty
+    with time_machine.travel(when, tick=False):
+        filed = file_report(world, closed_days_ago=0)
+    report = stored(world, filed)
+    # Stored to the minute from the start: enough for a P1's 15 minutes, no more.
+    assert report.created_at == datetime(2026, 3, 31, 19, 30, tzinfo=UTC)
+    assert {entry.created_at.second for entry in report.entries} == {0}
+    with time_machine.travel(when + timedelta(days=100), tick=False):
+        assert purge(world) == 1
+    erased = stored(world, filed)
+    assert erased.entries == []
+    with Session(engine_of(world.app)) as other:
+        assert other.scalar(select(func.count()).where(Entry.report_id == filed.id)) == 0
+    april = datetime(2026, 3, 31, 19, 0, tzinfo=UTC)  # 1 April 00:00 in Almaty
+    assert (erased.created_at, erased.closed_at) == (april, april)
+    assert erased.erased_at == datetime(2026, 6, 30, 19, 0, tzinfo=UTC)  # July in Almaty

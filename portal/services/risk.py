@@ -718,6 +718,8 @@ def _phrase(body: str, path: Path, line: int, language: str, alone: bool = True)
     """One phrase of a line; `alone` when it is a whole entry (a short word is refused then;
     a set's member, which only counts beside another part, may be short: "он", "вк")."""
     raw_words = body.split()
+    if not raw_words:
+        raise LexiconError(path, line, "an empty part between '&'")
     terms: list[Term] = []
     for raw in raw_words:
         prefix = raw.endswith("*")
@@ -809,8 +811,6 @@ def _parse_file(path: Path) -> list[Rule]:
         parts = tuple(
             _part(piece.strip(), sets, path, number, language, len(pieces) == 1) for piece in pieces
         )
-        if any(not part for part in parts):
-            raise LexiconError(path, number, "an empty part between '&'")
         key = (soft, parts)
         if key in first_seen:
             raise LexiconError(path, number, f"{source!r} is already on line {first_seen[key]}")

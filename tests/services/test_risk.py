@@ -502,3 +502,223 @@ def test_a_broken_lexicon_makes_a_report_p1_instead_of_losing_it(
     assert PLAIN not in caplog.text  # the child's words are never logged
     with pytest.raises(LexiconError):
         find_risks(PLAIN)
+
+
+# --- language-aware matching -----------------------------------------------------------------
+
+
+def skeleton_stems(*words: str) -> set[str]:
+    """The Kazakh stems of these words (in any script)."""
+    return {risk.kazakh_stem(word) for text in words for word in normalise(text)}
+
+
+def test_the_kazakh_stemmer_brings_a_words_forms_to_one_stem() -> None:
+    assert skeleton_stems("пышақ", "пышағы", "пышақпен", "пышақты", "pyshaqtarym") == {"pishak"}
+    assert skeleton_stems("қару", "қаруы", "қарумен", "қаруды") == {"karu"}
+    assert skeleton_stems("өлтірді", "өлтіріп", "өлтіреді") == {"oltir"}
+
+
+def test_the_kazakh_stemmer_leaves_short_words_and_other_roots_apart() -> None:
+    assert risk.kazakh_stem("kar") == "kar"  # қар (snow) is not қару (a weapon)
+    assert skeleton_stems("қар", "қарым") != {"karu"}
+    assert skeleton_stems("олимпиада") != skeleton_stems("өлім")
+
+
+def lexicon_of(tmp_path: Path, name: str, text: str) -> Lexicon:
+    """A lexicon of one file."""
+    write_lexicon(tmp_path, name, text)
+    return load_lexicon(tmp_path)
+
+
+def flags(lexicon: Lexicon, text: str) -> bool:
+    """Whether the lexicon matches the text."""
+    return bool(find_risks(text, lexicon))
+
+
+def test_a_russian_whole_word_matches_its_forms_in_either_script(tmp_path: Path) -> None:
+    lexicon = lexicon_of(tmp_path, "ru.txt", "[violence]\nударить\n")
+    for text in ("он ударил", "мама ударила", "ударит меня", "otec udaril", "УДАРЮ"):
+        assert flags(lexicon, text), text
+    assert not flags(lexicon, "ударник в оркестре")  # another word, not a form of the verb
+
+
+def test_a_kazakh_whole_word_matches_its_suffixed_forms(tmp_path: Path) -> None:
+    lexicon = lexicon_of(tmp_path, "kk.txt", "[weapon]\nпышақ\n")
+    for text in ("пышағын алды", "pyshaqpen qorqytty", "пышақтары бар"):
+        assert flags(lexicon, text), text
+    assert not flags(lexicon, "пышма")
+
+
+def test_an_english_whole_word_matches_its_snowball_stem(tmp_path: Path) -> None:
+    lexicon = lexicon_of(tmp_path, "en.txt", "[violence]\nbruise\n")
+    assert flags(lexicon, "my arm has bruises") and flags(lexicon, "it is bruised")
+    assert not flags(lexicon, "a brush")
+
+
+def test_equals_keeps_one_form_only(tmp_path: Path) -> None:
+    lexicon = lexicon_of(tmp_path, "ru.txt", "[self_harm]\n=умру\n")
+    assert flags(lexicon, "я умру")
+    assert not flags(lexicon, "дедушка умер")
+
+
+def test_misspelt_words_meet_their_entry(tmp_path: Path) -> None:
+    lexicon = lexicon_of(tmp_path, "ru.txt", "[self_harm]\nхочу умереть\nсамоубийство\n")
+    assert flags(lexicon, "хачу умиреть")  # а/о and е/и folded
+    assert flags(lexicon, "думаю про самоубийсво")  # one letter missing from a long word
+    assert flags(lexicon, "xachu umiret")  # and in Latin letters
+
+
+def test_spelling_tolerance_keeps_the_first_letter_and_leaves_english_vowels(
+    tmp_path: Path,
+) -> None:
+    write_lexicon(tmp_path, "ru.txt", "[weapon]\nзарезал\n")
+    write_lexicon(tmp_path, "en.txt", "[sexual]\nrape\n")
+    lexicon = load_lexicon(tmp_path)
+    assert flags(lexicon, "зарезал")
+    assert not flags(lexicon, "я порезал палец")  # one letter apart, but not the first
+    assert not flags(lexicon, "we jumped rope in gym")  # "rope" is not "rape"
+
+
+RULES = (
+    "@actor = отец, папа, отчим\n"
+    "@hit = ударить, бить\n"
+    "@injury = кровь, синяк\n"
+    "@figurative = тест, игра\n"
+    "[violence]\n"
+    "@actor & @hit & @injury\n"
+    "~ убить\n"
+)
+
+
+def test_a_rule_of_parts_needs_each_part_close_by_in_any_order(tmp_path: Path) -> None:
+    lexicon = lexicon_of(tmp_path, "ru.txt", RULES)
+    assert flags(lexicon, "отчим ударил меня и пошла кровь")
+    assert flags(lexicon, "кровь из носа потому что папа бил")  # any order
+    assert not flags(lexicon, "папа ударил по мячу")  # no harm
+    far = "отец ударил " + "и " * 8 + "кровь"
+    assert not flags(lexicon, far)  # more than WINDOW words apart
+
+
+def test_a_rules_parts_are_different_words(tmp_path: Path) -> None:
+    lexicon = lexicon_of(tmp_path, "kk.txt", "@a = сындыр*\n@b = сындыр*\n[violence]\n@a & @b\n")
+    assert not flags(lexicon, "телефонымды сындырды")
+    assert flags(lexicon, "сындырды және сындырды")
+
+
+def test_a_soft_entry_gives_way_to_a_figurative_word_nearby(tmp_path: Path) -> None:
+    lexicon = lexicon_of(tmp_path, "ru.txt", RULES)
+    assert flags(lexicon, "он сказал что убьет меня")
+    assert not flags(lexicon, "этот тест меня убьет")
+    assert not flags(lexicon, "в игре меня убили")
+    assert flags(lexicon, "после теста " + "и " * 9 + "он убьет меня")  # too far to count
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "problem"),
+    [
+        ("[violence]\n@actor & бить\n", 2, "not defined above"),
+        ("@a = бить\n[violence]\nбить @a\n", 3, "a set is @ and a name"),
+        ("[violence]\n~ убить\n", 2, "needs a @figurative set"),
+        ("@a = бить, , кровь\n", 1, "between commas"),
+        ("@a = бить\n[violence]\n@a &  & @a\n", 3, "an empty part"),
+        ("@a = бить\n@b = кровь\n[violence]\n@a & @b\n@a & @b\n", 5, "already on line 4"),
+    ],
+)
+def test_a_bad_rule_names_its_file_and_line(
+    tmp_path: Path, text: str, line: int, problem: str
+) -> None:
+    path = write_lexicon(tmp_path, "ru.txt", text)
+    with pytest.raises(LexiconError, match=problem) as raised:
+        load_lexicon(tmp_path)
+    assert (raised.value.path, raised.value.line) == (path, line)
+
+
+def test_a_sets_member_may_be_short_where_an_entry_may_not(tmp_path: Path) -> None:
+    lexicon = lexicon_of(tmp_path, "ru.txt", "@who = он, вк\n[grooming]\n@who & встретиться\n")
+    assert flags(lexicon, "он хочет встретиться")
+
+
+# --- the shipped lexicon, by kind (none of these is a corpus or issue text) -----------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # paraphrase with no keyword
+        "наверно скоро меня уже не будет",
+        "раздала все свои вещи подругам",
+        "бұл менің соңғы хатым сендерге",
+        "everyone would be better off without me",
+        # misspelt and Latin script
+        "хочю умиреть",
+        "ne hochu bolshe zhit",
+        "olgim kelip tur",
+        "i wanna dye",
+        # an actor, an act and a harm
+        "отчим избил меня до синяков",
+        "өгей әкем ұрып басымнан қан кетті",
+        "my stepdad kicked me and my ribs are bruised",
+        # sexual abuse and grooming in a child's words
+        "дядя трогает меня и говорит никому не рассказывать",
+        "a man from discord asks for pics and says keep it secret",
+        "бейтаныс адам инстаграмда кездесейік деп шақырады",
+        # a young child alone or thrown out
+        "мамы нет дома третий день мне страшно одной",
+        "i am 6 and nobody came home and i am alone",
+        # threats at school
+        "сказал завтра принесет нож в школу",
+        "he is bringing a gun to class tomorrow",
+        # self-harm in English
+        "i have been cutting myself again",
+    ],
+)
+def test_the_shipped_lexicon_flags_each_kind(text: str) -> None:
+    assert find_risks(text, SHIPPED), text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "эта олимпиада меня убьет",
+        "в фортнайте меня убили три раза",
+        "я чуть не умерла со смеху",
+        "бақылау жұмысы мені өлтіреді",
+        "the math test is killing me",
+        "i died laughing at that video",
+        "мама режет хлеб ножом",
+        "we cut paper with scissors",
+    ],
+)
+def test_figurative_and_everyday_words_do_not_flag(text: str) -> None:
+    assert not find_risks(text, SHIPPED), text
+
+
+# --- the reason staff see -------------------------------------------------------------------
+
+
+def test_the_reason_quotes_the_childs_own_words() -> None:
+    (reason,) = risk.explain("ну короче ya ne hochu zhit vot tak")[:1]
+    assert reason.category is RiskCategory.SELF_HARM
+    assert reason.quote == "ne hochu zhit"
+    assert reason.label == "suicide or self-harm"
+
+
+def test_a_rule_of_parts_quotes_each_part_and_drops_invisible_characters() -> None:
+    reasons = risk.explain("мой от\u200bчим вчера ударил меня и у меня синяк")
+    quotes = [reason.quote for reason in reasons if reason.category is RiskCategory.VIOLENCE]
+    assert quotes and " … " in quotes[0] and "\u200b" not in quotes[0]
+    assert "отчим" in quotes[0] and "синяк" in quotes[0]
+
+
+def test_the_stored_rule_says_its_category_to_staff() -> None:
+    assert risk.rule_label("sexual:kk:зорла*") == "sexual abuse"
+    assert risk.rule_label(risk.LEXICON_ERROR) == "the risk lexicon could not be read"
+    assert risk.rule_label(None) == ""
+
+
+def test_assess_names_the_first_rule_and_a_broken_lexicon_says_so(
+    broken_default_lexicon: Path,
+) -> None:
+    assert risk.assess(Category.OTHER, False, PLAIN) == risk.Assessment(
+        Priority.P1, risk.LEXICON_ERROR
+    )

@@ -82,3 +82,15 @@ def test_an_escaped_action_is_unescaped(bench_child: ModuleType) -> None:
         b'<input id="csrf_token" name="csrf_token" type="hidden" value="a.b&amp;c"></form>'
     )
     assert bench_child.form_of(body) == ("/s/AB?lang=kk&x=1", "a.b&c")
+
+
+def test_the_machines_cpu_per_operation_counts_server_services_and_clients(
+    bench_child: ModuleType,
+) -> None:
+    cpu = bench_child.CpuUse(bench=0.05, server=0.35, others=0.4)
+    result = bench_child.LoadResult(2.0, [0.01] * 100, 0, "", cpu)
+    # (server with its database and Redis 0.35 s + clients 0.05 s) / 100: others' CPU stays out.
+    assert result.machine_per_operation == pytest.approx(0.004)
+    unknown = bench_child.CpuUse(bench=0.05, server=None, others=None)
+    assert bench_child.LoadResult(2.0, [0.01], 0, "", unknown).machine_per_operation is None
+    assert bench_child.LoadResult(2.0, [], 0, "", cpu).machine_per_operation is None

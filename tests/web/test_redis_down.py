@@ -19,16 +19,12 @@ from pathlib import Path
 
 import pytest
 import redis
-from flask.testing import FlaskClient
 
 from portal import create_app
-from portal.config import RateLimits
-from portal.services import accounts, registry
 from portal.web import ratelimit
 from portal.web.access import COOKIE
-from portal.web.context import engine_of, get_session
-from tests.conftest import SAMPLE_SCHOOLS, add_inbox, make_config, new_database
-from tests.worlds import TEXT, typed_back
+from portal.web.context import engine_of
+from tests.worlds import Site, typed_back
 
 
 class RedisServer:
@@ -81,44 +77,32 @@ def server(tmp_path: Path) -> Iterator[RedisServer]:
 
 
 @pytest.fixture
-def client(tmp_path: Path, server: RedisServer) -> Iterator[FlaskClient]:
-    """An app whose staff sessions and limits live in the test's Redis, with a school."""
-    instance = tmp_path / "instance"
-    instance.mkdir()
-    config = make_config(instance, database_url=new_database(instance))
-    limits = dataclasses.replace(RateLimits(), client_messages="3/minute", storage_url=server.url)
+def redis_site(site: Site, server: RedisServer) -> Iterator[Site]:
+    """The site's app again, its staff sessions and limits in the test's Redis."""
+    config = site.app.extensions["portal.config"]
+    limits = dataclasses.replace(config.limits, client_messages="3/minute", storage_url=server.url)
     app = create_app(
         dataclasses.replace(config, limits=limits, redis_url=server.url, redis_prefix="t19")
     )
-    with app.app_context():
-        session = get_session()
-        registry.seed_schools(session, SAMPLE_SCHOOLS.read_bytes())
-        accounts.init_recovery_key(session, tmp_path / "recovery.key")
-        add_inbox(session, "national")
-        code = registry.list_schools(session)[0].code
     browser = app.test_client()
     browser.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
-    browser.code = code  # type: ignore[attr-defined]
-    yield browser
+    yield Site(app, browser, site.code)
     engine_of(app).dispose()
 
 
-def send(browser: FlaskClient) -> int:
-    """Send the school's form (fresh token) and return the status."""
-    page = f"/s/{browser.code}"  # type: ignore[attr-defined]
-    body = browser.get(page).get_data(as_text=True)
-    token = body.split('name="csrf_token" type="hidden" value="', 1)[1].split('"', 1)[0]
-    response = browser.post(page, data={"csrf_token": token, "message": TEXT, "danger": "no"})
+def send(site: Site) -> int:
+    """Send the school's form; a refusal must give the text back."""
+    response = site.send()
     if response.status_code != 200:
         assert typed_back(response)
     return response.status_code
 
 
-def staff_page(browser: FlaskClient) -> tuple[int, str]:
+def staff_page(site: Site) -> tuple[int, str]:
     """A staff page with a well-formed session cookie (its server half is looked up)."""
     part = base64.urlsafe_b64encode(bytes(32)).decode().rstrip("=")
-    browser.set_cookie(COOKIE, f"{part}.{part}", path="/staff")
-    response = browser.get("/staff/inbox")
+    site.client.set_cookie(COOKIE, f"{part}.{part}", path="/staff")
+    response = site.client.get("/staff/inbox")
     return response.status_code, response.get_data(as_text=True)
 
 
@@ -129,24 +113,24 @@ def limit_keys(server: RedisServer) -> list[bytes]:
 
 
 def test_redis_killed_children_still_write_and_staff_get_a_page(
-    client: FlaskClient,
+    redis_site: Site,
     server: RedisServer,
     caplog: pytest.LogCaptureFixture,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    assert send(client) == 200 and limit_keys(server)
-    assert staff_page(client)[0] == 303  # no such session: to the login page
-    assert client.get("/healthz").get_data(as_text=True) == "ok\n"
+    assert send(redis_site) == 200 and limit_keys(server)
+    assert staff_page(redis_site)[0] == 303  # no such session: to the login page
+    assert redis_site.client.get("/healthz").get_data(as_text=True) == "ok\n"
 
     server.kill()
     with caplog.at_level(logging.WARNING):
         # The limit (3 a minute) now counts in memory: the one sent before is forgotten.
-        assert [send(client) for _ in range(4)] == [200, 200, 200, 429]
+        assert [send(redis_site) for _ in range(4)] == [200, 200, 200, 429]
     said = [r.getMessage() for r in caplog.records if "rate limit storage" in r.getMessage()]
     assert len(said) == 1 and "counting in this process's memory" in said[0]
-    status, body = staff_page(client)
+    status, body = staff_page(redis_site)
     assert status == 503 and "Staff sign-in is unavailable for a moment" in body
-    health = client.get("/healthz")
+    health = redis_site.client.get("/healthz")
     assert health.status_code == 200
     assert (
         health.get_data(as_text=True)
@@ -155,8 +139,8 @@ def test_redis_killed_children_still_write_and_staff_get_a_page(
 
     server.start()  # back, empty (nothing was saved)
     monkeypatch.setattr(ratelimit, "RECHECK_SECONDS", 0)
-    assert send(client) == 200
+    assert send(redis_site) == 200
     assert limit_keys(server), "the counts went back to Redis"
-    assert not ratelimit.counts_of(client.application).down
-    assert staff_page(client)[0] == 303
-    assert client.get("/healthz").get_data(as_text=True) == "ok\n"
+    assert not ratelimit.counts_of(redis_site.app).down
+    assert staff_page(redis_site)[0] == 303
+    assert redis_site.client.get("/healthz").get_data(as_text=True) == "ok\n"

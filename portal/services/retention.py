@@ -70,7 +70,8 @@ def purge_closed_reports(
     audit.record_and_commit(
         session,
         AuditAction.PURGE,
-        detail={"count": erased, "closed_before": cutoff.isoformat(timespec="seconds")},
+        # To the minute, as every time staff read (issue 20).
+        detail={"count": erased, "closed_before": cutoff.isoformat(timespec="minutes")},
         server_secret=server_secret,
     )
     if erased:

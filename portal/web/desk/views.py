@@ -42,15 +42,19 @@ access.guard(bp)
 
 @bp.app_template_filter("waited")
 def waited(span: timedelta) -> str:
-    """A waiting time as staff read it at a glance: '12 min', '3 h 05 min', '2 d 4 h'."""
+    """A waiting time in bands, as staff need it: '12 min', '3 h', '2 d'.
+
+    Minutes only in the first hour, where the P1 target (15 minutes) lives; past it, whole
+    hours, then whole days. An exact waiting time on an inbox drawn every minute gave each
+    report's time of arrival to the minute, school by school (issue 20).
+    """
     minutes = max(0, int(span.total_seconds() // 60))
     if minutes < 60:
         return str(_("%(minutes)d min", minutes=minutes))
-    hours, minutes = divmod(minutes, 60)
+    hours = minutes // 60
     if hours < 48:
-        return str(_("%(hours)d h %(minutes)02d min", hours=hours, minutes=minutes))
-    days, hours = divmod(hours, 24)
-    return str(_("%(days)d d %(hours)d h", days=days, hours=hours))
+        return str(_("%(hours)d h", hours=hours))
+    return str(_("%(days)d d", days=hours // 24))
 
 
 @bp.app_template_filter("label")

@@ -214,9 +214,9 @@ def test_a_page_answering_a_post_switches_on_the_first_page(desk: Desk) -> None:
 @pytest.mark.parametrize(
     ("language", "expected"),
     [
-        ("en", ["12 min", "3 h 05 min", "2 d 4 h"]),
-        ("ru", ["12 мин", "3 ч 05 мин", "2 дн 4 ч"]),
-        ("kk", ["12 мин", "3 сағ 05 мин", "2 күн 4 сағ"]),
+        ("en", ["12 min", "3 h", "2 d"]),
+        ("ru", ["12 мин", "3 ч", "2 дн"]),
+        ("kk", ["12 мин", "3 сағ", "2 күн"]),
     ],
 )
 def test_waiting_times_read_in_the_staff_language(

@@ -78,6 +78,7 @@ def test_two_instances_share_limits_sessions_and_reports(
             "PORTAL_REDIS_URL": redis_url,
             "PORTAL_REDIS_PREFIX": prefix,
             "PORTAL_LIMIT_RECEIPT_FAILURES": "3/hour",
+            "PORTAL_LIMIT_RECEIPT_RETRIES": "1/hour",
         }
         env_a = portal_env(url, tmp_path / "instance-a", **shared)
         env_b = portal_env(url, tmp_path / "instance-b", **shared)
@@ -87,9 +88,14 @@ def test_two_instances_share_limits_sessions_and_reports(
 
             # A report sent to A is read on B, with its receipt.
             text = "Меня обижают в раздевалке. Мені шешінетін жерде ренжітеді."
-            receipt = child.send_report(a.url, prepared.code, text).receipt()
+            page = child.open(f"{a.url}/s/{prepared.code}")
+            form = {"csrf_token": page.token(), "category": "home", "danger": "no", "message": text}
+            receipt = child.open(f"{a.url}/s/{prepared.code}", form).receipt()
             assert receipt
             assert child.check(b.url, receipt).shows(text)
+            # The same page sent again to B: B knows its token was used on A (issue 20).
+            again = child.open(f"{b.url}/s/{prepared.code}", form)
+            assert again.status == 409 and receipt[-4:] not in again.body
 
             # A staff session made on A works on B (and B reads the report sent to A).
             staff = Browser()
@@ -109,6 +115,8 @@ def test_two_instances_share_limits_sessions_and_reports(
 
             # A rate limit counts across both: 3 wrong receipts an hour, wherever they land.
             wrong = "0000 0000 0000 0000"
-            statuses = [child.check(server.url, wrong).status for server in (a, b, a, b)]
-            assert statuses == [404, 404, 404, 429]
-            assert child.check(a.url, receipt).status == 429  # even the right one, now
+            statuses = [child.check(server.url, wrong).status for server in (a, b, a, b, a)]
+            assert statuses == [404, 404, 404, 404, 429]  # its own 3, the 1 retry of everyone's
+            assert (
+                child.check(a.url, receipt).status == 429
+            )  # the retries spent, even the right one

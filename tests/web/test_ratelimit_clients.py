@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import time_machine
 from flask import Flask
 
 from portal import create_app
@@ -14,7 +15,7 @@ from portal.config import RateLimits
 from portal.web import ratelimit
 from tests.conftest import Backend
 from tests.test_calendar import at
-from tests.worlds import Site
+from tests.worlds import TEXT, Site, receipt_of
 
 NOON = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
 SLASH_64 = "2001:db8:85a3:7::"
@@ -93,3 +94,28 @@ def test_the_day_key_is_forgotten_when_the_day_ends(site: Site, backend: Backend
             for key in keys:
                 ttl = client.ttl(key)
                 assert 0 < ttl <= 12 * 3600 + 1, "expires at the end of the clock's UTC day"
+
+
+def test_thirty_pupils_behind_one_address_all_get_their_receipt_and_read_it(site: Site) -> None:
+    """bench/flood.py (d), in-process on the default limits: 30 pupils behind the school's one
+    address each send a report and open it twice within 10 minutes, while one of them
+    mistypes codes 20 times. Every pupil gets a receipt and reads the conversation twice."""
+    nat = {"REMOTE_ADDR": "203.0.113.50"}
+    statuses: list[int] = []
+    wrong = 0
+    with time_machine.travel(NOON, tick=False) as traveller:
+        for pupil in range(30):
+            data = {"csrf_token": site.token(), "message": f"{TEXT} {pupil}", "danger": "no"}
+            receipt = receipt_of(site.client.post(site.page, data=data, environ_base=nat))
+            for _ in range(2):
+                if wrong < 20:  # the one who mistypes, in between the others
+                    data = {"csrf_token": site.token("/check"), "receipt": "1234 5678 9012 3456"}
+                    site.client.post("/check", data=data, environ_base=nat)
+                    wrong += 1
+                data = {"csrf_token": site.token("/check"), "receipt": receipt}
+                opened = site.client.post("/check", data=data, environ_base=nat)
+                statuses.append(opened.status_code)
+                assert f"{TEXT} {pupil}" in opened.get_data(as_text=True)
+            traveller.shift(timedelta(seconds=19))  # 30 pupils within 10 minutes
+    assert wrong == 20 and statuses == [200] * 60
+    assert len(site.reports()) == 30

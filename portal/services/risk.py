@@ -365,6 +365,14 @@ class Term:
     forms: frozenset[str] = frozenset()  # the skeletons of every form (Russian), else {text}
     stem: str = ""  # the Kazakh or English stem that a word must share
     stemmer: str = ""  # "kk", "en" or "" (exact forms only)
+    # The keys above with vowels folded (computed): misspelt Russian and Kazakh meet them.
+    folded: frozenset[str] = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        keys = (self.stem,) if self.stem else self.forms
+        # Folding vowels is for Russian and Kazakh spelling: in English "rope" would be "rape".
+        folded = {_folded(key) for key in keys if len(key) >= FOLD_LETTERS}
+        object.__setattr__(self, "folded", frozenset() if self.stemmer == "en" else folded)
 
     def matches(self, word: Word) -> bool:
         """Whether this term matches a word of a text, spelling tolerance included."""
@@ -378,12 +386,8 @@ class Term:
             return True
         if len(word.text) < FOLD_LETTERS:
             return False
-        keys = (self.stem,) if self.stem else self.forms
         target = self._key(word) if self.stem else word.text
-        # Folding vowels is for Russian and Kazakh spelling: in English it makes "rope" "rape".
-        if self.stemmer != "en" and any(
-            len(key) >= FOLD_LETTERS and _folded(key) == _folded(target) for key in keys
-        ):
+        if _folded(target) in self.folded:
             return True
         # An edit only from the word as written, not from each of its forms: "убились" is
         # one edit from "убили", a form of another verb.
@@ -522,9 +526,7 @@ class Lexicon:
         put(self._exact, term.forms)
         if term.stem:
             put(self._kk if term.stemmer == "kk" else self._en, [term.stem])
-        keys = (*term.forms, term.stem)
-        if term.stemmer != "en":
-            put(self._folded, [_folded(key) for key in keys if len(key) >= FOLD_LETTERS])
+        put(self._folded, term.folded)
         written = term.stem or term.text
         if len(written) >= EDIT_LETTERS:
             put(self._edited, {written} | _deletes(written))
@@ -548,9 +550,10 @@ class Lexicon:
                 maybe.update(self._folded.get(key, ()))
             maybe.update(self._folded_prefixes.get(word.folded[:FOLD_LETTERS], ()))
         if len(word.text) >= EDIT_LETTERS - 1:
-            for text in (word.text, word.kk, word.en):
+            for text in {word.text, word.kk, word.en} - {""}:
                 for key in {text} | _deletes(text):
                     maybe.update(self._edited.get(key, ()))
+        if len(word.text) >= EDIT_STEM_LETTERS - 1:
             for text in (word.text[:EDIT_LETTERS], word.text[: EDIT_LETTERS + 1]):
                 for key in {text} | _deletes(text):
                     maybe.update(self._edited_prefixes.get(key, ()))

@@ -85,6 +85,7 @@ bench: install $(VENV)/.installed-dev
 	$(BIN)/python bench/child.py
 	$(BIN)/python bench/flood.py
 	$(BIN)/python bench/inbox.py --postgres-url '$(PG_URL)'
+	$(BIN)/python bench/triage.py
 
 # Production serving: gunicorn, PostgreSQL and Redis clients (the prod extra).
 $(VENV)/.installed-prod: $(VENV)/.installed

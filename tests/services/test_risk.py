@@ -403,6 +403,13 @@ def test_a_bom_and_windows_line_ends_are_accepted(tmp_path: Path) -> None:
         ("[weapon]\n🔪*\n", 2, "an emoji stands alone"),
         ("[weapon]\nнож\n\n# again\nНОЖ\n", 5, "already on line 2"),
         ("[self_harm]\nхочу умереть\nhochu umeret\n", 3, "already on line 2"),
+        # sets, parts and soft entries
+        ("[violence]\n@actor & бить\n", 2, "not defined above"),
+        ("@a = бить\n[violence]\nбить @a\n", 3, "a set is @ and a name"),
+        ("[violence]\n~ убить\n", 2, "needs a @figurative set"),
+        ("@a = бить, , кровь\n", 1, "between commas"),
+        ("@a = бить\n[violence]\n@a &  & @a\n", 3, "an empty part"),
+        ("@a = бить\n@b = кровь\n[violence]\n@a & @b\n@a & @b\n", 5, "already on line 4"),
     ],
 )
 def test_a_bad_line_names_its_file_and_line(
@@ -611,26 +618,6 @@ def test_a_soft_entry_gives_way_to_a_figurative_word_nearby(tmp_path: Path) -> N
     assert not flags(lexicon, "этот тест меня убьет")
     assert not flags(lexicon, "в игре меня убили")
     assert flags(lexicon, "после теста " + "и " * 9 + "он убьет меня")  # too far to count
-
-
-@pytest.mark.parametrize(
-    ("text", "line", "problem"),
-    [
-        ("[violence]\n@actor & бить\n", 2, "not defined above"),
-        ("@a = бить\n[violence]\nбить @a\n", 3, "a set is @ and a name"),
-        ("[violence]\n~ убить\n", 2, "needs a @figurative set"),
-        ("@a = бить, , кровь\n", 1, "between commas"),
-        ("@a = бить\n[violence]\n@a &  & @a\n", 3, "an empty part"),
-        ("@a = бить\n@b = кровь\n[violence]\n@a & @b\n@a & @b\n", 5, "already on line 4"),
-    ],
-)
-def test_a_bad_rule_names_its_file_and_line(
-    tmp_path: Path, text: str, line: int, problem: str
-) -> None:
-    path = write_lexicon(tmp_path, "ru.txt", text)
-    with pytest.raises(LexiconError, match=problem) as raised:
-        load_lexicon(tmp_path)
-    assert (raised.value.path, raised.value.line) == (path, line)
 
 
 def test_a_sets_member_may_be_short_where_an_entry_may_not(tmp_path: Path) -> None:

@@ -72,11 +72,18 @@ OVERLAPS = """(step) => {
 
 @pytest.fixture(params=list(SIZES), ids=list(SIZES))
 def small_phone(request: pytest.FixtureRequest, browser: Browser) -> Iterator[Page]:
-    """A small phone, JavaScript on (axe-core needs it)."""
+    """A small phone, JavaScript on (axe-core needs it); no page may log an error to the
+    console (a CSP refusal, say: Lighthouse's best practices count them)."""
     context = browser.new_context(viewport=SIZES[request.param], device_scale_factor=1)
     page = context.new_page()
+    errors: list[str] = []
+    page.on(
+        "console", lambda message: errors.append(message.text) if message.type == "error" else None
+    )
     yield page
     context.close()
+    # The pages answering 400 and 404 are logged as such: a status, not a fault of the page.
+    assert not [text for text in errors if not text.startswith("Failed to load resource")], errors
 
 
 def check_page(page: Page, what: str) -> None:

@@ -475,12 +475,13 @@ class Lexicon:
         self.entries = tuple(rules)
         self._phrases: list[Phrase] = []
         phrase_ids: dict[Phrase, int] = {}
-        self._parts: list[tuple[tuple[int, ...], ...]] = []
+        self._parts: list[tuple[frozenset[int], ...]] = []
         self._figurative: list[tuple[int, ...]] = []
         for rule in self.entries:
             self._parts.append(
                 tuple(
-                    tuple(self._add(phrase, phrase_ids) for phrase in part) for part in rule.parts
+                    frozenset(self._add(phrase, phrase_ids) for phrase in part)
+                    for part in rule.parts
                 )
             )
             self._figurative.append(
@@ -615,7 +616,7 @@ class Lexicon:
         Each occurrence of the rarest part is an anchor; every other part takes its occurrence
         nearest the anchor. Cheap whatever the text's length, and exact for one or two parts."""
         parts = self._parts[index]
-        if not all(any(phrase in seen for phrase in part) for part in parts):
+        if any(part.isdisjoint(seen) for part in parts):
             return None
         options = [
             sorted(span for phrase in part for span in seen.get(phrase, ())) for part in parts

@@ -289,7 +289,8 @@ class Rule:
     Every request the rule applies to takes its hit first, atomically (a check followed by a
     later hit let concurrent requests all pass the check); when the response shows the request
     should not count (`keeps` is false: nothing was stored, the receipt was right), the hit is
-    given back. Requests for which `exempt` is true are not counted at all.
+    given back. Requests for which `exempt` is true are not counted at all; those for which
+    `spares` is true are counted while under the limit, and never refused by it.
     """
 
     scope: str
@@ -297,6 +298,7 @@ class Rule:
     key: Callable[[], str]
     keeps: Callable[[Response], bool]
     exempt: Callable[[], bool] = _never
+    spares: Callable[[], bool] = _never
 
 
 @dataclass(frozen=True)
@@ -333,12 +335,14 @@ def _take(storage: GivingBack, rules: tuple[Rule, ...]) -> Rule | None:
     taken: list[_Hit] = g.setdefault("rate_limit_hits", [])
     # Only this call's hits go back on a refusal: a retry (see `limited`) keeps the others'.
     start = len(taken)
-    for rule in rules:
-        if rule.exempt():
-            continue
+    # Every exemption is decided before any hit: one may ask whether a count is still untouched.
+    counted = [(rule, rule.spares()) for rule in rules if not rule.exempt()]
+    for rule, spared in counted:
         key = rule.key()
         for item in _parsed(rule.limits()):
             if not window.hit(item, KEY_PREFIX, key, rule.scope):
+                if spared:  # over the limit, and let through: nothing to count or give back
+                    continue
                 for hit in reversed(taken[start:]):
                     _give_back(hit)
                 del taken[start:]

@@ -15,6 +15,7 @@ from portal.config import RateLimits
 from portal.web import ratelimit
 from tests.conftest import Backend
 from tests.test_calendar import at
+from tests.web.child.test_child_tokens import other_school_page as other_school
 from tests.worlds import TEXT, Site, receipt_of
 
 NOON = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
@@ -119,3 +120,32 @@ def test_thirty_pupils_behind_one_address_all_get_their_receipt_and_read_it(site
             traveller.shift(timedelta(seconds=19))  # 30 pupils within 10 minutes
     assert wrong == 20 and statuses == [200] * 60
     assert len(site.reports()) == 30
+
+
+def test_junk_from_24_addresses_cannot_silence_a_school(site: Site) -> None:
+    """bench/flood.py (e), in-process on the default limits: 24 addresses fill the school's
+    count with junk; a child at a new address still gets a receipt there, and so does one at
+    another school. (Issue 14: 120 junk reports from 24 addresses, then a child's report: 429.)"""
+    junk = {"csrf_token": "", "message": "junk junk junk", "danger": "yes"}
+    stored = 0
+    with time_machine.travel(NOON, tick=False) as traveller:
+        for number in range(24):
+            for _ in range(5):  # each address's 5 a minute
+                junk["csrf_token"] = site.token()
+                address = {"REMOTE_ADDR": f"203.0.113.{number + 1}"}
+                sent = site.client.post(site.page, data=junk, environ_base=address)
+                stored += sent.status_code == 200
+            traveller.shift(timedelta(seconds=1))  # under the whole service's 40 a second
+        assert stored == 120  # the school's hour is full
+        traveller.shift(timedelta(seconds=61))
+        junk["csrf_token"] = site.token()
+        again = site.client.post(site.page, data=junk, environ_base={"REMOTE_ADDR": "203.0.113.1"})
+        assert again.status_code == 429, "a sender over the school's count is still refused"
+        child = {"REMOTE_ADDR": "198.51.100.77"}
+        data = {"csrf_token": site.token(), "message": TEXT, "danger": "no"}
+        assert receipt_of(site.client.post(site.page, data=data, environ_base=child))
+        other = other_school(site)
+        data = {"csrf_token": site.token(other), "message": TEXT, "danger": "no"}
+        assert receipt_of(
+            site.client.post(other, data=data, environ_base={"REMOTE_ADDR": "198.51.100.78"})
+        )

@@ -71,8 +71,22 @@ _CLIENT_MESSAGES = ratelimit.Rule(
 _ALL_MESSAGES = ratelimit.Rule(
     "all-messages", ratelimit.all_messages, ratelimit.everyone_key, _stored, _no_message
 )
+
+
+def _first_message() -> bool:
+    """The client has no message counted: junk sent to its school never refuses it (issue 14)."""
+    rule = _CLIENT_MESSAGES
+    return ratelimit.untouched(rule.scope, rule.limits, rule.key)
+
+
+# A school's count refuses only clients that sent before: a flood of junk from a few addresses
+# cannot silence a school for a child at another address, whose report still counts.
 _SCHOOL_MESSAGES = ratelimit.Rule(
-    "school-messages", ratelimit.school_messages, ratelimit.school_key, _stored
+    "school-messages",
+    ratelimit.school_messages,
+    ratelimit.school_key,
+    _stored,
+    spares=_first_message,
 )
 _RECEIPT_FAILURES = ratelimit.Rule(
     "receipt-failures",

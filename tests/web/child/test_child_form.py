@@ -189,16 +189,27 @@ def test_too_many_reports_from_one_client_get_a_calm_429(
     assert len(site.reports()) == 2
 
 
-def test_the_school_and_global_limits_apply_to_everyone(
+def test_the_school_limit_refuses_only_clients_that_sent_before(
     make_site: Callable[[RateLimits], Site],
 ) -> None:
-    site = make_site(RateLimits(school_messages="1/hour", all_messages="2/minute"))
+    """Junk to a school cannot silence it (issue 14): over the school's count, a child at an
+    address that sent nothing yet still gets a receipt; a second message from it is refused."""
+    site = make_site(RateLimits(school_messages="1/hour"))
+    assert site.send().status_code == 200
+    assert site.send().status_code == 429  # the same client again: over the school's count
+    other = dataclasses.replace(site, client=site.app.test_client())
+    other.client.environ_base.update(REMOTE_ADDR="198.51.100.9", HTTP_ACCEPT_LANGUAGE="en")
+    assert receipt_of(other.send())  # same school, a new client
+    assert other.send().status_code == 429
+    assert len(site.reports()) == 2
+
+
+def test_the_global_limit_applies_to_everyone(make_site: Callable[[RateLimits], Site]) -> None:
+    site = make_site(RateLimits(all_messages="1/minute"))
     assert site.send().status_code == 200
     other = dataclasses.replace(site, client=site.app.test_client())
-    other_address = {"REMOTE_ADDR": "198.51.100.9"}
-    data = {"csrf_token": site.token(), "message": TEXT}
-    response = other.client.post(site.page, data=data, environ_base=other_address)
-    assert response.status_code == 429  # same school, another client
+    other.client.environ_base.update(REMOTE_ADDR="198.51.100.9", HTTP_ACCEPT_LANGUAGE="en")
+    assert other.send().status_code == 429
 
 
 def test_wrong_receipts_are_limited_hard(make_site: Callable[[RateLimits], Site]) -> None:

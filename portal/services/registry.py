@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import IO
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from portal import clock
@@ -197,19 +197,17 @@ def _record_and_commit(
     )
 
 
+# "The active school with this code", the normalised code bound at execution ({"code": ...}):
+# a statement built once around it (reports.school_and_inbox) costs no building per page.
+ACTIVE_SCHOOL_CODE = and_(School.code == bindparam("code"), School.active.is_(True))
+
+
 def find_by_code(session: Session, typed_code: str) -> School | None:
     """The active school whose code this is, in any case; None for unknown or old codes."""
-    wanted = code_is(typed_code)
-    return None if wanted is None else session.scalar(select(School).where(wanted))
-
-
-def code_is(typed_code: str) -> ColumnElement[bool] | None:
-    """The condition "the active school with this code" (any case, as printed); None when the
-    text cannot be a code. For queries that read more with the school (reports.school_and_inbox)."""
     code = normalize_code(typed_code)
     if code is None:
         return None
-    return and_(School.code == code, School.active.is_(True))
+    return session.scalar(select(School).where(ACTIVE_SCHOOL_CODE), {"code": code})
 
 
 # ---- search (the admin's school list) ------------------------------------------------------

@@ -12,24 +12,32 @@ its row and column totals, its margins (which are the tables by region and by mo
 tables by category, priority and status (which share the grand total). This protects against
 subtraction along any single row or column; it does not solve the whole linear system of all
 tables together (a dedicated tool such as tau-argus does), which the page says.
+
+**Closed months, from a snapshot** (issue 20). Figures that moved with each new report told
+two readers a minute apart that report's region, month, category, priority and status. Only
+the 12 months before the current one are shown, each counted once, the first time the figures
+are asked for after it ended (figure_months, figure_counts), and never again: a later status
+change, erasure or late import changes nothing shown. Every view is on the audit log.
 """
 
 from __future__ import annotations
 
 import io
+import itertools
 from collections import Counter
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from dateutil.relativedelta import relativedelta
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from portal import clock
 from portal.config import Config
 from portal.enums import AuditAction, Category, Priority, Status
-from portal.models import Report, School, Staff
+from portal.models import FigureCount, FigureMonth, Report, School, Staff
 from portal.services import audit
 from portal.services.text import LazyText
 from portal.services.text import lazy as _l
@@ -170,45 +178,70 @@ def _next_to_hide(counts: Mapping[Key, int], hidden: set[Key], line: Line) -> Ke
 
 
 def month_starts(now: datetime, months: int = MONTHS) -> list[datetime]:
-    """The first instants of the last `months` months (Kazakhstan time), the current one
-    last, and the start of the next month after them: months + 1 instants."""
+    """The first instants of the last `months` closed months (Kazakhstan time), the oldest
+    first, and the start of the current month after them: months + 1 instants."""
     local = clock.in_kazakhstan(now)
     this_month = datetime(local.year, local.month, 1, tzinfo=clock.KAZAKHSTAN)
     # relativedelta steps whole calendar months (December + 1 is January of the next year).
-    return [this_month + relativedelta(months=step) for step in range(1 - months, 2)]
+    return [this_month + relativedelta(months=step) for step in range(-months, 1)]
+
+
+def label_of(start: datetime) -> str:
+    """A month as the figures name it: "2026-11"."""
+    return f"{clock.in_kazakhstan(start):%Y-%m}"
+
+
+def snapshot(session: Session, start: datetime, end: datetime) -> None:
+    """Count one closed month's reports by region, category, priority and status, once.
+
+    Its own transaction. A month already counted is left as it is; two first views at once
+    both count it and the second one's insert fails on the month's key, leaving the first's.
+    """
+    month = label_of(start)
+    if session.get(FigureMonth, month) is not None:
+        return
+    columns = (School.region, Report.category, Report.priority, Report.status)
+    counted = session.execute(
+        select(*columns, func.count())
+        .join(School, School.id == Report.school_pk)
+        .where(Report.created_at >= start, Report.created_at < end)
+        .group_by(*columns)
+    ).all()
+    try:
+        session.add(FigureMonth(month=month))
+        session.flush()  # the month first: its counts refer to it
+    except IntegrityError:
+        session.rollback()  # counted meanwhile by another view: that count stands
+        return
+    session.add_all(
+        FigureCount(month=month, region=r, category=c, priority=p, status=s, count=n)
+        for r, c, p, s, n in counted
+    )
+    session.commit()
 
 
 def _counted(
     session: Session, starts: Sequence[datetime]
 ) -> Counter[tuple[str, int, Category, Priority, Status]]:
-    """Reports per region, month index, category, priority and status: one grouped query."""
-    month = case(
-        *[(Report.created_at >= starts[index], index) for index in reversed(range(MONTHS))],
-        else_=-1,
+    """Reports per region, month index, category, priority and status, from the snapshots
+    (each closed month counted first, if it is not yet)."""
+    for start, end in itertools.pairwise(starts):
+        snapshot(session, start, end)
+    index = {label_of(start): number for number, start in enumerate(starts[:-1])}
+    rows = session.scalars(select(FigureCount).where(FigureCount.month.in_(list(index))))
+    return Counter(
+        {(f.region, index[f.month], f.category, f.priority, f.status): f.count for f in rows}
     )
-    inner = (
-        select(
-            School.region.label("region"),
-            month.label("month"),
-            Report.category.label("category"),
-            Report.priority.label("priority"),
-            Report.status.label("status"),
-        )
-        .join(School, School.id == Report.school_pk)
-        .where(Report.created_at >= starts[0], Report.created_at < starts[-1])
-        .subquery()
-    )
-    columns = (inner.c.region, inner.c.month, inner.c.category, inner.c.priority, inner.c.status)
-    rows = session.execute(select(*columns, func.count()).group_by(*columns))
-    return Counter({(r, m, c, p, s): n for r, m, c, p, s, n in rows})
 
 
 def compute(session: Session, now: datetime | None = None) -> Figures:
-    """The figures of the last 12 months (the current one so far), suppressed."""
+    """The figures of the last 12 closed months, from their snapshots, suppressed."""
     starts = month_starts(now or clock.now())
     counted = _counted(session, starts)
-    regions = sorted(set(session.scalars(select(School.region).distinct())))
-    months = [start.strftime("%Y-%m") for start in starts[:-1]]
+    # A region counted in a snapshot stays a row even if its schools have left the registry.
+    listed = set(session.scalars(select(School.region).distinct()))
+    regions = sorted(listed | {region for region, *_rest in counted})
+    months = [label_of(start) for start in starts[:-1]]
     counts: Counter[Key] = Counter()
     for region in regions:  # every cell present, zeros too
         for index in range(MONTHS):
@@ -294,7 +327,8 @@ def period(figures: Figures) -> LazyText:
     """The period counted, as the page and the CSV say it."""
     last_day = figures.end - timedelta(days=1)
     return _l(
-        "Reports received %(start)s to %(end)s (Kazakhstan time, UTC+5; the current month so far)",
+        "Reports received %(start)s to %(end)s (Kazakhstan time, UTC+5; closed months only, "
+        "each counted once when it ended)",
         start=f"{figures.start:%Y-%m-%d}",
         end=f"{last_day:%Y-%m-%d}",
     )
@@ -304,14 +338,24 @@ def _english(value: Words) -> str:
     return value.in_english() if isinstance(value, LazyText) else value
 
 
-def export(session: Session, config: Config, actor: Staff) -> str:
-    """The CSV export, on record."""
+def view(session: Session, config: Config, actor: Staff, *, as_csv: bool) -> Figures:
+    """The figures as a page or a CSV file, on record either way (issue 20: every view)."""
     figures = compute(session)
     audit.record_and_commit(
         session,
         AuditAction.EXPORT,
         actor=actor,
-        detail={"op": "figures", "months": MONTHS, "start": figures.months[0]},
+        detail={
+            "op": "figures",
+            "as": "csv" if as_csv else "page",
+            "months": MONTHS,
+            "start": figures.months[0],
+        },
         server_secret=config.secret_key,
     )
-    return to_csv(figures)
+    return figures
+
+
+def export(session: Session, config: Config, actor: Staff) -> str:
+    """The CSV export, on record."""
+    return to_csv(view(session, config, actor, as_csv=True))

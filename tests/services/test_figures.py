@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import itertools
+import json
 import random
 import secrets
 from datetime import UTC, datetime, timedelta
@@ -14,6 +15,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from portal import clock
 from portal.config import Config
 from portal.enums import AuditAction, Category, Priority, Status
 from portal.models import AuditEvent, Inbox, Report, School
@@ -86,8 +88,9 @@ def test_no_hidden_count_can_be_worked_out_from_its_line() -> None:
 def test_months_are_counted_in_kazakhstan_time() -> None:
     starts = figures.month_starts(datetime(2025, 12, 31, 19, 30, tzinfo=UTC))  # 00:30 on 1 Jan
     assert len(starts) == 13
-    assert starts[0].strftime("%Y-%m-%d %z") == "2025-02-01 +0500"
-    assert starts[-2].strftime("%Y-%m") == "2026-01" and starts[-1].strftime("%Y-%m") == "2026-02"
+    # Closed months only: January 2026 has just begun in Almaty, December 2025 is the last.
+    assert starts[0].strftime("%Y-%m-%d %z") == "2025-01-01 +0500"
+    assert starts[-2].strftime("%Y-%m") == "2025-12" and starts[-1].strftime("%Y-%m") == "2026-01"
 
 
 def add_reports(
@@ -113,9 +116,10 @@ def add_reports(
 
 
 def fill(session: Session) -> None:
-    add_reports(session, "г. Астана", 7, NOW - timedelta(days=3), Category.BULLYING)
-    add_reports(session, "Абайская область", 2, NOW - timedelta(days=40), Category.HOME)
+    add_reports(session, "г. Астана", 7, NOW - timedelta(days=20), Category.BULLYING)
+    add_reports(session, "Абайская область", 2, NOW - timedelta(days=60), Category.HOME)
     add_reports(session, "г. Алматы", 3, NOW - timedelta(days=400), Category.HOME)  # too old
+    add_reports(session, "г. Алматы", 4, NOW - timedelta(days=3), Category.HOME)  # this month
 
 
 def rows_of(table: figures.Table) -> dict[str, list[str]]:
@@ -125,11 +129,11 @@ def rows_of(table: figures.Table) -> dict[str, list[str]]:
 def test_figures_of_the_last_twelve_months(session: Session, world_inbox: None) -> None:
     fill(session)
     found = figures.compute(session, NOW)
-    assert found.months[0] == "2025-04" and found.months[-1] == "2026-03"
+    assert found.months[0] == "2025-03" and found.months[-1] == "2026-02"
     region = found.table("region")
     assert rows_of(region)["г. Астана"] == ["[c]"]  # 7, hidden: else 9 - 7 gives the 2 away
     assert rows_of(region)["Абайская область"] == ["<5"]
-    assert rows_of(region)["г. Алматы"] == ["0"]  # its reports are older than a year
+    assert rows_of(region)["г. Алматы"] == ["0"]  # older than a year, or of this month
     assert region.foot == ["Total", "9"]
     category = rows_of(found.table("category"))
     assert category["bullying"] == ["[c]"] and category["home"] == ["<5"]
@@ -137,7 +141,7 @@ def test_figures_of_the_last_twelve_months(session: Session, world_inbox: None) 
     assert rows_of(found.table("priority"))["p2"] == ["9"]
     assert rows_of(found.table("status"))["new"] == ["9"]
     month = rows_of(found.table("month"))
-    assert month["2026-03"] == ["[c]"] and month["2026-02"] == ["<5"] and month["2025-04"] == ["0"]
+    assert month["2026-02"] == ["[c]"] and month["2026-01"] == ["<5"] and month["2025-03"] == ["0"]
     grid = found.table("region_month")
     assert grid.head[0] == "Region" and grid.head[-1] == "Total" and len(grid.head) == 14
     astana = rows_of(grid)["г. Астана"]
@@ -156,9 +160,9 @@ def world_inbox(
 def test_the_page_and_the_audited_csv_show_the_same_suppressed_figures(desk: Desk) -> None:
     with desk.site.app.app_context():
         session = get_session()
-        now = datetime.now(UTC)
-        add_reports(session, "г. Астана", 12, now, Category.ONLINE)
-        add_reports(session, "Абайская область", 1, now, Category.SEXUAL)
+        last_month = clock.now() - timedelta(days=40)  # closed, whatever the day today
+        add_reports(session, "г. Астана", 12, last_month, Category.ONLINE)
+        add_reports(session, "Абайская область", 1, last_month, Category.SEXUAL)
     admin = desk.log_in(desk.admin)
     page = admin.get("/staff/figures/").get_data(as_text=True)
     assert "&lt;5" in page and "[c]" in page and "no report is opened" in page
@@ -176,9 +180,12 @@ def test_the_page_and_the_audited_csv_show_the_same_suppressed_figures(desk: Des
         exports = get_session().scalars(
             select(AuditEvent).where(AuditEvent.action == AuditAction.EXPORT)
         )
-        assert [(event.actor_email, '"op":"figures"' in event.detail) for event in exports] == [
-            ("admin@111.kz", True)
-        ]
+        # Both views are on record, the page's too (issue 20).
+        seen = [(event.actor_email, json.loads(event.detail)) for event in exports]
+    assert [(email, detail["op"], detail["as"]) for email, detail in seen] == [
+        ("admin@111.kz", "figures", "page"),
+        ("admin@111.kz", "figures", "csv"),
+    ]
 
 
 FORMULAS = ("=HYPERLINK(1)", "+SUM(1)", "-2+3", "@cmd", " =1+1")
@@ -198,7 +205,7 @@ def test_a_region_name_cannot_become_a_spreadsheet_formula(
             )
         )
         session.flush()
-        add_reports(session, region, 5, NOW - timedelta(days=3), Category.HOME)
+        add_reports(session, region, 5, NOW - timedelta(days=20), Category.HOME)
     cells = [
         cell
         for row in csv.reader(io.StringIO(figures.to_csv(figures.compute(session, NOW))))
@@ -207,3 +214,27 @@ def test_a_region_name_cannot_become_a_spreadsheet_formula(
     assert [f"'{region}" in cells for region in FORMULAS] == [True] * len(FORMULAS)
     assert "5" in cells and "Total" in cells  # what is not a formula stays as it is
     assert not [cell for cell in cells if cell.lstrip()[:1] in ("=", "+", "-", "@")]
+
+
+def test_a_new_report_or_a_later_change_never_moves_the_figures(
+    session: Session, world_inbox: None
+) -> None:
+    """Issue 20: two views before and after a report gave its region, month, category..."""
+    add_reports(session, "г. Астана", 6, NOW - timedelta(days=20), Category.BULLYING)
+    before = figures.compute(session, NOW)
+    # A report today: not in any closed month, so not shown, now or in the next view.
+    add_reports(session, "Абайская область", 1, NOW, Category.SEXUAL)
+    # A report of February's that changes status, and one stored late into February: the
+    # month was counted at the first view after it ended, and stays so.
+    february = session.scalars(select(Report).limit(1)).one()
+    february.status = Status.CLOSED
+    session.commit()
+    add_reports(session, "г. Алматы", 5, NOW - timedelta(days=25), Category.HOME)
+    assert figures.compute(session, NOW).tables == before.tables
+    assert rows_of(before.table("month"))["2026-02"] == ["6"]
+    # Next month, March is closed and counted: today's report is in it.
+    april = figures.compute(session, NOW + timedelta(days=20))
+    assert april.months[-1] == "2026-03"
+    assert rows_of(april.table("category"))["sexual"] == ["<5"]
+    # February as it was counted (6, not the 11 stored since), and March's one: 7 in all.
+    assert april.table("month").foot[-1] == "7"

@@ -8,7 +8,7 @@ from werkzeug.wrappers import Response
 from portal.enums import Category, Priority, Status
 from portal.models import Staff
 from portal.services import corrections, labels
-from portal.services.figures import NOTE, Table, compute, export, period
+from portal.services.figures import NOTE, Table, export, period, view
 from portal.web.context import get_config, get_session
 
 # The tables whose rows are an enum's members, in the enum's order (as `compute` lists them).
@@ -40,8 +40,9 @@ bp = Blueprint("figures", __name__, url_prefix="/figures")
 
 @bp.get("/")
 def page() -> str:
-    """The figures of the last 12 months."""
-    figures = compute(get_session())
+    """The figures of the last 12 closed months (the view is audited, as the CSV is)."""
+    staff: Staff = g.staff
+    figures = view(get_session(), get_config(), staff, as_csv=False)
     return render_template(
         "admin/figures/figures.html",
         tables=[presented(table) for table in figures.tables],

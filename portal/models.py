@@ -482,9 +482,11 @@ class NotificationEvent(Base):
         ForeignKey("reports.id", ondelete="SET NULL"), index=True
     )
     report_count: Mapped[int] = mapped_column(Integer, default=1)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
+    # To the minute, like the report's own times (MINUTE): the event must not keep what the
+    # report does not.
+    created_at: Mapped[datetime] = mapped_column(MINUTE, default=clock.now)
     # NULL until a worker has written its deliveries.
-    fanned_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    fanned_out_at: Mapped[datetime | None] = mapped_column(MINUTE, index=True)
 
     report: Mapped[Report | None] = relationship()
     inbox: Mapped[Inbox] = relationship()
@@ -514,8 +516,8 @@ class NotificationDelivery(Base):
     # A claim: until then no other worker takes it; a worker killed mid-send lets it lapse.
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     leased_by: Mapped[str | None] = mapped_column(String(64))
-    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(MINUTE)  # to the minute, as the report
     last_error: Mapped[str] = mapped_column(String(300), default="")
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
+    created_at: Mapped[datetime] = mapped_column(MINUTE, default=clock.now)
 
     event: Mapped[NotificationEvent] = relationship()

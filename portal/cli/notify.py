@@ -81,7 +81,9 @@ def run_command(poll_seconds: float, retry_seconds: float, lease_seconds: float)
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     worker = f"{socket.gethostname()}:{os.getpid()}"
     click.echo(f"notify worker {worker} running", err=True)
     try:

@@ -333,7 +333,8 @@ def fan_out(session: Session, config: Config, now: datetime | None = None) -> in
                     channel=channel,
                     recipient=recipient,
                     language=language,
-                    next_attempt_at=now,
+                    # To the minute: a first attempt's time would tell the report's to the second.
+                    next_attempt_at=clock.to_the_minute(now),
                 )
             )
         event.fanned_out_at = now

@@ -69,28 +69,42 @@ class KdfBound:
         self.limit = limit
         self.wait_seconds = wait_seconds
         self.max_waiting = WAITING_PER_SLOT * limit if max_waiting is None else max_waiting
-        self._slots = threading.BoundedSemaphore(limit)
+        self._free = limit
         self._waiting = 0
-        self._lock = threading.Lock()
+        self._urgent_waiting = 0
+        self._turns = threading.Condition()
         # One thread per slot, started on first use (so after gunicorn's fork), idle meanwhile.
         self._pool = ThreadPoolExecutor(
             max_workers=limit, thread_name_prefix="kdf", initializer=_be_nice
         )
 
-    def acquire(self) -> bool:
+    def acquire(self, urgent: bool = True) -> bool:
         """Take a slot, waiting at most wait_seconds; False when none became free, or when
-        max_waiting requests wait already."""
-        if self._slots.acquire(blocking=False):
+        max_waiting requests wait already.
+
+        A request that is not urgent (a receipt check) takes a slot only while no urgent one
+        (a new report, a follow-up) waits for it: checks, right or wrong, never keep a report
+        waiting longer than the derivation already running (bench/flood.py (f), (g)).
+        """
+
+        def mine() -> bool:
+            return self._free > 0 and (urgent or self._urgent_waiting == 0)
+
+        with self._turns:
+            if not mine():
+                if self._waiting >= self.max_waiting:
+                    return False
+                self._waiting += 1
+                self._urgent_waiting += urgent
+                try:
+                    if not self._turns.wait_for(mine, timeout=self.wait_seconds):
+                        return False
+                finally:
+                    self._waiting -= 1
+                    self._urgent_waiting -= urgent
+                    self._turns.notify_all()  # a check waiting behind this one may go now
+            self._free -= 1
             return True
-        with self._lock:
-            if self._waiting >= self.max_waiting:
-                return False
-            self._waiting += 1
-        try:
-            return self._slots.acquire(timeout=self.wait_seconds)
-        finally:
-            with self._lock:
-                self._waiting -= 1
 
     @property
     def waiting(self) -> int:
@@ -99,7 +113,11 @@ class KdfBound:
 
     def release(self) -> None:
         """Give a slot back."""
-        self._slots.release()
+        with self._turns:
+            if self._free >= self.limit:
+                raise ValueError("a slot released more often than taken")
+            self._free += 1
+            self._turns.notify_all()
 
     def run(self, work: Callable[[], R]) -> R:
         """Run work (a key derivation) in a low-priority thread of the pool; its result or
@@ -125,9 +143,14 @@ def bound_of(app: Flask) -> KdfBound:
     return bound
 
 
-def bounded(view: Callable[P, R]) -> Callable[P, R]:
+def _always() -> bool:
+    return True
+
+
+def bounded(view: Callable[P, R], urgent: Callable[[], bool] = _always) -> Callable[P, R]:
     """Run a view's POST holding a key derivation slot, its derivations in a niced pool thread
-    (the request's thread waits for each), or refuse it with a quick 503.
+    (the request's thread waits for each), or refuse it with a quick 503. A POST that is not
+    `urgent` gives way to urgent ones waiting for a slot (KdfBound.acquire).
 
     Put it beneath the view's rate limits (the decorator nearest the function): Flask-Limiter
     checks decorated limits when the view is called, so a request they refuse is answered
@@ -139,7 +162,7 @@ def bounded(view: Callable[P, R]) -> Callable[P, R]:
         if request.method != "POST":
             return view(*args, **kwargs)
         bound = bound_of(current_app)
-        if not bound.acquire():
+        if not bound.acquire(urgent()):
             g.kdf_refused = True
             # Held back a moment: a client that resends at once would keep the CPU busy.
             slow_lane_of(current_app).hold()
@@ -152,6 +175,15 @@ def bounded(view: Callable[P, R]) -> Callable[P, R]:
             bound.release()  # whatever happened in the view: a failure never leaks a slot
 
     return wrapper
+
+
+def giving_way(urgent: Callable[[], bool]) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """`bounded`, with the POSTs for which `urgent` is false giving way to the urgent ones."""
+
+    def decorate(view: Callable[P, R]) -> Callable[P, R]:
+        return bounded(view, urgent)
+
+    return decorate
 
 
 def _mark_refusal(response: Response) -> Response:

@@ -6,6 +6,8 @@ import threading
 import time
 from collections.abc import Callable
 
+import pytest
+
 from portal.config import RateLimits
 from portal.web.kdf_bound import WAITING_PER_SLOT, KdfBound
 from tests.web.test_kdf_bound import all_slots_taken
@@ -64,3 +66,48 @@ def wait_until(condition: Callable[[], bool], seconds: float = 5.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "the threads never got there"
         time.sleep(0.01)
+
+
+def test_receipt_checks_give_way_to_reports_waiting_for_a_slot() -> None:
+    """Issue 14: receipt checks cannot starve new reports of the key derivation slot. Checks
+    waiting first still let a report that came later take the next free slot."""
+    bound = KdfBound(1, wait_seconds=10.0)
+    assert bound.acquire()
+    order: list[str] = []
+
+    def take(name: str, urgent: bool) -> None:
+        if bound.acquire(urgent):
+            order.append(name)
+            bound.release()
+
+    checks = [threading.Thread(target=take, args=(f"check{n}", False)) for n in range(3)]
+    for check in checks:
+        check.start()
+    wait_until(lambda: bound.waiting == 3)
+    report = threading.Thread(target=take, args=("report", True))
+    report.start()
+    wait_until(lambda: bound.waiting == 4)
+    bound.release()
+    for thread in [report, *checks]:
+        thread.join(timeout=5)
+    assert order[0] == "report" and sorted(order[1:]) == ["check0", "check1", "check2"]
+    assert bound.acquire(urgent=False), "with nobody waiting, a check takes a free slot"
+
+
+def test_reading_answers_gives_way_and_messages_do_not(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The views ask for a slot as what they are: a report or a follow-up urgent, a check not."""
+    asked: list[bool] = []
+    acquire = KdfBound.acquire
+
+    def recording(bound: KdfBound, urgent: bool = True) -> bool:
+        asked.append(urgent)
+        return acquire(bound, urgent)
+
+    monkeypatch.setattr(KdfBound, "acquire", recording)
+    receipt = receipt_of(site.send())
+    for message in ("", "ещё"):
+        data = {"csrf_token": site.token("/check"), "receipt": receipt, "message": message}
+        assert site.client.post("/check", data=data).status_code == 200
+    assert asked == [True, False, True]

@@ -59,6 +59,10 @@ def _no_message() -> bool:
     return not (request.form.get("message") or "").strip()
 
 
+def _has_message() -> bool:
+    return not _no_message()
+
+
 # Reports and follow-ups count together, per client and over the whole service. The client's
 # own count comes first: a client over its limit is refused without touching the shared ones.
 _CLIENT_MESSAGES = ratelimit.Rule(
@@ -248,7 +252,9 @@ def send(code: str) -> Response:
     _ALL_RECEIPT_FAILURES, _RECEIPT_FAILURES, refusal=_wrong_codes_page, retry=_RECEIPT_RETRIES
 )
 @ratelimit.limited(_ALL_MESSAGES, refusal=_limited_page)
-@kdf_bound.bounded
+# Reading answers gives way to new reports and follow-ups waiting for a key derivation slot: a
+# flood of receipts, right or wrong, cannot keep a child's report from its receipt.
+@kdf_bound.giving_way(urgent=_has_message)
 def check() -> Response:
     """Open the conversation with the receipt; write more to it."""
     form = CheckForm()

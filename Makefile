@@ -84,6 +84,7 @@ bench: install $(VENV)/.installed-dev
 	$(BIN)/python bench/posters.py
 	$(BIN)/python bench/child.py
 	$(BIN)/python bench/flood.py
+	$(BIN)/python bench/notify.py
 	$(BIN)/python bench/inbox.py --postgres-url '$(PG_URL)'
 	$(BIN)/python bench/triage.py
 

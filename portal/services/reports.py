@@ -90,6 +90,25 @@ def school_and_inbox(session: Session, typed_code: str) -> tuple[School, Inbox |
     return None if row is None else (row[0], row[1])
 
 
+# Kazakhstan's school levels: primary (1-4), basic secondary (5-9), upper secondary (10-11).
+# A grade alone, beside the school's name, can be one child in a small school (issue 20); the
+# level is what triage needs (a young child, a teenager). No registry field gives a school's
+# size, so every school gets the band, and only the band is sealed.
+GRADE_BANDS = ((1, 4), (5, 9), (10, 11))
+
+
+def grade_band(grade: int | str) -> str:
+    """The school level of a grade, as staff read it: "5–9"; an unknown value as "?"."""
+    try:
+        number = int(grade)
+    except ValueError:
+        return str(grade)  # already a band (a report sealed after issue 20)
+    for low, high in GRADE_BANDS:
+        if low <= number <= high:
+            return f"{low}–{high}"
+    return "?"
+
+
 def submit_report(
     session: Session,
     school: School,
@@ -105,7 +124,7 @@ def submit_report(
 ) -> tuple[Report, str]:
     """Seal and store a new report with the child's first message; returns it and the receipt.
 
-    The grade, when given, is sealed as a staff-only intake entry: only the priority and
+    The grade, when given, is sealed as a staff-only intake entry, as its band (grade_band): only the priority and
     category of a report are kept in the clear. `inbox` is the school's (school_and_inbox read
     it already); without it, it is looked up. `also` adds what must be stored with the report,
     in its transaction (the notification outbox). `risk_rule` is the lexicon rule that made
@@ -132,7 +151,7 @@ def submit_report(
         )
         report.entries.append(_sealed_entry(keys, sealed.report_id, 0, EntryKind.CHILD, text))
         if grade is not None:
-            facts = json.dumps({"grade": grade})
+            facts = json.dumps({"grade": grade_band(grade)})
             report.entries.append(_sealed_entry(keys, sealed.report_id, 1, EntryKind.INTAKE, facts))
         session.add(report)
         if also is not None:

@@ -326,11 +326,12 @@ class OpenedReport:
 
     @property
     def grade(self) -> str | None:
-        """The grade the child gave, if any (sealed as a staff-only intake entry)."""
+        """The child's school level ("5–9"), if given (sealed as a staff-only intake entry;
+        a report sealed before issue 20 holds the grade itself, shown as its band too)."""
         for entry in self.entries:
             if entry.kind is EntryKind.INTAKE:
                 grade = json.loads(entry.text).get("grade")
-                return str(grade) if grade is not None else None
+                return reports.grade_band(grade) if grade is not None else None
         return None
 
 

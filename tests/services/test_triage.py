@@ -165,7 +165,20 @@ def test_the_grade_is_read_from_the_sealed_intake(world: World) -> None:
         server_secret=world.config.secret_key,
         grade=7,
     )
-    assert opened(world, report).grade == "7"
+    # Issue 20: the school level only, sealed as such (in a small school a grade is a child).
+    found = opened(world, report)
+    assert found.grade == "5–9"
+    intake = [entry.text for entry in found.entries if entry.kind is EntryKind.INTAKE]
+    assert intake == ['{"grade": "5\\u20139"}']
+
+
+@pytest.mark.parametrize(
+    ("grade", "band"),
+    [(1, "1–4"), (4, "1–4"), (5, "5–9"), (9, "5–9"), (10, "10–11"), (11, "10–11"), (12, "?")],
+)
+def test_a_grade_is_shown_as_its_school_level(grade: int, band: str) -> None:
+    assert reports.grade_band(grade) == band
+    assert reports.grade_band(band) == band  # a band sealed as such reads as itself
 
 
 def test_the_queue_names_the_assignee(world: World) -> None:

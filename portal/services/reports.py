@@ -124,11 +124,11 @@ def submit_report(
 ) -> tuple[Report, str]:
     """Seal and store a new report with the child's first message; returns it and the receipt.
 
-    The grade, when given, is sealed as a staff-only intake entry, as its band (grade_band): only the priority and
-    category of a report are kept in the clear. `inbox` is the school's (school_and_inbox read
-    it already); without it, it is looked up. `also` adds what must be stored with the report,
-    in its transaction (the notification outbox). `risk_rule` is the lexicon rule that made
-    it P1 (risk.assess), kept in the clear beside the category.
+    The grade, when given, is sealed as a staff-only intake entry, as its band (grade_band):
+    only the priority and category of a report are kept in the clear. `inbox` is the school's
+    (school_and_inbox read it already); without it, it is looked up. `also` adds what must be
+    stored with the report, in its transaction (the notification outbox). `risk_rule` is the
+    lexicon rule that made it P1 (risk.assess), kept in the clear beside the category.
     """
     if inbox is None:
         inbox = inbox_for_school(session, school)

@@ -6,6 +6,7 @@ BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app portal
 HOST ?= 127.0.0.1
 PORT ?= 5000
+MAIL_PORT ?= 8025
 PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/
 # The shared sample registry when it sits beside the repo, else the copy shipped here.
 SAMPLE_SCHOOLS := $(firstword $(wildcard ../shared/schools-sample.csv) portal/data/schools-sample.csv)
@@ -32,11 +33,17 @@ portal/translations/%/LC_MESSAGES/messages.mo: portal/translations/%/LC_MESSAGES
 
 # The URLs the demo prints (and its posters carry) point at the server it starts.
 demo: export PORTAL_BASE_URL ?= http://$(HOST):$(PORT)
+# Staff notifications go to a mail catcher printing them in this terminal (flask notify catch),
+# sent by a notification worker beside the server; Ctrl-C stops all three.
+demo: export PORTAL_SMTP_URL ?= smtp+plain://127.0.0.1:$(MAIL_PORT)
 demo: install
 	$(FLASK) db upgrade
 	@echo
 	$(FLASK) demo $(SAMPLE_SCHOOLS)
 	@echo
+	$(FLASK) notify catch --port $(MAIL_PORT) & catcher=$$!; \
+	$(FLASK) notify run & worker=$$!; \
+	trap 'kill $$worker $$catcher 2>/dev/null' EXIT; \
 	$(FLASK) run --host $(HOST) --port $(PORT)
 
 test: install system-deps lint typecheck pytest

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from datetime import timedelta
 from types import FrameType
-from typing import IO, TypeVar
+from typing import IO, Any, TypeVar
 
 import click
 from flask.cli import AppGroup
@@ -128,3 +128,41 @@ def _one_worker_on_sqlite(database_url: str, instance: os.PathLike[str]) -> IO[s
         click.echo("another notify worker runs on this SQLite database: one only", err=True)
         sys.exit(2)
     return handle
+
+
+@notify_cli.command("catch")
+@click.option("--port", type=click.IntRange(1, 65535), default=8025, show_default=True)
+def catch_command(port: int) -> None:
+    """A mail catcher on 127.0.0.1 for the demo and development: prints each message
+    received (decoded), keeps none. Point PORTAL_SMTP_URL at smtp+plain://127.0.0.1:PORT."""
+    # aiosmtpd comes with the test extra (make demo installs it), never with production.
+    import email
+    from email.policy import default
+
+    from aiosmtpd.controller import Controller
+
+    class Printer:
+        async def handle_DATA(self, server: object, session: object, envelope: Any) -> str:
+            mail = email.message_from_bytes(envelope.original_content or b"", policy=default)
+            body = mail.get_body(preferencelist=("plain",))
+            click.echo(
+                f"\n--- mail to {mail['To']} ---\nSubject: {mail['Subject']}\n"
+                f"{body.get_content() if body is not None else ''}---",
+                err=True,
+            )
+            return "250 OK"
+
+    controller = Controller(Printer(), hostname="127.0.0.1", port=port)
+    controller.start()
+    click.echo(f"mail catcher on 127.0.0.1:{port}: staff notifications appear here", err=True)
+    stopped = False
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        nonlocal stopped
+        stopped = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    while not stopped:
+        time.sleep(0.2)
+    controller.stop()

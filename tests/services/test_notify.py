@@ -339,6 +339,8 @@ def test_giving_up_is_loud(
     assert delivery.status is DeliveryStatus.FAILED and "ConnectionRefused" in delivery.last_error
     assert any(r.levelno == logging.ERROR and "gave up" in r.message for r in caplog.records)
     assert [trouble.delivery.id for trouble in notify.troubles(world.session)] == [delivery.id]
+    # /healthz stays about the web: a mail outage is the admins' page's business.
+    assert world.app.test_client().get("/healthz").status_code == 200
 
 
 def test_a_claim_is_one_workers_until_its_lease_lapses(world: World, catcher: MailCatcher) -> None:

@@ -618,15 +618,25 @@ def deliver(
     delivery_id: int,
     senders: dict[Channel, Sender],
     policy: RetryPolicy,
-) -> bool:
-    """Send one claimed delivery, then mark it (sent with its audit record, or to retry)."""
+    worker: str,
+) -> bool | None:
+    """Send one delivery `worker` claimed, then mark it (sent with its audit record, or to
+    retry); True if sent, False if it failed, None if the claim was no longer the worker's."""
     delivery = session.get(NotificationDelivery, delivery_id)
-    if delivery is None or delivery.status is not DeliveryStatus.PENDING:
-        return False
+    if (
+        delivery is None
+        or delivery.status is not DeliveryStatus.PENDING
+        # Slow sends before it may have outlasted the lease: another worker has it now.
+        or delivery.leased_by != worker
+        or delivery.lease_until is None
+        or delivery.lease_until <= clock.now()
+    ):
+        session.commit()
+        return None
     message = _outgoing(session, config, delivery)
     session.commit()  # no transaction (nor lock) is held while the server is talked to
     try:
-        senders[delivery.channel](message)
+        senders[message.channel](message)
     except SendFailed as exc:
         _failed(session, config, delivery, str(exc), policy)
         return False
@@ -697,10 +707,9 @@ def run_once(
     deliveries = fan_out(session, config)
     sent = failed = 0
     for delivery_id in claim(session, worker, lease=policy.lease):
-        if deliver(session, config, delivery_id, senders, policy):
-            sent += 1
-        else:
-            failed += 1
+        done = deliver(session, config, delivery_id, senders, policy, worker)
+        sent += done is True
+        failed += done is False
     return Tick(events, deliveries, sent, failed)
 
 

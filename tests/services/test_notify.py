@@ -344,7 +344,8 @@ def test_giving_up_is_loud(
 
 
 def test_a_claim_is_one_workers_until_its_lease_lapses(world: World, catcher: MailCatcher) -> None:
-    """Two claims at once take nothing twice; a lapsed lease (a killed worker) is taken again."""
+    """Two claims at once take nothing twice; a lapsed lease (a killed or stuck worker) is
+    taken again, and the first worker then leaves it alone."""
     config = notifying(world, catcher, None)
     with time_machine.travel(T0, tick=False):
         child_writes(world, config)
@@ -354,3 +355,9 @@ def test_a_claim_is_one_workers_until_its_lease_lapses(world: World, catcher: Ma
         assert len(first) == 1 and notify.claim(world.session, "b") == []
     with time_machine.travel(T0 + notify.LEASE + timedelta(seconds=1), tick=False):
         assert notify.claim(world.session, "b") == first
+        with notify.senders_for(config) as senders:
+            # "a" was slow and comes back to it: not its claim any more, nothing sent.
+            assert notify.deliver(world.session, config, first[0], senders, QUICK, "a") is None
+            assert catcher.received == []
+            assert notify.deliver(world.session, config, first[0], senders, QUICK, "b") is True
+    assert len(catcher.wait_for(1)) == 1

@@ -13,10 +13,12 @@ and marks it sent together with its audit record.
 message goes. A worker killed before the server accepted the message leaves it unsent: once the
 lease lapses another worker sends it, once. A worker killed *after* the server accepted it
 (its 250 reply to the message, or the webhook's 2xx) and *before* its mark commits cannot know
-the message left: the next worker sends it again. That window is one database commit long; the
-copy carries the same Message-ID (`<qr111-DELIVERY@HOST>`) and the same webhook `Idempotency-Key`,
-so the receiver can drop it. Nothing sends twice otherwise: a claim is taken by one worker at a
-time, a lease (`LEASE`) outlasts the longest send (`SEND_TIMEOUT_SECONDS`, twice over).
+the message left: the next worker sends it again. That window is one database commit long;
+the copy carries the same Message-ID (`<qr111-DELIVERY-EVENT@HOST>`) and the same webhook
+`Idempotency-Key`, so the receiver can drop it. Nothing sends twice otherwise: a claim is one
+worker's at a time, and renewed just before each send for `LEASE`, longer than a send can take
+(`SEND_TIMEOUT_SECONDS` a network step, four times over); a worker whose claim lapsed leaves it
+alone.
 
 **Nothing of the report leaves.** A message says which inbox, what kind (new P1, unopened P1,
 digest), how many and how long waiting, and links to the desk: no text, category, school,
@@ -622,16 +624,22 @@ def deliver(
 ) -> bool | None:
     """Send one delivery `worker` claimed, then mark it (sent with its audit record, or to
     retry); True if sent, False if it failed, None if the claim was no longer the worker's."""
+    now = clock.now()
+    # Renew the claim for this one send, if it is still ours: slow sends before it may have
+    # outlasted the lease, and then another worker has it.
+    renewed = session.execute(
+        update(NotificationDelivery)
+        .where(
+            NotificationDelivery.id == delivery_id,
+            NotificationDelivery.status == DeliveryStatus.PENDING,
+            NotificationDelivery.leased_by == worker,
+            NotificationDelivery.lease_until > now,
+        )
+        .values(lease_until=now + policy.lease)
+    )
+    session.commit()
     delivery = session.get(NotificationDelivery, delivery_id)
-    if (
-        delivery is None
-        or delivery.status is not DeliveryStatus.PENDING
-        # Slow sends before it may have outlasted the lease: another worker has it now.
-        or delivery.leased_by != worker
-        or delivery.lease_until is None
-        or delivery.lease_until <= clock.now()
-    ):
-        session.commit()
+    if renewed.rowcount != 1 or delivery is None:  # type: ignore[attr-defined]
         return None
     message = _outgoing(session, config, delivery)
     session.commit()  # no transaction (nor lock) is held while the server is talked to

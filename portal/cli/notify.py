@@ -9,6 +9,7 @@ import os
 import signal
 import socket
 import sys
+import threading
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -73,14 +74,7 @@ def run_command(poll_seconds: float, retry_seconds: float, lease_seconds: float)
         click.echo("nothing to send with: set PORTAL_SMTP_URL and/or PORTAL_WEBHOOK_URL", err=True)
         sys.exit(2)
     lock = _one_worker_on_sqlite(config.database_url, config.instance_path)
-    stopping = False
-
-    def stop(signum: int, frame: FrameType | None) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    keep_going = _until_stopped()
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -93,7 +87,7 @@ def run_command(poll_seconds: float, retry_seconds: float, lease_seconds: float)
             worker,
             poll_seconds=poll_seconds,
             policy=_policy(retry_seconds, lease_seconds),
-            keep_going=lambda: not stopping,
+            keep_going=keep_going,
             sleep=time.sleep,
         )
     finally:
@@ -115,6 +109,18 @@ def once_command(retry_seconds: float, lease_seconds: float) -> None:
         f"events {tick.events}, deliveries {tick.deliveries}, sent {tick.sent}, "
         f"failed {tick.failed}"
     )
+
+
+def _until_stopped() -> Callable[[], bool]:
+    """False from the first SIGTERM or Ctrl-C on: the loop ends after its current step."""
+    stopped = threading.Event()
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        stopped.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    return lambda: not stopped.is_set()
 
 
 def _one_worker_on_sqlite(database_url: str, instance: os.PathLike[str]) -> IO[str] | None:
@@ -155,14 +161,7 @@ def catch_command(port: int) -> None:
     controller = Controller(Printer(), hostname="127.0.0.1", port=port)
     controller.start()
     click.echo(f"mail catcher on 127.0.0.1:{port}: staff notifications appear here", err=True)
-    stopped = False
-
-    def stop(signum: int, frame: FrameType | None) -> None:
-        nonlocal stopped
-        stopped = True
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    while not stopped:
+    keep_going = _until_stopped()
+    while keep_going():
         time.sleep(0.2)
     controller.stop()

@@ -21,6 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeEngine
 
 from portal import clock
 from portal.enums import (
@@ -75,6 +76,11 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+    def coerce_compared_value(self, op: object, value: object) -> TypeEngine[datetime]:
+        """An instant compared with a column is taken as it is: only what is stored is cut to
+        the minute (`closed_at < cutoff` must not become `< cutoff's minute`)."""
+        return UTCDateTime()
 
 
 MINUTE = UTCDateTime(to_the_minute=True)

@@ -40,13 +40,14 @@ def at(instant: datetime) -> time_machine.travel:
 def test_figures_count_the_twelve_calendar_months_up_to_the_instant(instant: datetime) -> None:
     starts = figures.month_starts(instant)
     assert len(starts) == figures.MONTHS + 1
-    assert starts[-2] <= instant < starts[-1]  # the current month, then the next one's start
+    # Closed months only (issue 20): they end where the current month starts.
+    assert starts[-1] <= instant < starts[-1] + relativedelta(months=1)
     for start, following in itertools.pairwise(starts):
         assert start.tzinfo is clock.KAZAKHSTAN
         assert (start.day, start.hour, start.minute, start.second) == (1, 0, 0, 0)
         assert start + relativedelta(months=1) == following
     local = clock.in_kazakhstan(instant)
-    assert (starts[-2].year, starts[-2].month) == (local.year, local.month)
+    assert (starts[-1].year, starts[-1].month) == (local.year, local.month)
 
 
 @pytest.mark.parametrize("instant", EVERY_EDGE)
@@ -55,10 +56,14 @@ def test_a_report_at_a_month_edge_counts_in_its_own_month(
     world_inbox: None,  # noqa: F811
     instant: datetime,
 ) -> None:
-    this_month = figures.month_starts(instant)[-2]
+    this_month = figures.month_starts(instant)[-1]
+    last_month = figures.month_starts(instant)[-2]
     first = figures.month_starts(instant)[0]
-    add_reports(session, "г. Астана", 5, this_month, Category.HOME)  # its first second
-    add_reports(session, "г. Астана", 6, this_month - SECOND, Category.HOME)  # last month's last
+    add_reports(session, "г. Астана", 4, this_month, Category.HOME)  # not closed yet: out
+    add_reports(session, "г. Астана", 5, last_month, Category.HOME)  # its first second
+    add_reports(
+        session, "г. Астана", 6, last_month - SECOND, Category.HOME
+    )  # the one before's last
     add_reports(session, "г. Астана", 7, first - SECOND, Category.HOME)  # 13 months ago: out
     with at(instant):
         found = figures.compute(session)
@@ -66,7 +71,7 @@ def test_a_report_at_a_month_edge_counts_in_its_own_month(
     assert list(by_month.values())[-2:] == ["6", "5"]
     assert set(list(by_month.values())[:-2]) == {"0"}
     assert found.table("month").foot == ["Total", "11"]
-    assert found.months[-1] == clock.in_kazakhstan(instant).strftime("%Y-%m")
+    assert found.months[-1] == clock.in_kazakhstan(last_month).strftime("%Y-%m")
 
 
 @pytest.mark.parametrize(
@@ -81,7 +86,7 @@ def test_the_figures_page_and_csv_answer_with_the_right_twelve_months(
     desk: Desk, instant: datetime
 ) -> None:
     local = clock.in_kazakhstan(instant)
-    wanted = [f"{(local - relativedelta(months=n)):%Y-%m}" for n in range(11, -1, -1)]
+    wanted = [f"{(local - relativedelta(months=n)):%Y-%m}" for n in range(12, 0, -1)]
     with time_machine.travel(instant, tick=True):
         admin = desk.log_in(desk.admin)
         page = admin.get("/staff/figures/")
@@ -92,7 +97,7 @@ def test_the_figures_page_and_csv_answer_with_the_right_twelve_months(
     lines = list(csv.reader(io.StringIO(exported.data.decode("utf-8-sig"))))
     grid = lines.index(["Region × month"])
     assert lines[grid + 1] == ["Region", *wanted, "Total"]
-    month_end = local.replace(day=1) + relativedelta(months=1, days=-1)
+    month_end = local.replace(day=1) - relativedelta(days=1)  # the last closed month's end
     assert f"received {wanted[0]}-01 to {month_end:%Y-%m-%d} " in lines[0][0]
 
 
@@ -113,7 +118,8 @@ def test_retention_erases_a_report_closed_a_second_past_the_period(
             world.session, older_than=period, server_secret=world.config.secret_key
         )
     assert erased == 1
-    assert due.erased_at == instant and kept.erased_at is None
+    # Erased, its times left at their month (issue 20).
+    assert due.erased_at == clock.start_of_month(instant) and kept.erased_at is None
 
 
 @pytest.mark.parametrize("instant", EVERY_EDGE)
@@ -243,7 +249,7 @@ def test_a_report_keeps_its_utc_instant(world: World) -> None:
     world.session.expire_all()
     stored = world.session.get(Report, report.id)
     assert stored is not None
-    assert stored.created_at == datetime(2027, 12, 31, 18, 59, 59, tzinfo=UTC)
+    assert stored.created_at == datetime(2027, 12, 31, 18, 59, tzinfo=UTC)  # to the minute
     assert stored.created_at.utcoffset() == timedelta(0)
 
 

@@ -8,15 +8,23 @@ import email
 import hashlib
 import hmac
 import http.server
+import ipaddress
 import socket
+import ssl
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from email.message import Message
+from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 
 def free_port() -> int:
@@ -34,6 +42,7 @@ class Received:
     raw: bytes
     message: Message
     at: float  # time.monotonic()
+    wall: float  # time.time(): compared with instants stored by another process
 
 
 @dataclass
@@ -62,7 +71,9 @@ class _Handler:
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         raw = envelope.original_content or b""
         with self.arrived:
-            self.received.append(Received(raw, email.message_from_bytes(raw), time.monotonic()))
+            self.received.append(
+                Received(raw, email.message_from_bytes(raw), time.monotonic(), time.time())
+            )
             self.arrived.notify_all()
         await self._held("data")
         return "250 Message accepted for delivery"
@@ -72,10 +83,25 @@ class MailCatcher:
     """An SMTP server on 127.0.0.1 (no TLS, no login: `smtp+plain://`), stopped and started
     again on the same port to play a mail server that is down."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self, *, tls: ssl.SSLContext | None = None, login: tuple[str, str] | None = None
+    ) -> None:
         self.port = free_port()
         self.handler = _Handler()
         self._controller: Controller | None = None
+        self._tls, self._login = tls, login
+        self.logins: list[str] = []  # who logged in, in order
+
+    def _authenticate(
+        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
+    ) -> AuthResult:
+        ok = isinstance(data, LoginPassword) and self._login == (
+            data.login.decode(),
+            data.password.decode(),
+        )
+        if ok:
+            self.logins.append(data.login.decode())
+        return AuthResult(success=ok)
 
     @property
     def url(self) -> str:
@@ -84,7 +110,14 @@ class MailCatcher:
 
     def start(self) -> None:
         """Listen (again)."""
-        self._controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
+        options: dict[str, Any] = {}
+        if self._tls is not None:  # STARTTLS required before anything else
+            options.update(tls_context=self._tls, require_starttls=True)
+        if self._login is not None:  # and a login, over TLS only
+            options.update(
+                auth_required=True, auth_require_tls=True, authenticator=self._authenticate
+            )
+        self._controller = Controller(self.handler, hostname="127.0.0.1", port=self.port, **options)
         self._controller.start()
 
     def stop(self) -> None:
@@ -140,3 +173,38 @@ def signature_ok(secret: str, headers: dict[str, str], body: bytes) -> bool:
     timestamp = headers["x-qr111-timestamp"]
     expected = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
     return hmac.compare_digest(headers["x-qr111-signature"], "sha256=" + expected.hexdigest())
+
+
+def self_signed_tls(folder: Path) -> tuple[ssl.SSLContext, Path]:
+    """A certificate for 127.0.0.1 made now: the server's TLS context, and the file a client
+    trusts it by (SSL_CERT_FILE)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)  # the certificate's own validity, not the portal's clock
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=30))
+        .not_valid_after(now + timedelta(days=30))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = folder / "smtp-cert.pem", folder / "smtp-key.pem"
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert_file, key_file)
+    return context, cert_file

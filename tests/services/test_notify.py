@@ -10,6 +10,7 @@ import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.header import decode_header, make_header
+from pathlib import Path
 
 import pytest
 import time_machine
@@ -20,7 +21,7 @@ from portal.config import Config, Notifications, SmtpServer
 from portal.enums import AuditAction, Category, DeliveryStatus, NotificationKind, Priority, Role
 from portal.models import AuditEvent, NotificationDelivery, NotificationEvent, Report
 from portal.services import intake, labels, notify, triage
-from tests.mail import MailCatcher, Received, WebhookReceiver, signature_ok
+from tests.mail import MailCatcher, Received, WebhookReceiver, self_signed_tls, signature_ok
 from tests.worlds import World, add_member
 
 CANARY = "CANARY-7f3a Мені өгей әкем ұрады, өлгім келеді"
@@ -361,3 +362,34 @@ def test_a_claim_is_one_workers_until_its_lease_lapses(world: World, catcher: Ma
             assert catcher.received == []
             assert notify.deliver(world.session, config, first[0], senders, QUICK, "b") is True
     assert len(catcher.wait_for(1)) == 1
+
+
+def test_mail_goes_by_starttls_and_login(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PORTAL_SMTP_URL=smtp://user:password@host: a server that requires STARTTLS and a
+    login gets the message; a wrong password is a failed attempt, not a message in clear."""
+    tls, ca_file = self_signed_tls(tmp_path)
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca_file))  # the client trusts this server only
+    # aiosmtpd answers smtplib's last mechanism after a wrong password late: wait less for it.
+    monkeypatch.setattr(notify, "SEND_TIMEOUT_SECONDS", 2)
+    server = MailCatcher(tls=tls, login=("qr111@mail.kz", "mail-password"))
+    server.start()
+    try:
+        config = notifying(world, server, None)
+        smtp = SmtpServer("127.0.0.1", server.port, "starttls", "qr111@mail.kz", "wrong")
+        wrong = dataclasses.replace(
+            config, notifications=dataclasses.replace(config.notifications, smtp=smtp)
+        )
+        with time_machine.travel(T0, tick=False):
+            child_writes(world, config)
+            assert tick(world, wrong).failed == 1
+        right = dataclasses.replace(smtp, password="mail-password")
+        config = dataclasses.replace(
+            config, notifications=dataclasses.replace(config.notifications, smtp=right)
+        )
+        with time_machine.travel(T0 + timedelta(minutes=5), tick=False):
+            assert tick(world, config).sent == 1
+        assert len(server.wait_for(1)) == 1 and server.logins == ["qr111@mail.kz"]
+    finally:
+        server.stop()

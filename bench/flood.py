@@ -19,6 +19,13 @@ rate-limit counts:
 (c) the same, plus a spread attack from many addresses: it must be held by the global limit
     and the bound on key derivations (503s, held back a second like every refusal) while the
     staff inbox keeps its p95 within 2x of (a).
+(d) NAT: 5 pupils behind one address (its 5 reports a minute) each send and open their
+    report twice while one mistypes 20 codes: every receipt and opening must answer 200;
+(e) silence a school: 24 addresses send junk to one children's school at full speed; then a
+    child at a new address writes to it and to another school (both 200), staff p95 <= 2x;
+(f) one IPv6 /64 and (g) 500 addresses send wrong receipts at full speed: the children's
+    reports must keep getting receipts, p95 <= 2x of (a).
+Every attacker loads a page for each post (a token is good once, for one school and language).
 Prints a table: requests, status counts, p50/p95 of the children's sends and of the staff's
 inbox pages, ratios to (a), and whether each goal is met.
 """
@@ -26,6 +33,7 @@ inbox pages, ratios to (a), and whether each goal is met.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import http.client
 import http.cookiejar
 import itertools
@@ -61,6 +69,11 @@ GOAL_RATIO = 2.0
 MAX_REQUESTS_PER_CONNECTION = 200_000
 DEMO_TOTP = re.compile(r"triage\s+" + re.escape(STAFF_EMAIL) + r".*?TOTP secret (\w+)", re.S)
 FORM_HEADERS = {"Content-Type": "application/x-www-form-urlencoded"}
+# The receipt on a thank-you page: four groups of four digits in the digits paragraph.
+RECEIPT = re.compile(rb'<p class="digits"[^>]*>(.*?)</p>', re.S)
+# (d): pupils behind one address (the per-client limit's 5 a minute) and one's mistyped codes.
+NAT_PUPILS = 5
+NAT_MISTAKES = 20
 
 
 @dataclass
@@ -172,44 +185,50 @@ def staff_reader(port: int, cookie: str, deadline: float, tally: Tally) -> None:
         browser.close()
 
 
-def attacker(
-    port: int, addresses: list[str], paths: list[str], deadline: float, seed: int, tally: Tally
-) -> None:
-    """One connection sending the form as fast as the server answers, round the addresses
-    and the schools."""
+def attacker(port: int, attack: Attack, deadline: float, seed: int, tally: Tally) -> None:
+    """One connection sending as fast as the server answers, round the addresses and the
+    schools: junk reports, or wrong receipts to /check. Each post carries a token of a page
+    loaded just before (a token is good once, for one school and language)."""
     rng, browser = random.Random(seed), child_bench.Browser(port)
-    clients, schools = itertools.cycle(addresses), itertools.cycle(paths)
+    clients, schools = itertools.cycle(attack.addresses), itertools.cycle(attack.paths)
     try:
-        # One token serves every school for its lifetime: an attacker does not reload pages.
-        token, _action = load_form(browser, paths[0], next(clients))
-        body = form_fields(token, rng)
         for _ in range(MAX_REQUESTS_PER_CONNECTION):
             if time.perf_counter() >= deadline:
                 break
+            client = next(clients)
             try:
-                reply = post_form(browser, next(schools), body, next(clients))
+                if attack.kind == "receipts":
+                    token, action = load_form(browser, "/check", client)
+                    body = urlencode({"csrf_token": token, "receipt": wrong_receipt(rng)}).encode()
+                else:
+                    token, action = load_form(browser, next(schools), client)
+                    body = form_fields(token, rng)
+                reply = post_form(browser, action, body, client)
                 tally.add(str(reply.status))
-            except (OSError, http.client.HTTPException) as exc:
+            except (OSError, http.client.HTTPException, child_bench.WrongReply) as exc:
                 tally.add(type(exc).__name__)
                 time.sleep(0.05)  # a refused connection must not become a busy loop
     finally:
         browser.close()
 
 
+def wrong_receipt(rng: random.Random) -> str:
+    """16 random digits: a guess (one in 10^16 opens a report)."""
+    return "".join(rng.choice("0123456789") for _ in range(16))
+
+
 def attack_process(
     port: int,
-    addresses: list[str],
-    paths: list[str],
-    connections: int,
+    attack: Attack,
     seconds: float,
     results: multiprocessing.Queue[tuple[dict[str, int], int, float]],
 ) -> None:
     """An attacker in a process of its own: its threads never hold the measuring clients' GIL."""
     deadline = time.perf_counter() + seconds
-    tallies = [Tally() for _ in range(connections)]
+    tallies = [Tally() for _ in range(attack.connections)]
     threads = [
-        threading.Thread(target=attacker, args=(port, addresses, paths, deadline, n, tallies[n]))
-        for n in range(connections)
+        threading.Thread(target=attacker, args=(port, attack, deadline, n, tallies[n]))
+        for n in range(attack.connections)
     ]
     for thread in threads:
         thread.start()
@@ -229,6 +248,9 @@ class Attack:
     addresses: list[str]
     paths: list[str]
     connections: int
+    kind: str = "reports"  # or "receipts": wrong receipts to /check
+    # Pages a child at a new address writes to once the attack is over: its report's status.
+    probes: tuple[str, ...] = ()
 
 
 @dataclass
@@ -241,6 +263,8 @@ class Scenario:
     staff: Tally = field(default_factory=Tally)
     attack: Tally = field(default_factory=Tally)
     attack_name: str = ""
+    attack_kind: str = ""
+    probes: dict[str, str] = field(default_factory=dict)
     # CPU seconds: the server's processes, the attacker's process, and the share of the
     # machine that went to neither them nor the measuring clients.
     server_cpu: float | None = None
@@ -262,14 +286,18 @@ def run_scenario(
     attack: Attack | None,
 ) -> Scenario:
     """Children and the staff member for args.seconds, with an attacker beside them."""
-    scenario = Scenario(name, attack_name=attack.name if attack else "")
+    scenario = Scenario(
+        name,
+        attack_name=attack.name if attack else "",
+        attack_kind=attack.kind if attack else "",
+    )
     spawn = multiprocessing.get_context("spawn")
     results: multiprocessing.Queue[tuple[dict[str, int], int, float]] = spawn.Queue()
     port, process = server.port, None
     if attack is not None:
         process = spawn.Process(
             target=attack_process,
-            args=(port, attack.addresses, attack.paths, attack.connections, args.seconds, results),
+            args=(port, attack, args.seconds, results),
         )
         process.start()
         time.sleep(1.0)  # it starts up (imports) before the measured clients do
@@ -301,11 +329,66 @@ def run_scenario(
         process.join()
         scenario.attack.statuses.update(statuses)
         scenario.attack.requests = requests
+    for number, path in enumerate(attack.probes if attack else ()):
+        scenario.probes[path] = probe(port, path, address(254, 254, number))
     if cpu.others is not None:
         # The attacker's process is not the bench's: take it out of the others' share.
         machine = scenario.seconds * (os.cpu_count() or 1)
         scenario.others = max(0.0, cpu.others - scenario.attacker_cpu / machine)
     return scenario
+
+
+def probe(port: int, path: str, client: str) -> str:
+    """A child at an address that sent nothing yet writes once: the status of the send."""
+    browser = child_bench.Browser(port)
+    try:
+        token, action = load_form(browser, path, client)
+        reply = post_form(browser, action, form_fields(token, random.Random(0)), client)
+        return str(reply.status)
+    except (OSError, http.client.HTTPException, child_bench.WrongReply) as exc:
+        return type(exc).__name__
+    finally:
+        browser.close()
+
+
+@dataclass
+class Nat:
+    """(d)'s figures: pupils behind one address, one of them mistyping codes."""
+
+    seconds: float = 0.0
+    sends: Tally = field(default_factory=Tally)
+    opens: Tally = field(default_factory=Tally)
+    mistypes: Tally = field(default_factory=Tally)
+
+
+def behind_one_address(port: int, path: str, pupils: int, mistakes: int) -> Nat:
+    """Pupils behind one address each send a report and open it twice with its receipt, while
+    one of them mistypes codes `mistakes` times in between."""
+    nat, client, rng = Nat(), address(253, 0, 1), random.Random(7)
+    browser = child_bench.Browser(port)
+    started = time.perf_counter()
+    wrong = 0
+    try:
+        for _pupil in range(pupils):
+            token, action = load_form(browser, path, client)
+            reply = post_form(browser, action, form_fields(token, rng), client)
+            nat.sends.add(str(reply.status), reply.seconds)
+            found = RECEIPT.search(reply.body)
+            digits = b"".join(re.findall(rb"\d{4}", found.group(1))).decode() if found else ""
+            for _ in range(2):
+                for _ in range(min(mistakes - wrong, -(-mistakes // (2 * pupils)))):
+                    token, action = load_form(browser, "/check", client)
+                    body = urlencode({"csrf_token": token, "receipt": wrong_receipt(rng)})
+                    nat.mistypes.add(str(post_form(browser, action, body.encode(), client).status))
+                    wrong += 1
+                token, action = load_form(browser, "/check", client)
+                body = urlencode({"csrf_token": token, "receipt": digits or wrong_receipt(rng)})
+                opened = post_form(browser, action, body.encode(), client)
+                nat.opens.add(str(opened.status), opened.seconds)
+    finally:
+        browser.close()
+    nat.seconds = time.perf_counter() - started
+    return nat
 
 
 class Backend:
@@ -448,16 +531,57 @@ def measure(backend: Backend, args: argparse.Namespace, log: Path) -> list[Scena
         actions,
         args.spread_connections,
     )
+    # (e): junk to one of the children's schools; afterwards a child at a new address writes
+    # to it and to another school.
+    silence = Attack(
+        "24 addresses, junk to one school",
+        [address(250, 0, n) for n in range(24)],
+        actions[:1],
+        24,
+        probes=(paths[0], paths[1]),
+    )
+    rng = random.Random(64)
+    slash64 = Attack(
+        "one IPv6 /64, wrong receipts",
+        [
+            "2001:db8:64:64:" + ":".join(f"{rng.getrandbits(16):x}" for _ in range(4))
+            for _ in range(500)
+        ],
+        [],
+        args.spread_connections,
+        kind="receipts",
+    )
+    receipts = dataclasses.replace(
+        spread, name=f"{args.spread_addresses} addresses, wrong receipts", kind="receipts"
+    )
     cookie = ""
     scenarios = []
-    for name, attack in (("(a) unloaded", None), ("(b) hammer", hammer), ("(c) spread", spread)):
+    runs = [("(a) unloaded", None), ("(b) hammer", hammer), ("(c) spread", spread)]
+    runs += [("(e) silence", silence), ("(f) /64 codes", slash64), ("(g) 500 codes", receipts)]
+    for name, attack in runs:
         backend.reset_limits()
         with gunicorn(backend, log) as server:
             # Staff sessions outlive a server: one login (a TOTP code is good once) for all.
             cookie = cookie or log_in(server.port, totp_secret)
             scenarios.append(run_scenario(name, server, paths, cookie, args, attack))
         print_scenario(scenarios[-1])
+    backend.reset_limits()
+    with gunicorn(backend, log) as server:
+        nat = behind_one_address(server.port, paths[0], NAT_PUPILS, NAT_MISTAKES)
+    print_nat(nat)
     return scenarios
+
+
+def print_nat(nat: Nat) -> None:
+    """(d)'s line: every pupil's receipt and opening, the mistyper's answers."""
+    met = set(nat.sends.statuses) == {"200"} and set(nat.opens.statuses) == {"200"}
+    print(
+        f"  (d) NAT: {NAT_PUPILS} pupils behind one address, one mistyping {NAT_MISTAKES} codes, "
+        f"{nat.seconds:.0f} s: sends {statuses(nat.sends)} (p50/p95 ms {ms(nat.sends.timing())}), "
+        f"opens {statuses(nat.opens)}, mistypes {statuses(nat.mistypes)}; "
+        f"{'met' if met else 'NOT met'}: every pupil's receipt and both openings answered 200",
+        flush=True,
+    )
 
 
 def statuses(tally: Tally) -> str:
@@ -501,6 +625,28 @@ def verdicts(scenarios: list[Scenario], global_per_second: float) -> list[tuple[
         if scenario is base:
             results.append(
                 ("every child's report and staff page answered 200", children_ok and staff_ok)
+            )
+        elif scenario.attack_kind == "receipts":
+            met = children_ok and child_ratio is not None and child_ratio <= GOAL_RATIO
+            results.append(
+                (f"children's reports all 200 with receipts, p95 <= {GOAL_RATIO:g}x", met)
+            )
+        elif scenario.probes:
+            probes_ok = set(scenario.probes.values()) == {"200"}
+            met = (
+                children_ok
+                and probes_ok
+                and staff_ok
+                and staff_ratio is not None
+                and staff_ratio <= GOAL_RATIO
+            )
+            results.append(
+                (
+                    f"a new child at the school and at another got 200 "
+                    f"({', '.join(scenario.probes.values())}); children all 200; "
+                    f"staff p95 <= {GOAL_RATIO:g}x",
+                    met,
+                )
             )
         elif scenario.attack_name == "one address":
             refused = scenario.attack.statuses["429"]

@@ -51,6 +51,15 @@ def refusal(status: int, problem: str) -> Response:
     return response
 
 
+def refusal_without_echo(status: int, problem: str) -> Response:
+    """The refusal page with nothing of the request in it: no text, no fields, no form (a page
+    sent again must show nothing of the first time)."""
+    page = render_template("errors/refused.html", problem=problem, action="", fields={}, typed="")
+    response = make_response(page, status)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def render_server_error(error: Exception) -> tuple[str, int]:
     """The page for an unexpected failure: never a bare 500, always the numbers to call."""
     current_app.logger.exception("unexpected failure", exc_info=error)

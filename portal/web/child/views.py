@@ -125,10 +125,7 @@ _RECEIPT_RETRIES = ratelimit.Rule(
 def _already_sent() -> Response:
     """A page sent again (Back and Resend on a shared phone): nothing stored, nothing shown of
     the first time (no receipt, no conversation, no words), and no form to send it a third."""
-    page = render_template(
-        "errors/refused.html", problem="already-sent", action="", fields={}, typed=""
-    )
-    return _not_stored(page, 409)
+    return errors.refusal_without_echo(409, "already-sent")
 
 
 @bp.after_request

@@ -31,11 +31,12 @@ workers = len(os.sched_getaffinity(0))
 # number hashing at once is bounded in the app (PORTAL_MAX_KDF_CONCURRENCY,
 # portal/web/kdf_bound.py),
 # and reports beyond what the cores can hash get a 503 that keeps the child's text, instead of
-# waiting in the listen queue for a proxy's timeout page that loses it. 128: up to 7 wait for
-# the derivation slot (kdf_bound.WAITING_PER_SLOT + 1), up to 100 hold back a refusal for a
-# second (ratelimit.SLOW_REFUSALS_PER_WORKER: a flood's connections then send one request a
-# second each instead of spinning on quick refusals), and at least 21 are left for pages. A
-# waiting or held thread uses no CPU and no database connection; threads start only when needed.
+# waiting in the listen queue for a proxy's timeout page that loses it. 128: up to 9 wait for
+# the derivation slot (kdf_bound.WAITING_PER_SLOT + CHECKS_WAITING_PER_SLOT + 1), up to 100 hold
+# back a refusal for a second (ratelimit.SLOW_REFUSALS_PER_WORKER: a flood's connections then
+# send one request a second each instead of spinning on quick refusals), and at least 19 are
+# left for pages. A waiting or held thread uses no CPU and no database connection; threads
+# start only when needed.
 worker_class = "gthread"
 threads = 128
 # Every worker builds its own app after the fork: no database connection crosses a fork.

@@ -53,6 +53,13 @@ WAITING_PER_SLOT = 6
 # while a derivation alone still gets a whole idle core. An unprivileged thread may raise its
 # nice value but never lower it back: hence threads of their own that do nothing else.
 NICENESS = 10
+# Receipt checks (reading answers, no message) have places of their own in the queue, fewer,
+# and wait less: under a flood of receipts they are refused quickly with the kind 'try again
+# in a minute' page (it keeps nothing: no receipt is echoed), while reports and follow-ups keep
+# all of WAITING_PER_SLOT and wait WAIT_SECONDS. Before, checks filled the queue's six places
+# and new reports behind them got 503s (bench/flood.py (f): 6 of 14, (g): 2 of 14).
+CHECKS_WAITING_PER_SLOT = 2
+CHECK_WAIT_SECONDS = 0.5
 _EXTENSION = "portal.web.kdf_bound"
 _log = logging.getLogger(__name__)
 
@@ -65,10 +72,16 @@ class KdfBound:
         limit: int,
         wait_seconds: float = WAIT_SECONDS,
         max_waiting: int | None = None,
+        check_wait_seconds: float = CHECK_WAIT_SECONDS,
+        max_waiting_checks: int | None = None,
     ) -> None:
         self.limit = limit
         self.wait_seconds = wait_seconds
         self.max_waiting = WAITING_PER_SLOT * limit if max_waiting is None else max_waiting
+        self.check_wait_seconds = check_wait_seconds
+        self.max_waiting_checks = (
+            CHECKS_WAITING_PER_SLOT * limit if max_waiting_checks is None else max_waiting_checks
+        )
         self._free = limit
         self._waiting = 0
         self._urgent_waiting = 0
@@ -84,7 +97,9 @@ class KdfBound:
 
         A request that is not urgent (a receipt check) takes a slot only while no urgent one
         (a new report, a follow-up) waits for it: checks, right or wrong, never keep a report
-        waiting longer than the derivation already running (bench/flood.py (f), (g)).
+        waiting longer than the derivation already running (bench/flood.py (f), (g)). Checks
+        wait in places of their own (max_waiting_checks, at most check_wait_seconds), so a
+        flood of them never takes a report's place in the queue either.
         """
 
         def mine() -> bool:
@@ -92,12 +107,17 @@ class KdfBound:
 
         with self._turns:
             if not mine():
-                if self._waiting >= self.max_waiting:
+                if urgent:
+                    full, wait = self._urgent_waiting >= self.max_waiting, self.wait_seconds
+                else:
+                    checks = self._waiting - self._urgent_waiting
+                    full, wait = checks >= self.max_waiting_checks, self.check_wait_seconds
+                if full:
                     return False
                 self._waiting += 1
                 self._urgent_waiting += urgent
                 try:
-                    if not self._turns.wait_for(mine, timeout=self.wait_seconds):
+                    if not self._turns.wait_for(mine, timeout=wait):
                         return False
                 finally:
                     self._waiting -= 1

@@ -20,7 +20,7 @@ from werkzeug.test import TestResponse
 from portal.config import DEFAULT_MAX_KDF_CONCURRENCY, RateLimits
 from portal.services import registry
 from portal.web import ratelimit
-from portal.web.kdf_bound import WAITING_PER_SLOT, bound_of
+from portal.web.kdf_bound import CHECKS_WAITING_PER_SLOT, WAITING_PER_SLOT, bound_of
 from portal.web.ratelimit import (
     KEY_PREFIX,
     SLOW_REFUSALS_PER_WORKER,
@@ -189,7 +189,7 @@ def test_the_slow_lane_and_the_derivation_queue_leave_gunicorn_threads_for_pages
     """gunicorn.conf.py's threads cover the refusals held back and the requests waiting for a
     key derivation slot, with threads to spare for pages even when both are full."""
     settings = runpy.run_path(str(REPO / "gunicorn.conf.py"))
-    waiting = (WAITING_PER_SLOT + 1) * DEFAULT_MAX_KDF_CONCURRENCY
+    waiting = (WAITING_PER_SLOT + CHECKS_WAITING_PER_SLOT + 1) * DEFAULT_MAX_KDF_CONCURRENCY
     assert settings["threads"] - SLOW_REFUSALS_PER_WORKER - waiting >= PAGE_THREADS
 
 

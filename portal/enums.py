@@ -103,6 +103,7 @@ class AuditAction(StrictEnum):
     AUDIT_READ = "audit_read"  # the log itself browsed or its chain verified
     NOTIFY = "notify"  # a notification sent (recipient, kind, report; never its text)
     NOTIFY_SETUP = "notify_setup"  # a member's notification choices or an escalation list
+    NOTIFY_DROPPED = "notify_dropped"  # a queued notification not sent: no longer needed
 
 
 class NotificationKind(StrictEnum):
@@ -126,3 +127,4 @@ class DeliveryStatus(StrictEnum):
     PENDING = "pending"  # waiting for a worker (or for its next attempt)
     SENT = "sent"
     FAILED = "failed"  # gave up after every attempt: shown to admins
+    DROPPED = "dropped"  # not sent: its report was opened, closed or erased before it went

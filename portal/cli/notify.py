@@ -107,7 +107,7 @@ def once_command(retry_seconds: float, lease_seconds: float) -> None:
         )
     click.echo(
         f"events {tick.events}, deliveries {tick.deliveries}, sent {tick.sent}, "
-        f"failed {tick.failed}"
+        f"failed {tick.failed}, dropped {tick.dropped}"
     )
 
 

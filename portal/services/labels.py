@@ -72,6 +72,7 @@ AUDIT_ACTION: Mapping[AuditAction, LazyText] = {
     AuditAction.AUDIT_READ: _l("Audit log read"),
     AuditAction.NOTIFY: _l("Notification sent"),
     AuditAction.NOTIFY_SETUP: _l("Notification settings"),
+    AuditAction.NOTIFY_DROPPED: _l("Notification no longer needed"),
 }
 TABLES: Mapping[type[Enum], Mapping[Any, LazyText]] = {
     Status: STATUS,

@@ -20,6 +20,12 @@ worker's at a time, and renewed just before each send for `LEASE`, longer than a
 (`SEND_TIMEOUT_SECONDS` a network step, four times over); a worker whose claim lapsed leaves it
 alone.
 
+**A message no longer needed is not sent.** Just before each send, under the renewed claim, a
+P1 or escalation message asks again whether its report still waits unopened (not closed, not
+erased): a report opened after its message was queued (an escalation step, a retry while the
+mail server was down) drops the message, as DROPPED with its audit record. What is left is the
+one send's own time: a report opened while its message is being handed over still gets it.
+
 **Nothing of the report leaves.** A message says which inbox, what kind (new P1, unopened P1,
 digest), how many and how long waiting, and links to the desk: no text, category, school,
 region or report id (tests/services/test_notify.py searches every message sent).
@@ -41,6 +47,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime
+from enum import StrEnum
 from functools import cache
 from pathlib import Path
 from typing import Protocol
@@ -325,6 +332,14 @@ def fan_out(session: Session, config: Config, now: datetime | None = None) -> in
             for member in _recipients(session, event):
                 choices = choices_of(session, member)
                 recipients.setdefault(choices.address, (member, Channel.EMAIL, choices.language))
+        if event.kind is NotificationKind.ESCALATION and not recipients:
+            # The issue names no fallback: an empty list is the admins' to fill, and said aloud.
+            logger.warning(
+                "an unopened P1 in the inbox '%s' is escalated to no one by e-mail (%s): "
+                "name its escalation list on the Deliveries page",
+                event.inbox.name,
+                "the webhook only" if config.notifications.webhook_url else "nobody at all",
+            )
         if config.notifications.webhook_url is not None:
             recipients[WEBHOOK] = (None, Channel.WEBHOOK, "en")
         for recipient, (staff, channel, language) in recipients.items():
@@ -570,6 +585,7 @@ class Tick:
     deliveries: int
     sent: int
     failed: int
+    dropped: int = 0
 
 
 def claim(
@@ -614,6 +630,15 @@ def claim(
     return taken
 
 
+class Outcome(StrEnum):
+    """What became of one claimed delivery."""
+
+    SENT = "sent"
+    FAILED = "failed"  # to be tried again, or given up on
+    DROPPED = "dropped"  # no longer needed: not sent, on the audit log
+    LOST = "lost"  # the claim was no longer the worker's: left alone
+
+
 def deliver(
     session: Session,
     config: Config,
@@ -621,9 +646,9 @@ def deliver(
     senders: dict[Channel, Sender],
     policy: RetryPolicy,
     worker: str,
-) -> bool | None:
+) -> Outcome:
     """Send one delivery `worker` claimed, then mark it (sent with its audit record, or to
-    retry); True if sent, False if it failed, None if the claim was no longer the worker's."""
+    retry), unless the claim is no longer the worker's or the message no longer needed."""
     now = clock.now()
     # Renew the claim for this one send, if it is still ours: slow sends before it may have
     # outlasted the lease, and then another worker has it.
@@ -637,38 +662,71 @@ def deliver(
         )
         .values(lease_until=now + policy.lease)
     )
-    session.commit()
     delivery = session.get(NotificationDelivery, delivery_id)
     if renewed.rowcount != 1 or delivery is None:  # type: ignore[attr-defined]
-        return None
+        session.commit()
+        return Outcome.LOST
+    # Asked again under the renewed claim, just before the send: a message queued a while ago
+    # (an escalation step, a retry while the mail server was down) may have been overtaken.
+    if not _still_needed(session, delivery.event):
+        _mark(session, config, delivery, DeliveryStatus.DROPPED, AuditAction.NOTIFY_DROPPED)
+        return Outcome.DROPPED
     message = _outgoing(session, config, delivery)
     session.commit()  # no transaction (nor lock) is held while the server is talked to
     try:
         senders[message.channel](message)
     except SendFailed as exc:
         _failed(session, config, delivery, str(exc), policy)
-        return False
+        return Outcome.FAILED
     # The duplicate window: from the server's acceptance to this commit (module docstring).
-    now = clock.now()
-    delivery.status = DeliveryStatus.SENT
-    delivery.sent_at = now
+    _mark(session, config, delivery, DeliveryStatus.SENT, AuditAction.NOTIFY)
+    return Outcome.SENT
+
+
+def _still_needed(session: Session, event: NotificationEvent) -> bool:
+    """A P1 or escalation message is needed while its report waits unopened (not closed, not
+    erased); a digest says how many waited when it was due, and goes."""
+    if event.kind is NotificationKind.DIGEST:
+        return True
+    waiting = select(Report.id).where(
+        Report.id == event.report_id,
+        Report.status != ReportStatus.CLOSED,
+        Report.erased_at.is_(None),
+        ~_opened(Report),  # type: ignore[operator]
+    )
+    return session.execute(waiting).first() is not None
+
+
+def _mark(
+    session: Session,
+    config: Config,
+    delivery: NotificationDelivery,
+    status: DeliveryStatus,
+    action: AuditAction,
+) -> None:
+    """Close the delivery as sent or dropped, with its audit record, in one commit."""
+    delivery.status = status
     delivery.lease_until = None
     delivery.last_error = ""
+    if status is DeliveryStatus.SENT:
+        delivery.sent_at = clock.now()
     event = delivery.event
+    detail = {
+        "recipient": delivery.recipient,
+        "kind": event.kind.value,
+        "channel": delivery.channel.value,
+        "inbox": event.inbox.name,
+    }
+    if status is DeliveryStatus.DROPPED:
+        detail["reason"] = "no longer needed"
     audit.record(
         session,
-        AuditAction.NOTIFY,
+        action,
         report_public_id=event.report.public_id if event.report is not None else None,
-        detail={
-            "recipient": delivery.recipient,
-            "kind": event.kind.value,
-            "channel": delivery.channel.value,
-            "inbox": event.inbox.name,
-        },
+        detail=detail,
         server_secret=config.secret_key,
     )
     session.commit()
-    return True
 
 
 def _failed(
@@ -713,12 +771,17 @@ def run_once(
     """One round of a worker: add due events, fan them out, send what is due."""
     events = schedule(session, config)
     deliveries = fan_out(session, config)
-    sent = failed = 0
-    for delivery_id in claim(session, worker, lease=policy.lease):
-        done = deliver(session, config, delivery_id, senders, policy, worker)
-        sent += done is True
-        failed += done is False
-    return Tick(events, deliveries, sent, failed)
+    outcomes = [
+        deliver(session, config, delivery_id, senders, policy, worker)
+        for delivery_id in claim(session, worker, lease=policy.lease)
+    ]
+    return Tick(
+        events,
+        deliveries,
+        outcomes.count(Outcome.SENT),
+        outcomes.count(Outcome.FAILED),
+        outcomes.count(Outcome.DROPPED),
+    )
 
 
 @contextmanager
@@ -743,8 +806,8 @@ def run(
     while keep_going():
         with senders_for(config) as senders:
             tick = run_once(session, config, worker, senders, policy)
-        if tick.sent or tick.failed:
-            logger.info("sent %s, failed %s", tick.sent, tick.failed)
+        if tick.sent or tick.failed or tick.dropped:
+            logger.info("sent %s, failed %s, dropped %s", tick.sent, tick.failed, tick.dropped)
         else:
             sleep(poll_seconds)
 

@@ -271,6 +271,91 @@ def test_an_unopened_p1_escalates_every_target_period_until_opened(
     assert len(catcher.received) == 3
 
 
+def test_an_empty_escalation_list_is_said_aloud(
+    world: World, catcher: MailCatcher, caplog: pytest.LogCaptureFixture
+) -> None:
+    """No list named: the step reaches no one by e-mail, and the worker's log says so."""
+    config = notifying(world, catcher, None)
+    with time_machine.travel(T0, tick=False):
+        child_writes(world, config)
+        tick(world, config)
+    target = timedelta(minutes=config.triage.p1_target_minutes)
+    with (
+        time_machine.travel(T0 + target, tick=False),
+        caplog.at_level(logging.WARNING, logger="portal.services.notify"),
+    ):
+        done = tick(world, config)
+    assert (done.events, done.deliveries) == (1, 0)
+    assert any(
+        "'national' is escalated to no one by e-mail (nobody at all)" in record.message
+        for record in caplog.records
+    )
+    assert len(catcher.wait_for(1)) == 1  # the P1 itself, to the member, and no more
+
+
+def test_an_escalation_queued_before_the_report_was_opened_is_dropped(
+    world: World, catcher: MailCatcher
+) -> None:
+    """The step is due and fanned out; a member opens the report seconds before the worker
+    sends it: asked again at send time, not sent, DROPPED on the audit log (no content)."""
+    config = notifying(world, catcher, None)
+    head = add_member(world.session, config, "head@111.kz", "head-pass-1234-xyz", Role.ADMIN)
+    notify.set_escalation_list(world.session, config, head.staff, world.national, [head.staff.id])
+    with time_machine.travel(T0, tick=False):
+        report = child_writes(world, config)
+        assert tick(world, config).sent == 1
+    target = timedelta(minutes=config.triage.p1_target_minutes)
+    with time_machine.travel(T0 + target, tick=False):
+        assert notify.schedule(world.session, config) == 1
+        assert notify.fan_out(world.session, config) == 1  # queued for head@111.kz
+        member = world.national_member
+        triage.open_report(
+            world.session, config, member.staff, world.staff_key(member), report.public_id
+        )
+        done = tick(world, config)
+    assert (done.sent, done.dropped) == (0, 1)
+    assert [m.message["To"] for m in catcher.wait_for(1)] == ["daniyar@111.kz"]
+    escalation = world.session.scalars(
+        select(NotificationDelivery).where(NotificationDelivery.recipient == "head@111.kz")
+    ).one()
+    assert escalation.status is DeliveryStatus.DROPPED and escalation.sent_at is None
+    (record,) = world.session.scalars(
+        select(AuditEvent).where(AuditEvent.action == AuditAction.NOTIFY_DROPPED)
+    ).all()
+    assert record.report_public_id == report.public_id
+    assert json.loads(record.detail) == {
+        "recipient": "head@111.kz",
+        "kind": "escalation",
+        "channel": "email",
+        "inbox": "national",
+        "reason": "no longer needed",
+    }
+
+
+def test_a_retry_after_the_report_was_opened_is_dropped(
+    world: World, catcher: MailCatcher, receiver: WebhookReceiver
+) -> None:
+    """The mail server was down when the P1 came; by its retry someone has opened the report:
+    neither the mail nor the webhook goes, and nothing is left failing on the admins' page."""
+    config = notifying(world, catcher, receiver)
+    catcher.stop()
+    receiver.close()
+    with time_machine.travel(T0, tick=False):
+        report = child_writes(world, config)
+        assert tick(world, config).failed == 2
+        member = world.national_member
+        triage.open_report(
+            world.session, config, member.staff, world.staff_key(member), report.public_id
+        )
+    catcher.start()
+    with time_machine.travel(T0 + timedelta(minutes=1), tick=False):
+        assert tick(world, config).dropped == 2
+    assert catcher.received == []
+    statuses = world.session.scalars(select(NotificationDelivery.status)).all()
+    assert statuses == [DeliveryStatus.DROPPED] * 2
+    assert notify.troubles(world.session) == []
+
+
 def test_the_digest_goes_once_a_day_at_the_configured_kazakhstan_hour(
     world: World, catcher: MailCatcher
 ) -> None:
@@ -358,9 +443,10 @@ def test_a_claim_is_one_workers_until_its_lease_lapses(world: World, catcher: Ma
         assert notify.claim(world.session, "b") == first
         with notify.senders_for(config) as senders:
             # "a" was slow and comes back to it: not its claim any more, nothing sent.
-            assert notify.deliver(world.session, config, first[0], senders, QUICK, "a") is None
-            assert catcher.received == []
-            assert notify.deliver(world.session, config, first[0], senders, QUICK, "b") is True
+            lost = notify.deliver(world.session, config, first[0], senders, QUICK, "a")
+            assert lost is notify.Outcome.LOST and catcher.received == []
+            sent = notify.deliver(world.session, config, first[0], senders, QUICK, "b")
+            assert sent is notify.Outcome.SENT
     assert len(catcher.wait_for(1)) == 1
 
 

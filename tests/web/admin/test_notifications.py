@@ -8,11 +8,14 @@ from portal.web.context import get_session
 from tests.worlds import Desk, form_token
 
 PAGE = "/staff/notifications-admin/"
+EMPTY = "The list is empty: an unopened P1 report of this inbox is escalated to no one"
 
 
 def test_an_admin_names_an_inbox_escalation_list(desk: Desk) -> None:
     """Ticked people are the list; the page shows them ticked; /healthz is untouched."""
     browser = desk.log_in(desk.admin)
+    empty_before = browser.get(PAGE).get_data(as_text=True).count(EMPTY)
+    assert empty_before >= 1  # no list is named yet
     with desk.site.app.app_context():
         session = get_session()
         inbox = accounts.get_inbox(session, "national")
@@ -30,6 +33,7 @@ def test_an_admin_names_an_inbox_escalation_list(desk: Desk) -> None:
     page = browser.get(PAGE).get_data(as_text=True)
     assert f'value="{admin_id}" checked' in page
     assert "No delivery is failing." in page
+    assert page.count(EMPTY) == empty_before - 1  # national's list is named now
 
 
 def test_a_forged_member_id_changes_nothing(desk: Desk) -> None:

@@ -52,9 +52,11 @@ Text and lexicon go through the same steps, so they meet whatever the spelling:
    zh→j, w→v, q→k, gh→g, ng→n, sch and shch→sh, apostrophes vanish; 4, 6, 9 and 0 inside a
    word are ч, ш, я and о). So "hochu umeret", "xochu umeret" and "ХОЧУ УМЕРЕТЬ" are one text,
    and Latin-script Russian and Kazakh meet the Cyrillic entries.
-3. Every run of a repeated letter becomes one letter ("хочууууу" is "хочу").
+3. Every run of a repeated letter becomes one letter ("хочууууу" is "хочу"), and a few short
+   words children spell their own way become the usual one ("ни" is "не", "шо" is "что").
 4. Misspelling: a whole word of `FOLD_LETTERS` or more letters also matches once unstressed
-   vowels are folded (o→a, e→i; not in English, where "rope" would meet "rape"), and a whole
+   vowels are folded (o→a, e→i; not in English, where "rope" would meet "rape"; a Kazakh or
+   English stem needs a letter more, as a short stem is often over-stripped), and a whole
    word of `EDIT_LETTERS` or more (a stem: `EDIT_STEM_LETTERS`) at an edit distance of 1 with
    the same first letter, so "хачу", "умиреть" and "suicde" meet "хочу", "умереть" and
    "suicide".
@@ -216,6 +218,11 @@ _DIGRAPHS = (
     ("chiu", "chu"),
 )  # fmt: skip
 _REPEATS = re.compile(r"(.)\1+")
+# Short words children spell their own way, too short for the vowel folding below: "ни хочу
+# жить" is "не хочу жить", "шо", "чо" and "че" are "что".
+_SHORT_SPELLINGS = {
+    "ni": "ne", "nie": "ne", "sho": "chto", "cho": "chto", "che": "chto", "shto": "chto"
+}  # fmt: skip
 _WORD = re.compile(r"[^\W\d_]+")
 _FOLD_VOWELS = str.maketrans("oe", "ai")  # unstressed vowels children confuse: а/о, е/и
 _ENGLISH = snowballstemmer.stemmer("english")
@@ -317,7 +324,7 @@ def _token_words(token: str) -> tuple[Word, ...]:
     """The words of one token of a text (cached: children's words repeat across messages)."""
     if _EMOJI.fullmatch(token):
         return (Word(token, token, "", ""),)
-    words = _WORD.findall(_skeleton(token))
+    words = [_SHORT_SPELLINGS.get(word, word) for word in _WORD.findall(_skeleton(token))]
     english = ""
     if len(words) == 1 and _LATIN_WORD.fullmatch(token):
         letters = "".join(letter for letter in token.casefold() if letter.isalpha())
@@ -371,7 +378,10 @@ class Term:
     def __post_init__(self) -> None:
         keys = (self.stem,) if self.stem else self.forms
         # Folding vowels is for Russian and Kazakh spelling: in English "rope" would be "rape".
-        folded = {_folded(key) for key in keys if len(key) >= FOLD_LETTERS}
+        # A stem needs a letter more: a short Kazakh stem is often over-stripped ("командаға"
+        # is "koma", which folded would meet "қамады", "kama").
+        shortest = FOLD_LETTERS + 1 if self.stem else FOLD_LETTERS
+        folded = {_folded(key) for key in keys if len(key) >= shortest}
         object.__setattr__(self, "folded", frozenset() if self.stemmer == "en" else folded)
 
     def matches(self, word: Word) -> bool:

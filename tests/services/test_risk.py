@@ -76,6 +76,9 @@ def write_lexicon(folder: Path, name: str, text: str) -> Path:
         ("tangnyng", "таңның"),  # ng for ң, then a pair that only the digraph leaves
         ("хо\u200bчу", "хочу"),  # a zero-width space
         ("suicid", "суицид"),
+        ("ни хочу жить", "не хочу жить"),  # short words children spell their own way
+        ("ni hochu zhit", "не хочу жить"),
+        ("шо ты", "что ты"),
     ],
 )
 def test_spellings_a_child_types_meet_the_written_form(typed: str, written: str) -> None:
@@ -151,7 +154,7 @@ def test_normalise_splits_words_and_emoji(text: str, words: list[str]) -> None:
         ("suicidal", RiskCategory.SELF_HARM),
         ("i took a lot of pills", RiskCategory.MEANS),
         ("going to jump off the bridge", RiskCategory.MEANS),
-        ("tonight", RiskCategory.TIMING),
+        ("i will do it tonight", RiskCategory.TIMING),
         ("he has a gun and will bring it to school", RiskCategory.WEAPON),
         ("he touches me when mum is out", RiskCategory.SEXUAL),
         # Emoji, with and without the emoji-style variation selector
@@ -657,6 +660,21 @@ def test_a_sets_member_may_be_short_where_an_entry_may_not(tmp_path: Path) -> No
         "he is bringing a gun to class tomorrow",
         # self-harm in English
         "i have been cutting myself again",
+        # locked in, running away with nowhere to sleep
+        "отчим запер меня в подвале",
+        "өгей әкем мені сарайға қамап қояды",
+        "they locked me in the garage all night",
+        "сбежала из дома и ночую у незнакомых на вокзале",
+        "үйден қашып кеттім түнеп жүрген жерім подъезд",
+        "ran away from home now sleeping on the streets",
+        # forced marriage, bride kidnapping, trafficking
+        "меня хотят насильно выдать замуж за друга отца",
+        "көршінің баласы мені қыз алып қашты",
+        "my family are forcing me to marry my cousin",
+        "нас держат на работе забрали паспорта",
+        # a friend who does not wake up, starving to fainting
+        "подруга выпила что то и лежит без сознания",
+        "i havent eaten in a week and i passed out in the shower",
     ],
 )
 def test_the_shipped_lexicon_flags_each_kind(text: str) -> None:
@@ -675,6 +693,12 @@ def test_the_shipped_lexicon_flags_each_kind(text: str) -> None:
         "мама режет хлеб ножом",
         "меня бьют одноклассники на переменах",  # bullying: P2 by its category, not P1
         "we cut paper with scissors",
+        "мем про кота просто убил меня",
+        "в бравл старсе меня убивают каждый раунд",
+        "мені командаға алмайды",  # an over-stripped Kazakh stem must not fold onto "қамады"
+        "i could kill my sister she ate my fries",
+        "home alone tonight so bored",
+        "папа уехал в командировку на неделю",
     ],
 )
 def test_figurative_and_everyday_words_do_not_flag(text: str) -> None:

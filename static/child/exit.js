@@ -6,9 +6,9 @@ document.addEventListener("click", function (event) {
   event.preventDefault();
   window.location.replace(link.href);
 });
-// Enter on a radio button would send the whole form (the browser "presses" its first enabled
-// submit button, whatever comes first: a disabled one is skipped for radios, so HTML alone
-// cannot stop it): only a press of "Send" sends.
+// Enter on a radio button "presses" the form's first enabled submit button. Without script
+// that is school.html's hidden one, which brings the page back with nothing sent; with it,
+// Enter on a radio does nothing at all: only a press of "Send" sends.
 document.addEventListener("keydown", function (event) {
   var target = event.target;
   if (event.key === "Enter" && target && target.form && target.type === "radio") {

@@ -118,6 +118,12 @@ def first_screen_bottom(page: Page) -> float:
     return float(page.evaluate("document.querySelector('body.child > .page').clientHeight"))
 
 
+def on_first_screen(page: Page, selector: str) -> bool:
+    """The first element matching `selector` is whole on the first screen, above the bar."""
+    box = page.locator(selector).first.bounding_box()
+    return bool(box and box["y"] >= 0 and box["y"] + box["height"] <= first_screen_bottom(page))
+
+
 def shoot(page: Page, tmp_path: Path, name: str, language: str, size: str) -> None:
     """Screenshots of the Russian pages: the first screen at each size, the whole at 360."""
     if language != "ru":
@@ -174,6 +180,8 @@ def test_every_child_page_on_a_small_phone(
     page.locator("textarea#message").fill(TEXT)
     page.locator("button.send").click()
     check_page(page, "thanks")
+    assert on_first_screen(page, "a[href='tel:112']"), "thanks: the numbers come first"
+    assert on_first_screen(page, ".receipt .digits"), "thanks: the code under them"
     assert receipt_rows(page) in ([4], [2, 2]), page.content()[:3000]  # never 3 + 1
     receipt = re.sub(r"\D", "", page.locator(".receipt .digits").inner_text())
     assert len(receipt) == 16
@@ -184,8 +192,7 @@ def test_every_child_page_on_a_small_phone(
     page.locator("input[name=danger][value=yes]").check()
     page.locator("button.send").click()
     assert page.locator("h1").count() == 1
-    call = page.locator("a[href='tel:112']").first.bounding_box()
-    assert call and call["y"] + call["height"] <= first_screen_bottom(page)
+    assert on_first_screen(page, "a[href='tel:112']")
     check_page(page, "danger thanks")
     shoot(page, tmp_path, "thanks-danger", language, size)
 
@@ -202,6 +209,8 @@ def test_every_child_page_on_a_small_phone(
     page.locator("button.send").click()
     assert TEXT in page.locator(".conversation").inner_text()
     check_page(page, "conversation")
+    assert on_first_screen(page, "a[href='tel:112']"), "conversation: the numbers come first"
+    assert on_first_screen(page, "h1"), "conversation: its heading under them"
     shoot(page, tmp_path, "conversation", language, size)
 
     page.goto(f"{live_server}/s/NO-SUCH-CODE?lang={language}")
@@ -210,22 +219,30 @@ def test_every_child_page_on_a_small_phone(
     check_page(page, "front page")
 
 
-def test_enter_on_a_radio_sends_nothing(
-    small_phone: Page, live_server: str, school_code: str
+def test_enter_in_the_form_sends_nothing(
+    phone: Page, live_server: str, school_code: str, request: pytest.FixtureRequest
 ) -> None:
-    """Only the "Send" button sends (with JavaScript: without it Chromium presses the form's
-    first enabled submit button, which HTML alone cannot stop; see exit.js)."""
-    phone = small_phone
+    """Only the "Send" button sends. Enter in a radio or the grade makes the browser press the
+    form's first submit button: a hidden one, whose page comes back with every answer kept and
+    says to press Send (without JavaScript; with it, exit.js keeps Enter on a radio quiet)."""
     phone.goto(f"{live_server}/s/{school_code}")
     phone.locator("textarea#message").fill(TEXT)
-    radio = phone.locator("input[name=danger][value=yes]")
-    radio.check()
-    radio.press("Enter")
-    phone.locator("input[name=category]").first.press("Enter")
-    phone.wait_for_timeout(500)
-    assert phone.locator(".receipt").count() == 0 and phone.locator("#write").count() == 1
-    assert phone.locator("textarea#message").input_value() == TEXT
-    phone.locator("button.send").click()
+    phone.locator("input[name=category][value=bullying]").check()
+    phone.locator("select#grade").select_option("7")
+    for control in ("input[name=danger][value=yes]", "input[name=category]", "select#grade"):
+        if control.startswith("input[name=danger]"):
+            phone.locator(control).check()
+        phone.locator(control).first.press("Enter")
+        phone.wait_for_load_state()
+        phone.wait_for_timeout(300)
+        assert phone.locator(".receipt").count() == 0 and phone.locator("#write").count() == 1
+        assert phone.locator("textarea#message").input_value() == TEXT
+        assert phone.locator("input[name=danger][value=yes]").is_checked()
+        assert phone.locator("input[name=category][value=bullying]").is_checked()
+        assert phone.locator("select#grade").input_value() == "7"
+    if request.node.callspec.id == "nojs":
+        assert "Сообщение ещё не отправлено" in phone.locator(".summary").inner_text()
+    phone.get_by_role("button", name="Отправить").click()
     assert phone.locator(".receipt .digits").count() == 1
 
 

@@ -183,6 +183,11 @@ def _school_page(school: School, status: int = 200, **context: object) -> Respon
     )
 
 
+# The name school.html gives the form's hidden default button: Enter pressed in the form (in a
+# radio, say) sends it as the submitter, and the page comes back with nothing sent (issue 16).
+ENTER_FIELD = "enter"
+
+
 def _form_page(school: School, form: ReportForm, status: int = 200, problem: str = "") -> Response:
     return _school_page(
         school,
@@ -221,6 +226,9 @@ def send(code: str) -> Response:
         )
         return errors.refusal(503, "closed")
     form = ReportForm()
+    if ENTER_FIELD in request.form:
+        # Enter, not "Send": the same page, everything in it, its token not taken (not validated).
+        return _form_page(found, form, problem="not-sent")
     if not form.validate_on_submit():
         return _already_sent() if token_was_used() else _form_page(found, form, 400)
     if form.filled_by_a_bot():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import html
+import re
 from collections.abc import Callable
 
 import pytest
@@ -115,6 +116,27 @@ def test_an_expired_token_keeps_the_text_and_says_so(
     assert response.status_code == 400
     assert typed_back(response)
     assert "press Send again" in response.get_data(as_text=True)
+
+
+def test_enter_brings_the_form_back_with_everything_and_sends_nothing(site: Site) -> None:
+    """Without JavaScript, Enter in the form presses its first submit button, the hidden one:
+    the page comes back with every answer in it and says to press Send; the token still sends."""
+    page = site.client.get(site.page).get_data(as_text=True)
+    assert page.index('name="enter"') < page.index('class="send"')  # the default button
+    fields = {"csrf_token": site.token(), "message": TEXT, "danger": "yes", "grade": "7"}
+    fields["category"] = "bullying"
+    response = site.client.post(site.page, data={**fields, "enter": "1"})
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200 and site.reports() == []
+    assert "Your message is not sent yet. Check it, then press Send." in body
+    assert_problem_first(body)
+    assert typed_back(response)
+    assert re.search(r'value="bullying"\s+checked', body) and re.search(
+        r'value="yes"\s+checked', body
+    )
+    assert 'selected value="7"' in body
+    assert receipt_of(site.client.post(site.page, data=fields))  # the same page's token sends
+    assert [report[:2] for report in site.reports()] == [(Category.BULLYING, Priority.P1)]
 
 
 def test_a_filled_honeypot_stores_nothing_and_keeps_the_text(site: Site) -> None:

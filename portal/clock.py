@@ -44,6 +44,11 @@ def kazakhstan_today(instant: datetime | None = None) -> date:
     return in_kazakhstan(instant or now()).date()
 
 
+def kazakhstan_minute(instant: datetime) -> str:
+    """The instant as a clock in Kazakhstan shows it, to the minute: "05.12.2026 11:54"."""
+    return in_kazakhstan(instant).strftime("%d.%m.%Y %H:%M")
+
+
 def to_the_minute(instant: datetime) -> datetime:
     """The instant without its seconds (Kazakhstan's offset is whole hours: the same minute)."""
     return instant.replace(second=0, microsecond=0)

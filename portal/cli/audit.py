@@ -8,6 +8,7 @@ from datetime import timedelta
 import click
 from flask.cli import AppGroup
 
+from portal import clock
 from portal.config import MAX_RETENTION_DAYS
 from portal.enums import AuditAction
 from portal.services import audit, retention
@@ -46,7 +47,7 @@ def audit_verify(expect_at_least: int) -> None:
 @click.option("--action", type=click.Choice([action.value for action in AuditAction]))
 @click.option("--before", "before_seq", type=int, help="Only records older than this seq.")
 def audit_list(limit: int, action: str | None, before_seq: int | None) -> None:
-    """The newest records first: seq, time (UTC), action, who, report, detail."""
+    """The newest records first: seq, Kazakhstan time to the minute, action, who, report, detail."""
     events = audit.recent(
         get_session(),
         limit=limit,
@@ -55,7 +56,9 @@ def audit_list(limit: int, action: str | None, before_seq: int | None) -> None:
     )
     for event in events:
         click.echo(
-            f"{event.seq}\t{event.at.isoformat(timespec='seconds')}\t{event.action.value}\t"
+            # To the minute, like the staff's pages: an operator needs no seconds (issue 20).
+            f"{event.seq}\t{clock.kazakhstan_minute(event.at)} (Kazakhstan time)\t"
+            f"{event.action.value}\t"
             f"{event.actor_email or '-'}\t{event.report_public_id or '-'}\t{event.detail}"
         )
     if len(events) == limit:

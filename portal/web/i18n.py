@@ -171,8 +171,7 @@ def remember_staff_language(response: Response) -> Response:
 def kazakhstan_time(instant: datetime) -> str:
     """The instant as people in Kazakhstan read it, the zone named in the reader's language:
     "05.12.2026 11:54 (Kazakhstan time)"."""
-    local = clock.in_kazakhstan(instant)
-    shown: str = gettext("%(time)s (Kazakhstan time)", time=local.strftime("%d.%m.%Y %H:%M"))
+    shown: str = gettext("%(time)s (Kazakhstan time)", time=clock.kazakhstan_minute(instant))
     return shown
 
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+import time_machine
 from click.testing import Result
 from flask import Flask
 from flask.testing import FlaskCliRunner
@@ -408,6 +411,17 @@ def test_audit_list_prints_the_newest_records(world: World) -> None:
     assert result.stderr == ""
     result = invoke(world, "audit", "list", "--action", "nonsense")
     assert result.exit_code == 2 and "Traceback" not in result.output
+
+
+def test_audit_list_says_kazakhstan_time_to_the_minute(world: World) -> None:
+    """An operator reads times as the staff's pages show them: no seconds (issue 20)."""
+    with time_machine.travel(datetime(2027, 3, 9, 18, 59, 37, 123456, tzinfo=UTC), tick=False):
+        write_log(world, 1)
+    stored = world.session.scalars(select(AuditEvent.at)).one()
+    assert stored.second == 37  # the record keeps its time; only the listing cuts it
+    result = invoke(world, "audit", "list")
+    assert result.stdout.split("\t")[1] == "09.03.2027 23:59 (Kazakhstan time)"
+    assert not re.search(r"\d:\d\d:\d\d", result.stdout)
 
 
 # ---- the key commands are on record --------------------------------------------------------

@@ -10,7 +10,6 @@ import signal
 import socket
 import sys
 import threading
-import time
 from collections.abc import Callable
 from datetime import timedelta
 from types import FrameType
@@ -74,7 +73,7 @@ def run_command(poll_seconds: float, retry_seconds: float, lease_seconds: float)
         click.echo("nothing to send with: set PORTAL_SMTP_URL and/or PORTAL_WEBHOOK_URL", err=True)
         sys.exit(2)
     lock = _one_worker_on_sqlite(config.database_url, config.instance_path)
-    keep_going = _until_stopped()
+    stopped = _stop_signal()
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -87,8 +86,8 @@ def run_command(poll_seconds: float, retry_seconds: float, lease_seconds: float)
             worker,
             poll_seconds=poll_seconds,
             policy=_policy(retry_seconds, lease_seconds),
-            keep_going=keep_going,
-            sleep=time.sleep,
+            keep_going=lambda: not stopped.is_set(),
+            sleep=stopped.wait,  # a pause (a poll, an outage's backoff) ends at SIGTERM
         )
     finally:
         if lock is not None:
@@ -111,8 +110,8 @@ def once_command(retry_seconds: float, lease_seconds: float) -> None:
     )
 
 
-def _until_stopped() -> Callable[[], bool]:
-    """False from the first SIGTERM or Ctrl-C on: the loop ends after its current step."""
+def _stop_signal() -> threading.Event:
+    """Set by the first SIGTERM or Ctrl-C: the loop ends after its current step."""
     stopped = threading.Event()
 
     def stop(signum: int, frame: FrameType | None) -> None:
@@ -120,7 +119,7 @@ def _until_stopped() -> Callable[[], bool]:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    return lambda: not stopped.is_set()
+    return stopped
 
 
 def _one_worker_on_sqlite(database_url: str, instance: os.PathLike[str]) -> IO[str] | None:
@@ -161,7 +160,5 @@ def catch_command(port: int) -> None:
     controller = Controller(Printer(), hostname="127.0.0.1", port=port)
     controller.start()
     click.echo(f"mail catcher on 127.0.0.1:{port}: staff notifications appear here", err=True)
-    keep_going = _until_stopped()
-    while keep_going():
-        time.sleep(0.2)
+    _stop_signal().wait()
     controller.stop()

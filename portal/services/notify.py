@@ -20,6 +20,11 @@ worker's at a time, and renewed just before each send for `LEASE`, longer than a
 (`SEND_TIMEOUT_SECONDS` a network step, four times over); a worker whose claim lapsed leaves it
 alone.
 
+**A database outage does not end a worker.** `run` rolls back, says so once in the log, waits
+(doubling, up to `OutageBackoff.longest`) and carries on when the database answers; what was
+claimed before lapses and is taken again. A message handed over just before the database went
+is the duplicate window above, stretched over the outage: sent again, under the same key.
+
 **A message no longer needed is not sent.** Just before each send, under the renewed claim, a
 P1 or escalation message asks again whether its report still waits unopened (not closed, not
 erased): a report opened after its message was queued (an escalation step, a retry while the
@@ -55,7 +60,7 @@ from urllib.parse import urlsplit
 
 from babel.support import NullTranslations, Translations
 from sqlalchemy import exists, func, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from portal import clock
@@ -792,6 +797,18 @@ def senders_for(config: Config) -> Iterator[dict[Channel, Sender]]:
         yield {Channel.EMAIL: mail, Channel.WEBHOOK: webhook_sender(config.notifications)}
 
 
+@dataclass(frozen=True)
+class OutageBackoff:
+    """Waits while the database does not answer: doubling from `first` up to `longest`."""
+
+    first: float = 1.0
+    longest: float = 30.0  # a worker back within half a minute of the database
+
+    def wait(self, failures: int) -> float:
+        """Seconds to wait after the `failures`-th failed round in a row."""
+        return float(min(self.first * 2 ** max(failures - 1, 0), self.longest))
+
+
 def run(
     session: Session,
     config: Config,
@@ -800,16 +817,51 @@ def run(
     poll_seconds: float,
     policy: RetryPolicy = RetryPolicy(),
     keep_going: Callable[[], bool] = lambda: True,
-    sleep: Callable[[float], None],
+    sleep: Callable[[float], object],
+    outage: OutageBackoff = OutageBackoff(),
 ) -> None:
-    """Repeat `run_once` every `poll_seconds` until `keep_going` says no."""
+    """Repeat `run_once` every `poll_seconds` until `keep_going` says no; through a database
+    outage, wait and try again (said once in the log when it starts, once when it ends)."""
+    failures = 0
     while keep_going():
-        with senders_for(config) as senders:
-            tick = run_once(session, config, worker, senders, policy)
+        try:
+            with senders_for(config) as senders:
+                tick = run_once(session, config, worker, senders, policy)
+        except (OperationalError, InterfaceError) as exc:
+            # The database stopped, restarted or refused: a worker that exited here would leave
+            # P1s unsent until systemd restarted it into the same outage, again and again.
+            _roll_back_quietly(session)
+            failures += 1
+            if failures == 1:
+                logger.error(
+                    "database unavailable (%s): notifications wait, tried again with a "
+                    "doubling pause of up to %g s",
+                    _first_line(exc),
+                    outage.longest,
+                )
+            sleep(outage.wait(failures))
+            continue
+        if failures:
+            logger.warning("database back after %s failed rounds: sending resumes", failures)
+            failures = 0
         if tick.sent or tick.failed or tick.dropped:
             logger.info("sent %s, failed %s, dropped %s", tick.sent, tick.failed, tick.dropped)
         else:
             sleep(poll_seconds)
+
+
+def _roll_back_quietly(session: Session) -> None:
+    """End the failed transaction; on a dead connection that can fail too, and is then done."""
+    try:
+        session.rollback()
+    except (OperationalError, InterfaceError):
+        logger.debug("rollback on a dead connection failed", exc_info=True)
+
+
+def _first_line(exc: DBAPIError) -> str:
+    """The driver's own message, first line: no SQL statement (nor, hidden anyway, values)."""
+    message = str(exc.orig).strip().splitlines()
+    return f"{type(exc.orig).__name__}: {message[0] if message else ''}"
 
 
 # ---- for the admins ----------------------------------------------------------------------

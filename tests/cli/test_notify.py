@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -13,11 +14,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, make_url, select, text
 
 from portal.enums import AuditAction, Category, DeliveryStatus
 from portal.models import AuditEvent, NotificationDelivery
 from portal.services import accounts, intake
+from tests.conftest import DATABASE_VARIABLE
 from tests.mail import MailCatcher
 from tests.worlds import World, add_member
 
@@ -34,8 +36,11 @@ def catcher() -> Iterator[MailCatcher]:
     server.stop()
 
 
-def start_worker(world: World, catcher: MailCatcher) -> subprocess.Popen[str]:
-    """A worker process on the world's database, sending to the catcher."""
+def start_worker(
+    world: World, catcher: MailCatcher, log: Path | None = None
+) -> subprocess.Popen[str]:
+    """A worker process on the world's database, sending to the catcher (its stderr to `log`
+    if given, to be read while it runs)."""
     config = world.config
     env = {
         "PATH": os.environ.get("PATH", ""),
@@ -63,7 +68,7 @@ def start_worker(world: World, catcher: MailCatcher) -> subprocess.Popen[str]:
         cwd=REPO,
         env=env,
         stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stderr=subprocess.PIPE if log is None else log.open("w"),
         text=True,
     )
 
@@ -73,7 +78,7 @@ def stop(worker: subprocess.Popen[str]) -> str:
     if worker.poll() is None:
         worker.send_signal(signal.SIGTERM)
     _out, err = worker.communicate(timeout=30)
-    return err
+    return err or ""
 
 
 def p1_reports(world: World, count: int) -> None:
@@ -187,3 +192,96 @@ def test_a_worker_killed_mid_send(
     assert len(ids) == 3, ids  # every message arrived
     assert sorted(ids.values()) == [1, 1, copies]  # the one in flight at most twice
     assert len(audited_recipients(world)) == 3  # and sent once on the record
+
+
+def wait_for_line(log: Path, words: str, timeout: float = 60) -> None:
+    """Poll the worker's log until a line says `words`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if words in log.read_text():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"no {words!r} in the worker's log after {timeout} s:\n{log.read_text()}")
+
+
+def said_once_each(log: Path) -> None:
+    """The outage is in the log once when it starts and once when it ends, however many
+    rounds failed in between; nothing of a traceback."""
+    said = log.read_text()
+    assert said.count("database unavailable") == 1, said
+    assert said.count("database back after") == 1, said
+    assert "Traceback" not in said, said
+
+
+def test_a_worker_waits_out_a_postgresql_outage(
+    world: World, catcher: MailCatcher, tmp_path: Path
+) -> None:
+    """The server refuses the database and kills the worker's connections
+    (pg_terminate_backend): the worker waits with a doubling pause instead of exiting, and
+    sends what came in meanwhile once the database is back."""
+    if not on_postgres(world):
+        pytest.skip("needs PostgreSQL (the SQLite run: the test below)")
+    name = make_url(world.config.database_url).database
+    admin = create_engine(os.environ[DATABASE_VARIABLE], isolation_level="AUTOCOMMIT")
+    log = tmp_path / "worker.log"
+    worker = start_worker(world, catcher, log)
+
+    def allow_connections(allowed: bool) -> None:
+        with admin.connect() as connection:
+            connection.execute(text(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS {allowed}'))
+
+    try:
+        p1_reports(world, 1)
+        wait_until_all_sent(world, 1)
+        world.session.rollback()  # the test's own connection goes back to the pool, to be killed
+        allow_connections(False)
+        with admin.connect() as connection:
+            killed = connection.scalars(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = :name AND pid <> pg_backend_pid()"
+                ),
+                {"name": name},
+            ).all()
+        assert killed and all(killed)
+        wait_for_line(log, "database unavailable")
+        time.sleep(3)  # refused round after round: 1 s, 2 s, ... apart
+        assert worker.poll() is None, log.read_text()
+        allow_connections(True)
+        p1_reports(world, 1)  # the second report, stored once the database is back
+        wait_until_all_sent(world, 2)
+    finally:
+        allow_connections(True)
+        admin.dispose()
+        stop(worker)
+    assert worker.returncode == 0
+    said_once_each(log)
+    assert len(catcher.wait_for(2)) == 2
+
+
+def test_a_worker_waits_out_a_locked_sqlite_database(
+    world: World, catcher: MailCatcher, tmp_path: Path
+) -> None:
+    """Another writer holds the SQLite file past the busy timeout ('database is locked'): the
+    worker waits and tries again instead of exiting, and sends once the writer is done."""
+    if on_postgres(world):
+        pytest.skip("SQLite's own outage: a writer holding the file")
+    p1_reports(world, 1)  # stored; its fan-out needs to write
+    world.session.rollback()  # no read of ours holds the file
+    holder = sqlite3.connect(
+        str(make_url(world.config.database_url).database), isolation_level=None
+    )
+    holder.execute("BEGIN IMMEDIATE")  # the write lock, as a long write elsewhere would hold it
+    log = tmp_path / "worker.log"
+    worker = start_worker(world, catcher, log)
+    try:
+        wait_for_line(log, "database unavailable")  # after the busy timeout (5 s)
+        assert worker.poll() is None, log.read_text()
+        holder.execute("ROLLBACK")
+        wait_until_all_sent(world, 1)
+    finally:
+        holder.close()
+        stop(worker)
+    assert worker.returncode == 0
+    said_once_each(log)
+    assert "database is locked" in log.read_text()

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import re
 import subprocess
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
 
+from portal.config import Environment, load_config
 from tests.deploy.conftest import BIN, DEPLOY
 
 GENERATOR = Path("/usr/lib/systemd/user-environment-generators/30-systemd-environment-d-generator")
@@ -110,3 +112,81 @@ def test_a_line_outside_the_rule_is_refused_by_number_not_shown(tmp_path: Path, 
     assert done.returncode == 65
     assert "line(s) 2 " in done.stderr
     assert line.split("=", 1)[1] not in done.stderr  # a value may be a secret
+
+
+# A setting left at its default: "# NAME='value'" (remove the "# " to change it).
+COMMENTED = re.compile(r"^# (PORTAL_[A-Z0-9_]+='[^']*')$")
+
+
+class Reading(Mapping[str, str]):
+    """An environment that remembers every name asked of it."""
+
+    def __init__(self, values: dict[str, str]) -> None:
+        self.values = values
+        self.asked: set[str] = set()
+
+    def __getitem__(self, name: str) -> str:
+        self.asked.add(name)
+        return self.values[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.values)
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+
+def example_uncommented(folder: Path) -> Path:
+    """deploy/portal.env.example with every default shown made a setting."""
+    lines = (DEPLOY / "portal.env.example").read_text(encoding="utf-8").splitlines()
+    path = folder / "portal-all.env"
+    path.write_text("\n".join(COMMENTED.sub(r"\1", line) for line in lines) + "\n")
+    return path
+
+
+def test_the_example_names_every_variable_the_portal_reads(tmp_path: Path) -> None:
+    """load_config's names are the example's, set or shown at their default; with all of them
+    set the example is a configuration production accepts, read the same both ways."""
+    example = (DEPLOY / "portal.env.example").read_text(encoding="utf-8")
+    shown = {
+        line.removeprefix("# ").split("=", 1)[0]
+        for line in example.splitlines()
+        if line.startswith("PORTAL_") or COMMENTED.match(line)
+    }
+    path = example_uncommented(tmp_path)
+    values = read_by_helper(path)
+    assert {name for name in values if name.startswith("PORTAL_")} == shown
+    by_systemd = read_by_systemd(path, tmp_path)
+    assert {n: values[n] for n in shown} == {n: by_systemd[n] for n in shown}
+    env = Reading({**values, "PORTAL_INSTANCE_PATH": str(tmp_path / "instance")})
+    config = load_config(env)
+    assert config.env is Environment.PRODUCTION
+    assert config.notifications.smtp is not None and config.notifications.webhook_url
+    portal_names = {name for name in env.asked if name.startswith("PORTAL_")}
+    assert portal_names == shown, (
+        f"read but not in the example: {sorted(portal_names - shown)}; "
+        f"in the example but never read: {sorted(shown - portal_names)}"
+    )
+
+
+def test_the_defaults_shown_are_the_defaults(tmp_path: Path) -> None:
+    """A commented line's value is what the portal uses without it (the notification settings,
+    which have no default, excepted)."""
+    no_default = {
+        "PORTAL_SMTP_URL",
+        "PORTAL_MAIL_FROM",
+        "PORTAL_WEBHOOK_URL",
+        "PORTAL_WEBHOOK_SECRET",
+        "PORTAL_RATELIMIT_STORAGE_URL",
+    }
+    example = (DEPLOY / "portal.env.example").read_text(encoding="utf-8").splitlines()
+    active = read_by_helper(DEPLOY / "portal.env.example")
+    defaults = {
+        match.group(1).split("=", 1)[0]: match.group(1).split("=", 1)[1].strip("'")
+        for match in map(COMMENTED.match, example)
+        if match is not None
+    }
+    instance = {"PORTAL_INSTANCE_PATH": str(tmp_path / "instance")}
+    plain = load_config({**active, **instance})
+    shown = {name: value for name, value in defaults.items() if name not in no_default}
+    assert load_config({**active, **shown, **instance}) == plain

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+import socket
+
+from portal.config import Notifications, SmtpServer
 from portal.models import Inbox
 from portal.services import accounts, notify
-from portal.web.context import get_session
-from tests.worlds import Desk, form_token
+from portal.web.context import get_config, get_session
+from tests.worlds import TEXT, Desk, form_token
 
 PAGE = "/staff/notifications-admin/"
 EMPTY = "The list is empty: an unopened P1 report of this inbox is escalated to no one"
@@ -57,3 +61,25 @@ def test_an_unknown_inbox_is_a_404(desk: Desk) -> None:
         "/staff/notifications-admin/999/escalation", data={"csrf_token": form_token(browser, PAGE)}
     )
     assert response.status_code == 404
+
+
+def test_failing_and_given_up_deliveries_are_on_the_page(desk: Desk) -> None:
+    """The mail server refuses, the last attempt fails: the admin sees the delivery given up,
+    with its recipient and error; never the report's words."""
+    desk.site.send(danger="yes")  # a P1: its members are told at once
+    with socket.socket() as held:  # a loopback port nobody listens on: refused at once
+        held.bind(("127.0.0.1", 0))
+        port = held.getsockname()[1]
+        with desk.site.app.app_context():
+            config = dataclasses.replace(
+                get_config(),
+                notifications=Notifications(smtp=SmtpServer("127.0.0.1", port, "none")),
+            )
+            policy = notify.RetryPolicy(attempts=1)
+            with notify.senders_for(config) as senders:
+                tick = notify.run_once(get_session(), config, "test", senders, policy)
+    assert tick.failed >= 1
+    page = desk.log_in(desk.admin).get(PAGE).get_data(as_text=True)
+    assert "No delivery is failing." not in page
+    assert desk.triage.email in page and "given up" in page and "ConnectionRefused" in page
+    assert TEXT not in page

@@ -82,9 +82,10 @@ import bisect
 import logging
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -345,6 +346,11 @@ def _words(text: str) -> tuple[list[Word], list[int]]:
     return words, tokens
 
 
+def clear_caches() -> None:
+    """Forget the words of every token seen (for measuring the cost of words never seen)."""
+    _token_words.cache_clear()
+
+
 def normalise(text: str) -> list[str]:
     """The normalised words and emoji of a text, as the lexicon compares them."""
     return [word.text for word in _words(text)[0]]
@@ -476,32 +482,68 @@ class Reason:
 # --- the lexicon ---------------------------------------------------------------------------
 
 _Span = tuple[int, int]  # first and last word index of an occurrence
+# A phrase found from its anchor term: the phrase, its first and last word relative to the
+# anchor's, and its other terms, each with its place relative to the anchor's.
+_Anchor = tuple[int, int, int, tuple[tuple[int, int], ...]]
 
 
 class Lexicon:
-    """A loaded lexicon, indexed so that a text is checked in one pass over its words."""
+    """A loaded lexicon, indexed so that a text is checked in one pass over its words.
+
+    Every distinct term of every phrase is indexed once; a phrase is looked for only where its
+    anchor (its longest term: never "меня" when "избил" is there) matches, and a rule is tried
+    only when its trigger (its most specific part) occurs. What each distinct token of a text
+    matches is cached, so a long message costs little more than a lookup per word."""
 
     def __init__(self, rules: Iterable[Rule]) -> None:
         self.entries = tuple(rules)
-        self._phrases: list[Phrase] = []
+        self._terms: list[Term] = []
+        term_ids: dict[Term, int] = {}
+        self._phrases: list[tuple[int, ...]] = []  # each phrase as its terms' ids
         phrase_ids: dict[Phrase, int] = {}
-        self._parts: list[tuple[frozenset[int], ...]] = []
-        self._figurative: list[tuple[int, ...]] = []
-        for rule in self.entries:
-            self._parts.append(
-                tuple(
-                    frozenset(self._add(phrase, phrase_ids) for phrase in part)
-                    for part in rule.parts
+        self._part_phrases: list[frozenset[int]] = []  # each distinct part as its phrases
+        part_ids: dict[frozenset[int], int] = {}
+
+        def phrase_id(phrase: Phrase) -> int:
+            if phrase not in phrase_ids:
+                phrase_ids[phrase] = len(self._phrases)
+                self._phrases.append(
+                    tuple(term_ids.setdefault(term, len(term_ids)) for term in phrase)
                 )
-            )
-            self._figurative.append(
-                tuple(self._add(phrase, phrase_ids) for phrase in rule.figurative)
-            )
-        self._rules_of: dict[int, list[int]] = {}
+            return phrase_ids[phrase]
+
+        def part_id(phrases: Iterable[Phrase]) -> int:
+            key = frozenset(phrase_id(phrase) for phrase in phrases)
+            if key not in part_ids:
+                part_ids[key] = len(self._part_phrases)
+                self._part_phrases.append(key)
+            return part_ids[key]
+
+        # Per rule: its parts, and the part of its file's @figurative set (-1 if not soft).
+        self._parts: list[tuple[int, ...]] = []
+        self._figurative: list[int] = []
+        for rule in self.entries:
+            self._parts.append(tuple(part_id(part) for part in rule.parts))
+            self._figurative.append(part_id(rule.figurative) if rule.soft else -1)
+        self._terms = sorted(term_ids, key=term_ids.__getitem__)
+        # A phrase is found from its anchor: its rarest term (see _rarity).
+        # Each anchor: its phrase, where the phrase starts and ends relative to it, and the
+        # phrase's other terms with their places relative to it.
+        self._anchored: dict[int, list[_Anchor]] = {}
+        for index, terms in enumerate(self._phrases):
+            offset = max(range(len(terms)), key=lambda at: _rarity(self._terms[terms[at]]))
+            others = tuple((at - offset, term) for at, term in enumerate(terms) if at != offset)
+            anchor = (index, -offset, len(terms) - 1 - offset, others)
+            self._anchored.setdefault(terms[offset], []).append(anchor)
+        # A rule is tried when its trigger part occurs: the part of fewest short words.
+        self._triggered: dict[int, list[int]] = {}
+        self._trigger: list[int] = []
         for index, parts in enumerate(self._parts):
-            for phrase_id in {phrase for part in parts for phrase in part}:
-                self._rules_of.setdefault(phrase_id, []).append(index)
-        # First words of phrases by exact key, by stem, by prefix and by deletes (spelling).
+            trigger = min(parts, key=self._commonness)
+            self._trigger.append(trigger)
+            for phrase in self._part_phrases[trigger]:
+                self._triggered.setdefault(phrase, []).append(index)
+        # Terms by exact key, by stem, by prefix and by deletes (spelling).
         self._exact: dict[str, set[int]] = {}
         self._kk: dict[str, set[int]] = {}
         self._en: dict[str, set[int]] = {}
@@ -510,21 +552,25 @@ class Lexicon:
         self._edited: dict[str, set[int]] = {}
         self._folded_prefixes: dict[str, set[int]] = {}
         self._edited_prefixes: dict[str, set[int]] = {}
-        for phrase_id, phrase in enumerate(self._phrases):
-            self._index(phrase_id, phrase[0])
-        self._candidates: dict[tuple[str, str], tuple[int, ...]] = {}
-        self._later: dict[tuple[int, int, str, str], bool] = {}
+        for index, term in enumerate(self._terms):
+            self._index(index, term)
+        # What each distinct token matches: per word, its terms and the phrases it anchors.
+        self._tokens: dict[str, tuple[_Matched, ...]] = {}
 
-    def _add(self, phrase: Phrase, ids: dict[Phrase, int]) -> int:
-        if phrase not in ids:
-            ids[phrase] = len(self._phrases)
-            self._phrases.append(phrase)
-        return ids[phrase]
+    def _commonness(self, part: int) -> tuple[int, int]:
+        """How often a part is likely to occur: short anchor words first, then its size."""
+        phrases = self._part_phrases[part]
+        short = sum(
+            1
+            for phrase in phrases
+            if max(_rarity(self._terms[term]) for term in self._phrases[phrase])[0] < 5
+        )
+        return short, len(phrases)
 
-    def _index(self, phrase_id: int, term: Term) -> None:
+    def _index(self, term_id: int, term: Term) -> None:
         def put(table: dict[str, set[int]], keys: Iterable[str]) -> None:
             for key in keys:
-                table.setdefault(key, set()).add(phrase_id)
+                table.setdefault(key, set()).add(term_id)
 
         if term.prefix:
             put(self._prefixes, [term.text[:MIN_LETTERS]])
@@ -545,12 +591,12 @@ class Lexicon:
     def __len__(self) -> int:
         return len(self.entries)
 
-    def _starting(self, word: Word) -> tuple[int, ...]:
-        """The phrases whose first term matches this word (cached per distinct word)."""
-        cached = (word.text, word.en)
-        found = self._candidates.get(cached)
-        if found is not None:
-            return found
+    def clear_caches(self) -> None:
+        """Forget what tokens matched (for measuring the cost of words never seen)."""
+        self._tokens.clear()
+
+    def _terms_of(self, word: Word) -> frozenset[int]:
+        """The terms that match a word, spelling tolerance included."""
         maybe = set(self._exact.get(word.text, ()))
         maybe.update(self._kk.get(word.kk, ()))
         if word.en:
@@ -568,74 +614,143 @@ class Lexicon:
             for text in (word.text[:EDIT_LETTERS], word.text[: EDIT_LETTERS + 1]):
                 for key in {text} | _deletes(text):
                     maybe.update(self._edited_prefixes.get(key, ()))
-        found = tuple(sorted(p for p in maybe if self._phrases[p][0].matches(word)))
-        if len(self._candidates) > 100_000:  # a bound on memory: start again
-            self._candidates.clear()
-        self._candidates[cached] = found
-        return found
+        return frozenset(term for term in maybe if self._terms[term].matches(word))
 
-    def _follows(self, phrase_id: int, offset: int, word: Word) -> bool:
-        """Whether a later word of a phrase matches (cached per distinct word)."""
-        key = (phrase_id, offset, word.text, word.en)
-        found = self._later.get(key)
+    def _token(self, token: str) -> tuple[_Matched, ...]:
+        """What each word of a token matches (cached per distinct token)."""
+        found = self._tokens.get(token)
         if found is None:
-            found = self._phrases[phrase_id][offset].matches(word)
-            if len(self._later) > 100_000:
-                self._later.clear()
-            self._later[key] = found
+            matched = []
+            for word in _token_words(token):
+                terms = self._terms_of(word)
+                anchors = tuple(
+                    anchor for term in sorted(terms) for anchor in self._anchored.get(term, ())
+                )
+                matched.append(_Matched(terms, anchors) if terms else _NOTHING)
+            found = tuple(matched)
+            if len(self._tokens) > 100_000:  # a bound on memory: start again
+                self._tokens.clear()
+            self._tokens[token] = found
         return found
 
-    def _occurrences(self, words: Sequence[Word]) -> dict[int, list[_Span]]:
+    def _occurrences(self, text: str) -> tuple[dict[int, list[_Span]], list[str]]:
+        """Where each phrase occurs (spans sorted by start), and the text's tokens."""
+        tokens = _TOKEN.findall(text)
+        words: list[_Matched] = []
+        known = self._tokens.get  # the common case, without a call per token
+        for token in tokens:
+            found = known(token)
+            words += self._token(token) if found is None else found
         seen: dict[int, list[_Span]] = {}
-        for start, word in enumerate(words):
-            for phrase_id in self._starting(word):
-                size = len(self._phrases[phrase_id])
-                if size == 1:
-                    seen.setdefault(phrase_id, []).append((start, start))
-                elif start + size <= len(words) and all(
-                    self._follows(phrase_id, offset, words[start + offset])
-                    for offset in range(1, size)
-                ):
-                    seen.setdefault(phrase_id, []).append((start, start + size - 1))
-        return seen
+        size = len(words)
+        for position, word in enumerate(words):
+            for phrase, before, after, others in word.anchors:
+                start, end = position + before, position + after
+                if others:
+                    if start < 0 or end >= size:
+                        continue
+                    if len(others) == 1:  # most phrases are two words
+                        at, term = others[0]
+                        if term not in words[position + at].terms:
+                            continue
+                    elif not all(term in words[position + at].terms for at, term in others):
+                        continue
+                if phrase in seen:
+                    seen[phrase].append((start, end))
+                else:
+                    seen[phrase] = [(start, end)]
+        return seen, tokens
+
+    def _tried(self, seen: dict[int, list[_Span]]) -> list[int]:
+        """The rules whose trigger part occurs, in the lexicon's order."""
+        triggered = self._triggered
+        return sorted(
+            {rule for phrase in seen if phrase in triggered for rule in triggered[phrase]}
+        )
+
+    def _token_of(self, tokens: list[str]) -> list[int]:
+        """The token each word of a text comes from."""
+        return [at for at, token in enumerate(tokens) for _word in self._token(token)]
+
+    def _result(self, index: int, spans: list[_Span], token_of: list[int]) -> RiskMatch:
+        """A matched rule, with the tokens of the text its spans cover."""
+        covered = sorted({token_of[i] for start, end in spans for i in range(start, end + 1)})
+        rule = self.entries[index]
+        return RiskMatch(rule.category, rule.source, rule.language, rule.id, tuple(covered))
 
     def matches(self, text: str) -> list[RiskMatch]:
         """The rules a text matches, each once, in the order of where their match starts."""
-        words, token_of = _words(text)
-        seen = self._occurrences(words)
-        tried = sorted({rule for phrase in seen for rule in self._rules_of.get(phrase, ())})
-        found: list[tuple[int, RiskMatch]] = []
-        for index in tried:
-            spans = self._match(index, seen)
-            if spans is None:
-                continue
-            rule = self.entries[index]
-            tokens = sorted({token_of[i] for start, end in spans for i in range(start, end + 1)})
-            match = RiskMatch(rule.category, rule.source, rule.language, rule.id, tuple(tokens))
-            found.append((min(start for start, _end in spans), match))
-        found.sort(key=lambda item: item[0])
-        return [match for _start, match in found]
+        seen, tokens = self._occurrences(text)
+        spans_of: dict[int, list[_Span]] = {}  # each part's spans in this text, sorted
+        found: list[tuple[int, int, list[_Span]]] = []
+        for index in self._tried(seen):
+            spans = self._match(index, seen, spans_of)
+            if spans is not None:
+                found.append((min(start for start, _end in spans), index, spans))
+        found.sort(key=lambda item: item[:2])
+        token_of = self._token_of(tokens)
+        return [self._result(index, spans, token_of) for _start, index, spans in found]
+
+    def first(self, text: str) -> RiskMatch | None:
+        """The first of `matches` (None if none), found without trying every rule.
+
+        A rule's match lies within WINDOW words of its trigger's first occurrence, so once
+        that is further on than the best match found, the rule cannot come first."""
+        seen, tokens = self._occurrences(text)
+        spans_of: dict[int, list[_Span]] = {}
+        earliest = {}  # each tried rule: where its trigger first occurs
+        for index in self._tried(seen):
+            phrases = self._part_phrases[self._trigger[index]]
+            earliest[index] = min(seen[phrase][0][0] for phrase in phrases if phrase in seen)
+        best: tuple[int, int, list[_Span]] | None = None
+        for index in sorted(earliest, key=lambda rule: (earliest[rule], rule)):
+            if best is not None and earliest[index] - WINDOW > best[0]:
+                break
+            spans = self._match(index, seen, spans_of)
+            if spans is not None:
+                candidate = (min(start for start, _end in spans), index, spans)
+                if best is None or candidate[:2] < best[:2]:
+                    best = candidate
+        return None if best is None else self._result(best[1], best[2], self._token_of(tokens))
 
     def find(self, text: str) -> list[RiskMatch]:
         """The rules a text matches (as `matches`)."""
         return self.matches(text)
 
-    def _match(self, index: int, seen: dict[int, list[_Span]]) -> list[_Span] | None:
+    def _spans(
+        self, part: int, seen: dict[int, list[_Span]], spans_of: dict[int, list[_Span]]
+    ) -> list[_Span]:
+        """A part's occurrences in the text, sorted (computed once per text)."""
+        spans = spans_of.get(part)
+        if spans is None:
+            present = [seen[phrase] for phrase in self._part_phrases[part] if phrase in seen]
+            spans = present[0] if len(present) == 1 else sorted(chain.from_iterable(present))
+            spans_of[part] = spans
+        return spans
+
+    def _match(
+        self, index: int, seen: dict[int, list[_Span]], spans_of: dict[int, list[_Span]]
+    ) -> list[_Span] | None:
         """Spans close together, one for each part of the rule, or None if it does not match.
 
         Each occurrence of the rarest part is an anchor; every other part takes its occurrence
         nearest the anchor. Cheap whatever the text's length, and exact for one or two parts."""
         parts = self._parts[index]
-        if any(part.isdisjoint(seen) for part in parts):
-            return None
-        options = [
-            sorted(span for phrase in part for span in seen.get(phrase, ())) for part in parts
-        ]
-        anchors = min(options, key=len)
-        for anchor in anchors:
+        if len(parts) == 1 and self._figurative[index] < 0:
+            spans = self._spans(parts[0], seen, spans_of)
+            return spans[:1] or None
+        options = []
+        for part in parts:
+            spans = self._spans(part, seen, spans_of)
+            if not spans:
+                return None
+            options.append(spans)
+        # The same part twice is one list: compare places, not lists.
+        rarest = min(range(len(options)), key=lambda at: len(options[at]))
+        for anchor in options[rarest]:
             chosen = [anchor]
-            for spans in options:
-                if spans is not anchors:
+            for at, spans in enumerate(options):
+                if at != rarest:
                     # Each part its own words: "сындырды" is not both the act and the harm.
                     free = [
                         span
@@ -649,20 +764,48 @@ class Lexicon:
                 continue
             first = min(start for start, _end in chosen)
             last = max(end for _start, end in chosen)
-            if last - first <= WINDOW and not self._figurative_near(index, seen, first, last):
+            if last - first <= WINDOW and not self._figurative_near(
+                index, seen, spans_of, first, last
+            ):
                 return chosen
         return None
 
     def _figurative_near(
-        self, index: int, seen: dict[int, list[_Span]], first: int, last: int
+        self,
+        index: int,
+        seen: dict[int, list[_Span]],
+        spans_of: dict[int, list[_Span]],
+        first: int,
+        last: int,
     ) -> bool:
-        if not self.entries[index].soft:
+        part = self._figurative[index]
+        if part < 0:
             return False
-        return any(
-            first - WINDOW <= start and end <= last + WINDOW
-            for phrase in self._figurative[index]
-            for start, end in seen.get(phrase, ())
-        )
+        spans = self._spans(part, seen, spans_of)
+        for start, end in spans[bisect.bisect_left(spans, (first - WINDOW, first - WINDOW)) :]:
+            if start > last + WINDOW:
+                return False
+            if end <= last + WINDOW:
+                return True
+        return False
+
+
+def _rarity(term: Term) -> tuple[int, int]:
+    """How rarely a term is likely to match: by its shortest form (the whole word "меня" is
+    also "я"), then by its length."""
+    shortest = len(term.text) if term.prefix else min(map(len, term.forms), default=0)
+    return shortest, len(term.text)
+
+
+@dataclass(frozen=True, slots=True)
+class _Matched:
+    """What one word of a text matches: its terms, and the phrases it anchors (with where)."""
+
+    terms: frozenset[int]
+    anchors: tuple[_Anchor, ...]
+
+
+_NOTHING = _Matched(frozenset(), ())
 
 
 def _apart(first: _Span, second: _Span) -> bool:
@@ -874,13 +1017,13 @@ def assess(
     """A new report's priority (P1 for danger or a lexicon match, P2 for abuse, else P3) and
     the id of the first rule the text matched."""
     try:
-        found = find_risks(text, lexicon)
+        found = (lexicon if lexicon is not None else load_lexicon()).first(text)
     except LexiconError:
         # A broken lexicon file must not lose the child's report: without a check, a person
         # should look at it soon, so it goes in as P1 (the error names no child's words).
         _log.exception("risk lexicon unreadable; report taken as P1")
         return Assessment(Priority.P1, LEXICON_ERROR)
-    rule = found[0].rule if found else None
+    rule = found.rule if found else None
     if in_danger or found:
         return Assessment(Priority.P1, rule)
     return Assessment(Priority.P2 if category in ABUSE_CATEGORIES else Priority.P3, None)

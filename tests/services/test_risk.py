@@ -734,3 +734,34 @@ def test_assess_names_the_first_rule_and_a_broken_lexicon_says_so(
     assert risk.assess(Category.OTHER, False, PLAIN) == risk.Assessment(
         Priority.P1, risk.LEXICON_ERROR
     )
+
+
+MIXED = (
+    "этот тест меня убьет",
+    "отчим избил меня до синяков",
+    "хочу умереть",
+    "в игре меня убили",
+    "ойында мені өлтірді",
+    "өгей әкем ұрып басымнан қан кетті",
+    "my stepdad kicked me and my ribs are bruised",
+    "i died laughing",
+    "he is bringing a gun to class tomorrow",
+    "мама режет хлеб ножом",
+    "я",
+    "меня",
+    "тест",
+    "olgim keledi",
+    "and",
+    "никому не говори",
+    "дядя трогает",
+)
+
+
+def test_first_is_the_first_of_all_matches_on_long_mixed_texts() -> None:
+    # What the intake stores (first) is what staff see first (matches), however long the text.
+    for n in range(200):
+        text = " ".join(MIXED[(n * 7 + k * k) % len(MIXED)] for k in range(n % 60 + 1))
+        found = SHIPPED.matches(text)
+        first = SHIPPED.first(text)
+        assert first == (found[0] if found else None), text
+        assert first is None or first.tokens == found[0].tokens

@@ -426,6 +426,19 @@ def claim_once(name: str, seconds: int) -> bool:
         return cast("Storage", counts.memory).incr(key, max(1, seconds)) == 1
 
 
+def claimed(name: str) -> bool:
+    """Whether `name` is claimed (claim_once), wherever it was made; nothing is claimed by it."""
+    counts = counts_of(current_app)
+    key = f"{KEY_PREFIX}/used/{name}"
+    for storage in {id(counts.primary): counts.primary, id(counts.memory): counts.memory}.values():
+        try:
+            if cast("Storage", storage).get(key) > 0:
+                return True
+        except counts.failures as exc:
+            counts.failed(exc)
+    return False
+
+
 def unclaim(name: str) -> None:
     """Forget a claim (nothing was done with what it guarded), wherever it was made."""
     counts = counts_of(current_app)

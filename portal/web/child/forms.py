@@ -31,6 +31,10 @@ from portal.web.i18n import select_language
 MAX_MESSAGE_CHARS = 5000
 # Long enough for a child who writes slowly, short enough that a leaked page soon stops working.
 TOKEN_LIFETIME_SECONDS = 6 * 60 * 60
+# How long a used token is remembered past its lifetime: a page kept in a phone's history and
+# sent again days later (Back, Resend) still shows nothing of the first time (issue 20). One
+# small key per stored message; past it the page is only "open for a long time".
+USED_TOKEN_MEMORY_SECONDS = 7 * 24 * 60 * 60
 # Where a used token is remembered (a hash of it: the token itself is in the page's HTML).
 USED_PAGE = "form-page:"
 ALREADY_SENT = _l(
@@ -79,15 +83,20 @@ class SignedTokenCSRF(CSRF):
         """Refuse a missing, forged, expired or used token with a message for the child.
 
         A good token is claimed, once, where every instance sees it (ratelimit.claim_once),
-        for what is left of its lifetime; the view gives it back when nothing was stored or
-        shown (release_unused_token). A page sent again (Back and Resend on a shared phone)
-        then stores nothing twice and shows no receipt, conversation or words (issue 20).
+        for what is left of its lifetime and USED_TOKEN_MEMORY_SECONDS more; the view gives it
+        back when nothing was stored or shown (release_unused_token). A page sent again (Back
+        and Resend on a shared phone), even once its token has expired, then stores nothing
+        twice and shows no receipt, conversation or words (issue 20).
         """
+        claim = USED_PAGE + hashlib.sha256(str(field.data).encode()).hexdigest()[:32]
         try:
             _nonce, issued = self._serializer().loads(
                 field.data or "", max_age=TOKEN_LIFETIME_SECONDS, return_timestamp=True
             )
         except SignatureExpired:
+            if ratelimit.claimed(claim):  # expired, but it was used: nothing of that time
+                g.form_token_used = True
+                raise ValidationError(ALREADY_SENT) from None
             raise ValidationError(
                 _l("This page was open for a long time. Your text is still here: press Send again.")
             ) from None
@@ -96,8 +105,7 @@ class SignedTokenCSRF(CSRF):
                 _l("Something went wrong. Your text is still here: press Send again.")
             ) from None
         left = TOKEN_LIFETIME_SECONDS - int((clock.now() - issued).total_seconds())
-        claim = USED_PAGE + hashlib.sha256(str(field.data).encode()).hexdigest()[:32]
-        if not ratelimit.claim_once(claim, left + 1):
+        if not ratelimit.claim_once(claim, left + 1 + USED_TOKEN_MEMORY_SECONDS):
             g.form_token_used = True
             raise ValidationError(ALREADY_SENT)
         g.form_token_claim = claim

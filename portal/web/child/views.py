@@ -249,6 +249,18 @@ def send(code: str) -> Response:
     return _not_stored(_padded(render_template("child/thanks.html", sent=sent), THANKS_PAGE_BYTES))
 
 
+def _without_receipt(form: CheckForm) -> CheckForm:
+    """The form of a check whose token is refused: the words typed come back, never the receipt.
+
+    Such a page sent again (Back and Resend on a shared phone) is refused again, so showing the
+    receipt would be all it gives away (issue 20). A check refused for a moment (429, 500) keeps
+    it to press Open again: sent again in the token's life it opens anyway, as the child's own
+    retry must; past it, it meets this refusal.
+    """
+    form.receipt.data = ""
+    return form
+
+
 @bp.route("/check", methods=["GET", "POST"])
 @ratelimit.limited(_CLIENT_MESSAGES, refusal=_limited_page)
 # Too many wrong codes has its own page: "too many messages, press Send" told a child who sent
@@ -266,7 +278,9 @@ def check() -> Response:
     if request.method == "GET":
         return _page("child/check.html", form=form)
     if not form.validate_on_submit():
-        return _already_sent() if token_was_used() else _page("child/check.html", 400, form=form)
+        if token_was_used():
+            return _already_sent()
+        return _page("child/check.html", 400, form=_without_receipt(form))
     view = intake.open_with_receipt(get_session(), get_config(), form.receipt.data or "")
     if view is None:
         return _page("child/check.html", 404, form=form, not_found=True)

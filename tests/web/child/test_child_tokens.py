@@ -18,6 +18,7 @@ from tests.worlds import TEXT, Site, receipt_of, typed_back
 
 RECEIPT_DIGITS = re.compile(r"\d{4}\D{0,40}\d{4}\D{0,40}\d{4}\D{0,40}\d{4}")
 ALREADY_SENT = "This page was already sent. Nothing was sent again."
+PLACEHOLDER = 'placeholder="0000 0000 0000 0000"'  # the receipt box's, not a receipt
 
 
 def other_school_page(site: Site) -> str:
@@ -104,3 +105,35 @@ def test_an_expired_token_never_used_brings_the_text_back_in_a_form_that_sends(
         assert fresh and fresh.group(1) != token
         sent = site.client.post(site.page, data={"csrf_token": fresh.group(1), "message": TEXT})
         assert receipt_of(sent)
+
+
+def test_a_page_sent_again_after_its_token_expired_still_shows_nothing(site: Site) -> None:
+    """Back and Resend days later (issue 20): a used token is remembered past its life, so the
+    page still shows no receipt, conversation or words, and stores nothing."""
+    report = {"csrf_token": site.token(), "message": TEXT, "danger": "no"}
+    receipt = receipt_of(site.client.post(site.page, data=report))
+    check = {"csrf_token": site.token("/check"), "receipt": receipt, "message": "ещё раз"}
+    assert site.client.post("/check", data=check).status_code == 200
+    later = clock.now() + timedelta(seconds=TOKEN_LIFETIME_SECONDS, days=6)
+    with time_machine.travel(later, tick=False):
+        for page, data in ((site.page, report), ("/check", check)):
+            again = site.client.post(page, data=data)
+            body = again.get_data(as_text=True)
+            assert again.status_code == 409 and ALREADY_SENT in body
+            assert shows_nothing_of(body, TEXT, "ещё раз", receipt, receipt[:4], receipt[-4:])
+    assert [entries for *_, entries in site.reports()] == [2]
+
+
+def test_a_check_refused_for_its_token_never_gives_the_receipt_back(site: Site) -> None:
+    """An expired (never used) or broken token on /check: the words come back, the receipt not;
+    such a page sent again is refused again, and would show it each time."""
+    receipt = receipt_of(site.send())
+    token = site.token("/check")
+    later = clock.now() + timedelta(seconds=TOKEN_LIFETIME_SECONDS + 1)
+    with time_machine.travel(later, tick=False):
+        for csrf in (token, "broken"):
+            data = {"csrf_token": csrf, "receipt": receipt, "message": "ещё раз"}
+            refused = site.client.post("/check", data=data)
+            body = refused.get_data(as_text=True).replace(PLACEHOLDER, "")
+            assert refused.status_code == 400 and typed_back(refused, "ещё раз")
+            assert shows_nothing_of(body, receipt, receipt[:4], receipt[-4:])

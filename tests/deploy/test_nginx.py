@@ -5,6 +5,8 @@ logging neither the client, the query, the school code nor the response size (is
 
 from __future__ import annotations
 
+import contextlib
+import gzip
 import http.client
 import os
 import re
@@ -12,13 +14,20 @@ import socket
 import ssl
 import subprocess
 import time
+import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from flask import Flask
 
+from portal.services import accounts, registry
+from portal.web.child.views import THANKS_PAGE_BYTES
+from portal.web.context import get_session
+from tests.conftest import SAMPLE_SCHOOLS, add_inbox
 from tests.deploy.conftest import DEPLOY, program
+from tests.worlds import TEXT
 
 SITE = ("qr111-http.conf", "qr111-https.conf")
 PAGE = DEPLOY / "nginx" / "qr111-unavailable.html"
@@ -48,6 +57,11 @@ class Served:
 def served(tmp_path: Path) -> Served:
     """The site as installed, its absolute paths moved into tmp_path, its ports free loopback
     ones, its upstream a port where nothing listens (gunicorn stopped)."""
+    return site_in(tmp_path, free_port())
+
+
+def site_in(tmp_path: Path, upstream: int) -> Served:
+    """The site as installed, moved into tmp_path, in front of the app on port `upstream`."""
     nginx = program("nginx", "nginx")
     openssl = program("openssl", "openssl")
     certs = tmp_path / "letsencrypt"
@@ -61,12 +75,12 @@ def served(tmp_path: Path) -> Served:
     www = tmp_path / "www"
     (www / "qr111").mkdir(parents=True)
     (www / "qr111" / PAGE.name).write_bytes(PAGE.read_bytes())
-    http_port, https_port, closed = free_port(), free_port(), free_port()
+    http_port, https_port = free_port(), free_port()
     moves = {
         "/etc/letsencrypt/live/qr111.kz": str(certs),
         "/var/log/nginx": str(tmp_path),
         "/var/www": str(www),
-        "127.0.0.1:8000": f"127.0.0.1:{closed}",
+        "127.0.0.1:8000": f"127.0.0.1:{upstream}",
         "listen 80 ": f"listen 127.0.0.1:{http_port} ",
         "listen 443 ": f"listen 127.0.0.1:{https_port} ",
     }
@@ -109,6 +123,13 @@ def test_nginx_accepts_the_site(served: Served, files: tuple[str, ...]) -> None:
 @pytest.fixture
 def running(served: Served) -> Iterator[Served]:
     """nginx in the foreground, stopped by its process id."""
+    with nginx_running(served):
+        yield served
+
+
+@contextlib.contextmanager
+def nginx_running(served: Served) -> Iterator[Served]:
+    """nginx in the foreground while the block runs, stopped by its process id."""
     process = subprocess.Popen(
         [served.nginx, "-p", str(served.folder), "-c", str(served.config), "-g", "daemon off;"],
         stderr=subprocess.PIPE,
@@ -170,3 +191,56 @@ def test_no_directive_newer_than_debian_12_nor_a_log_of_addresses() -> None:
         "off",
         "/var/log/nginx/qr111.log qr111",
     }
+
+
+def exchange(
+    port: int, method: str, path: str, body: str = "", headers: dict[str, str] | None = None
+) -> tuple[int, bytes, dict[str, str]]:
+    """One request to the local nginx as qr111.kz, the answer's body as it came on the wire."""
+    context = ssl._create_unverified_context()  # noqa: S323 (our own test certificate)
+    connection = http.client.HTTPSConnection("127.0.0.1", port, context=context, timeout=30)
+    connection.request(
+        method, path, body=body or None, headers={"Host": "qr111.kz", **(headers or {})}
+    )
+    response = connection.getresponse()
+    raw = response.read()
+    connection.close()
+    return response.status, raw, dict(response.getheaders())
+
+
+def test_the_thank_you_page_has_one_size_through_nginx_too(
+    app: Flask, live_server: str, tmp_path: Path
+) -> None:
+    """The app pads the thank-you page to one size whatever the danger answer (issue 20); nginx
+    gzips every HTML answer, which would squeeze the padding out: it sends a form's answer as
+    it is, and still compresses the pages a child only reads."""
+    with app.app_context():
+        session = get_session()
+        registry.seed_schools(session, SAMPLE_SCHOOLS.read_bytes())
+        accounts.init_recovery_key(session, tmp_path / "recovery.key")
+        add_inbox(session, "national")
+        code = registry.list_schools(session)[0].code
+    folder = tmp_path / "nginx"
+    folder.mkdir()
+    site = site_in(folder, int(live_server.rsplit(":", 1)[1]))
+    packed = {"Accept-Encoding": "gzip"}
+    sizes = {}
+    with nginx_running(site):
+        for danger in ("no", "yes"):
+            status, raw, headers = exchange(site.https_port, "GET", f"/s/{code}", headers=packed)
+            assert status == 200 and headers.get("Content-Encoding") == "gzip"
+            token = re.search(
+                r'name="csrf_token" type="hidden" value="([^"]+)"', gzip.decompress(raw).decode()
+            )
+            assert token
+            form = urllib.parse.urlencode(
+                {"csrf_token": token.group(1), "message": TEXT, "danger": danger}
+            )
+            status, raw, headers = exchange(
+                site.https_port, "POST", f"/s/{code}", form,
+                {**packed, "Content-Type": "application/x-www-form-urlencoded"},
+            )  # fmt: skip
+            assert status == 200 and "Content-Encoding" not in headers, headers
+            assert (b"danger-first" in raw) == (danger == "yes")  # the pages do differ
+            sizes[danger] = len(raw)
+    assert sizes == {"no": THANKS_PAGE_BYTES, "yes": THANKS_PAGE_BYTES}

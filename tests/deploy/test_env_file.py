@@ -122,18 +122,18 @@ class Reading(Mapping[str, str]):
     """An environment that remembers every name asked of it."""
 
     def __init__(self, values: dict[str, str]) -> None:
-        self.values = values
+        self.known = values
         self.asked: set[str] = set()
 
     def __getitem__(self, name: str) -> str:
         self.asked.add(name)
-        return self.values[name]
+        return self.known[name]
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self.values)
+        return iter(self.known)
 
     def __len__(self) -> int:
-        return len(self.values)
+        return len(self.known)
 
 
 def example_uncommented(folder: Path) -> Path:

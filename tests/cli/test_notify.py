@@ -20,7 +20,7 @@ from portal.enums import AuditAction, Category, DeliveryStatus
 from portal.models import AuditEvent, NotificationDelivery
 from portal.services import accounts, intake
 from tests.conftest import DATABASE_VARIABLE
-from tests.mail import MailCatcher
+from tests.mail import MailCatcher, free_port
 from tests.worlds import World, add_member
 
 REPO = Path(__file__).parents[2]
@@ -36,21 +36,26 @@ def catcher() -> Iterator[MailCatcher]:
     server.stop()
 
 
-def start_worker(
-    world: World, catcher: MailCatcher, log: Path | None = None, poll: str = "0.1"
-) -> subprocess.Popen[str]:
-    """A worker process on the world's database, sending to the catcher (its stderr to `log`
-    if given, to be read while it runs)."""
+def environment(world: World, smtp_url: str) -> dict[str, str]:
+    """The environment of a `flask notify` process on the world's database."""
     config = world.config
-    env = {
+    return {
         "PATH": os.environ.get("PATH", ""),
         "PORTAL_ENV": "development",
         "PORTAL_DATABASE_URL": config.database_url,
         "PORTAL_SECRET_KEY": config.secret_key,
         "PORTAL_INSTANCE_PATH": str(config.instance_path),
         "PORTAL_BASE_URL": config.base_url,
-        "PORTAL_SMTP_URL": catcher.url,
+        "PORTAL_SMTP_URL": smtp_url,
     }
+
+
+def start_worker(
+    world: World, catcher: MailCatcher | str, log: Path | None = None, poll: str = "0.1"
+) -> subprocess.Popen[str]:
+    """A worker process on the world's database, sending to the catcher (or an SMTP URL); its
+    stderr to `log` if given, to be read while it runs."""
+    env = environment(world, catcher if isinstance(catcher, str) else catcher.url)
     return subprocess.Popen(
         [
             sys.executable,
@@ -300,3 +305,31 @@ def test_a_worker_waits_out_a_locked_sqlite_database(
     assert worker.returncode == 0
     said_once_each(log)
     assert "database is locked" in log.read_text()
+
+
+def test_the_demos_mail_catcher_shows_a_notification_arrive(world: World, tmp_path: Path) -> None:
+    """make demo's pieces: `notify catch` prints each message decoded, a worker sends to it,
+    and SIGTERM (Ctrl-C in the demo) ends both."""
+    port = free_port()
+    log = tmp_path / "catcher.log"
+    catcher = subprocess.Popen(
+        [sys.executable, "-m", "flask", "--app", "portal", "notify", "catch", "--port", str(port)],
+        cwd=REPO,
+        env=environment(world, f"smtp+plain://127.0.0.1:{port}"),
+        stdout=subprocess.DEVNULL,
+        stderr=log.open("w"),
+        text=True,
+    )
+    worker = None
+    try:
+        wait_for_line(log, f"mail catcher on 127.0.0.1:{port}")
+        worker = start_worker(world, f"smtp+plain://127.0.0.1:{port}")
+        p1_reports(world, 1)
+        wait_for_line(log, "--- mail to daniyar@111.kz ---")
+        wait_for_line(log, "Subject: QR 111: 1 новое обращение P1 в очереди 'national'")
+    finally:
+        if worker is not None:
+            stop(worker)
+        stop(catcher)
+    assert catcher.returncode == 0 and worker is not None and worker.returncode == 0
+    assert "report 0" not in log.read_text()  # the report's text: never in a message

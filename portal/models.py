@@ -242,6 +242,21 @@ class Report(Base):
             sqlite_where=OPEN_REPORT,
             postgresql_where=OPEN_REPORT,
         ),
+        # The open reports by school and time: the inbox's bursts (many reports to one school
+        # close together, triage.BURST_REPORTS) counted per school and read in time order.
+        Index(
+            "ix_reports_open_school",
+            "school_pk",
+            "created_at",
+            "priority",
+            "id",
+            "inbox_id",
+            "status",
+            "category",
+            "assignee_id",
+            sqlite_where=OPEN_REPORT,
+            postgresql_where=OPEN_REPORT,
+        ),
         # One status's list (closed, referred, ...) in the same order, and its count: the
         # erased reports, which pile up over the years, are outside the range read.
         Index(

@@ -6,14 +6,16 @@ and a staff member reaches only the reports of inboxes granted to them (P6).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, and_, func, not_, or_, select
 from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.sql import Subquery
 
 from portal import clock, crypto
 from portal.config import Config
@@ -25,6 +27,14 @@ from portal.services.inputs import clean_text, row_id
 from portal.services.text import lazy as _l
 
 PAGE_SIZE = 50
+# A burst: at least BURST_REPORTS open reports to one school, each within BURST_GAP of the one
+# before (a flood of junk, or a class writing about one incident). The inbox lists it as one
+# group at the place of its most serious report (issue 14): junk to one school cannot push the
+# other schools' reports off the first pages. A filtered list shows every report as a row.
+BURST_REPORTS = 10
+BURST_GAP = timedelta(minutes=5)
+# The members listed inside an opened group; the rest are in the school's own list.
+BURST_SHOWN = 20
 # The workflow: where a report may go from each status (closed ones can be reopened).
 NEXT_STATUSES: Mapping[Status, tuple[Status, ...]] = {
     Status.NEW: (Status.IN_PROGRESS, Status.REFERRED, Status.CLOSED),
@@ -106,9 +116,27 @@ class QueueFilter:
 
 
 @dataclass(frozen=True)
+class Burst:
+    """Reports to one school that came close together, listed as one group after its lead."""
+
+    school: School
+    first_at: datetime
+    last_at: datetime
+    size: int  # the lead included
+    p1: int  # of them P1, the lead included: a group never hides how many there are
+    members: list[QueueRow]  # the most serious, then the oldest, at most BURST_SHOWN, no lead
+
+    @property
+    def minutes(self) -> int:
+        """Minutes from its first report to its last (stored to the minute), at least one."""
+        return max(1, round((self.last_at - self.first_at).total_seconds() / 60) + 1)
+
+
+@dataclass(frozen=True)
 class QueueRow:
     """One line of the inbox list (metadata only: nothing is decrypted for the list)."""
 
+    id: int  # the row's, never shown (public_id is)
     public_id: str
     priority: Priority
     status: Status
@@ -119,6 +147,7 @@ class QueueRow:
     assignee_email: str | None
     overdue: bool
     risk_rule: str | None = None  # the lexicon rule that made it P1 at intake (no text)
+    burst: Burst | None = None  # the group this row leads (the rest of it follows the row)
 
     @property
     def reason(self) -> str:
@@ -188,19 +217,147 @@ def queue(
         if narrowing
         else in_view
     )
-    in_order = (Report.priority, Report.created_at, Report.id)
+    # Only the default list (every open report) groups bursts: a filter is the reader's own
+    # narrowing, and it lists every report it keeps as a row (a school's list shows a burst's
+    # members; closed reports wait for nobody and pile up over the years).
+    islands = _islands(session, conditions) if wanted.status is None and not narrowing else []
+    # Every member of a burst but its lead leaves the list (and its count): the lead's row
+    # stands for the group, where its most serious report belongs in the queue.
+    hidden = [
+        and_(
+            Report.school_pk == island.school_pk,
+            Report.created_at >= island.first_at,
+            Report.created_at <= island.last_at,
+            Report.id != island.lead_id,
+        )
+        for island in islands
+    ]
+    total -= sum(island.size - 1 for island in islands)
+    listed = [*conditions, not_(or_(*hidden))] if hidden else conditions
     # The page's ids first, from an index alone (every index the queue uses holds the order
     # columns); then only those rows are read, with their school and assignee.
     page_ids = (
         select(Report.id)
-        .where(*conditions)
-        .order_by(*in_order)
+        .where(*listed)
+        .order_by(*_IN_ORDER)
         .limit(PAGE_SIZE)
         .offset((wanted.page - 1) * PAGE_SIZE)
         .subquery()
     )
+    rows = _rows(session, page_ids, targets, now)
+    leading = {island.lead_id: island for island in islands}
+    rows = [
+        dataclasses.replace(
+            row, burst=_burst(session, conditions, leading[row.id], row, targets, now)
+        )
+        if row.id in leading
+        else row
+        for row in rows
+    ]
+    return QueuePage(
+        rows=rows,
+        total=total,
+        page=wanted.page,
+        pages=max(1, math.ceil(total / PAGE_SIZE)),
+        counts=counts,
+        open_p1=open_p1,
+    )
+
+
+_IN_ORDER = (Report.priority, Report.created_at, Report.id)
+
+
+@dataclass(frozen=True)
+class _Island:
+    """A burst as found: its school, its first and last times, its size, P1s and lead."""
+
+    school_pk: int
+    first_at: datetime
+    last_at: datetime
+    size: int
+    p1: int
+    lead_id: int
+
+
+def _islands(session: Session, conditions: list[ColumnElement[bool]]) -> list[_Island]:
+    """The bursts among the reports in view: the schools with BURST_REPORTS of them or more
+    (counted from an index), then those schools' reports in time order, cut where the gap
+    between two exceeds BURST_GAP."""
+    crowded = (
+        select(Report.school_pk)
+        .where(*conditions)
+        .group_by(Report.school_pk)
+        .having(func.count() >= BURST_REPORTS)
+    )
+    found = session.execute(
+        select(Report.school_pk, Report.created_at, Report.priority, Report.id)
+        .where(*conditions, Report.school_pk.in_(crowded))
+        .order_by(Report.school_pk, Report.created_at, Report.priority, Report.id)
+    ).all()
+    islands: list[_Island] = []
+    run: list[tuple[int, datetime, Priority, int]] = []
+    for school_pk, created_at, priority, report_id in found:
+        if run and (school_pk != run[-1][0] or created_at - run[-1][1] > BURST_GAP):
+            islands += _island_of(run)
+            run = []
+        run.append((school_pk, created_at, priority, report_id))
+    return islands + _island_of(run)
+
+
+def _island_of(run: list[tuple[int, datetime, Priority, int]]) -> list[_Island]:
+    """The run of one school's reports as a burst, if it is long enough to be one."""
+    if len(run) < BURST_REPORTS:
+        return []
+    lead = min(run, key=lambda member: (member[2].value, member[1], member[3]))
+    return [
+        _Island(
+            school_pk=run[0][0],
+            first_at=run[0][1],
+            last_at=run[-1][1],
+            size=len(run),
+            p1=sum(member[2] is Priority.P1 for member in run),
+            lead_id=lead[3],
+        )
+    ]
+
+
+def _burst(
+    session: Session,
+    conditions: list[ColumnElement[bool]],
+    island: _Island,
+    lead: QueueRow,
+    targets: Targets,
+    now: datetime,
+) -> Burst:
+    """The group its lead's row opens: the first BURST_SHOWN of the rest, in queue order."""
+    member_ids = (
+        select(Report.id)
+        .where(
+            *conditions,
+            Report.school_pk == island.school_pk,
+            Report.created_at >= island.first_at,
+            Report.created_at <= island.last_at,
+            Report.id != island.lead_id,
+        )
+        .order_by(*_IN_ORDER)
+        .limit(BURST_SHOWN)
+        .subquery()
+    )
+    return Burst(
+        school=lead.school,
+        first_at=island.first_at,
+        last_at=island.last_at,
+        size=island.size,
+        p1=island.p1,
+        members=_rows(session, member_ids, targets, now),
+    )
+
+
+def _rows(session: Session, ids: Subquery, targets: Targets, now: datetime) -> list[QueueRow]:
+    """The list's rows of these report ids, in queue order, with their school and assignee."""
     found = session.execute(
         select(
+            Report.id,
             Report.public_id,
             Report.priority,
             Report.status,
@@ -211,13 +368,14 @@ def queue(
             Staff.email,
             Report.risk_rule,
         )
-        .join(page_ids, page_ids.c.id == Report.id)
+        .join(ids, ids.c.id == Report.id)
         .join(School, School.id == Report.school_pk)
         .outerjoin(Staff, Staff.id == Report.assignee_id)
-        .order_by(*in_order)
+        .order_by(*_IN_ORDER)
     ).all()
-    rows = [
+    return [
         QueueRow(
+            id=report_id,
             public_id=public_id,
             priority=priority,
             status=status,
@@ -229,18 +387,19 @@ def queue(
             overdue=_overdue(priority, status, created_at, answered_at, targets, now),
             risk_rule=rule,
         )
-        for public_id, priority, status, category, created_at, answered_at, school, email, rule in (
-            found
-        )
+        for (
+            report_id,
+            public_id,
+            priority,
+            status,
+            category,
+            created_at,
+            answered_at,
+            school,
+            email,
+            rule,
+        ) in found
     ]
-    return QueuePage(
-        rows=rows,
-        total=total,
-        page=wanted.page,
-        pages=max(1, math.ceil(total / PAGE_SIZE)),
-        counts=counts,
-        open_p1=open_p1,
-    )
 
 
 def _counts(

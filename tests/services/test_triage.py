@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
+from portal import clock
 from portal.enums import Agency, AuditAction, Category, EntryKind, Priority, Status
-from portal.models import AuditEvent, Report
+from portal.models import AuditEvent, Report, School
 from portal.services import accounts, audit, registry, reports, triage
 from tests.worlds import OTHER_REGION, REGION, World, add_member
 
@@ -362,3 +363,80 @@ def test_an_action_and_its_audit_record_are_committed_together(
     assert stored() == before
     act(world, opened(world, report))  # opened again, then done: two records
     assert stored()[0] == before[0] + 1 and stored()[3] == before[3] + 2
+
+
+def registry_school(world: World) -> School:
+    """A school other than the national one whose reports the national inbox receives."""
+    return next(
+        school
+        for school in registry.list_schools(world.session)
+        if school.region not in (REGION, OTHER_REGION)
+    )
+
+
+def burst_to(
+    world: World, school: School, size: int, gap: timedelta, p1_at: int = -1
+) -> list[Report]:
+    """`size` reports to a school, `gap` apart (the one at p1_at a P1, the rest P3)."""
+    made = []
+    start = clock.now() - gap * size
+    for number in range(size):
+        priority = Priority.P1 if number == p1_at else Priority.P3
+        report, _ = world.submit(school, f"junk {number}", priority)
+        report.created_at = start + gap * number
+        made.append(report)
+    world.session.commit()
+    return made
+
+
+def test_a_burst_to_one_school_is_one_group_led_by_its_most_serious_report(world: World) -> None:
+    """Issue 14: junk to one school is one row and a group, not pages above real reports; the
+    group's P1 leads it, and the group says how many P1s it holds."""
+    junk = burst_to(world, world.national_school, triage.BURST_REPORTS + 2, timedelta(minutes=1), 4)
+    other = registry_school(world)
+    real, _ = world.submit(other, "a real one", Priority.P3)
+    staff = world.national_member.staff
+    page = triage.queue(world.session, staff, triage.QueueFilter(), triage.Targets())
+    assert [row.public_id for row in page.rows] == [junk[4].public_id, real.public_id]
+    burst = page.rows[0].burst
+    assert burst is not None and page.rows[1].burst is None
+    assert (burst.size, burst.p1, burst.minutes) == (len(junk), 1, len(junk))
+    assert [row.public_id for row in burst.members] == [
+        report.public_id for report in junk if report is not junk[4]
+    ]
+    assert page.total == 2 and page.open_p1 == 1 and page.counts == {Status.NEW: len(junk) + 1}
+    for narrowed in ({"school": world.national_school.school_id}, {"status": "new"}):
+        own = triage.queue(
+            world.session, staff, triage.QueueFilter.parse(narrowed), triage.Targets()
+        )
+        assert own.total == len(own.rows) >= len(junk), "a filtered list shows every row"
+        assert all(row.burst is None for row in own.rows)
+
+
+def test_reports_spread_over_time_or_too_few_are_not_a_burst(world: World) -> None:
+    spread = burst_to(
+        world, world.national_school, triage.BURST_REPORTS, triage.BURST_GAP + timedelta(minutes=1)
+    )
+    few = burst_to(world, registry_school(world), triage.BURST_REPORTS - 1, timedelta(minutes=1))
+    page = triage.queue(
+        world.session, world.national_member.staff, triage.QueueFilter(), triage.Targets()
+    )
+    assert len(page.rows) == page.total == len(spread) + len(few)
+    assert all(row.burst is None for row in page.rows)
+
+
+def test_a_long_burst_lists_its_first_members_and_pages_count_without_it(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(triage, "PAGE_SIZE", 2)
+    junk = burst_to(world, world.national_school, triage.BURST_SHOWN + 5, timedelta(seconds=10))
+    later = [world.submit(registry_school(world), f"real {n}", Priority.P3)[0] for n in range(3)]
+    staff = world.national_member.staff
+    first = triage.queue(world.session, staff, triage.QueueFilter(), triage.Targets())
+    assert (first.total, first.pages) == (4, 2)
+    assert first.rows[0].public_id == junk[0].public_id
+    burst = first.rows[0].burst
+    assert burst is not None and len(burst.members) == triage.BURST_SHOWN
+    assert burst.size == len(junk) and burst.p1 == 0
+    second = triage.queue(world.session, staff, triage.QueueFilter(page=2), triage.Targets())
+    assert [row.public_id for row in first.rows[1:] + second.rows] == [r.public_id for r in later]

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import html
+import secrets
 
 import pyotp
 from sqlalchemy import select
 
-from portal.models import AuditEvent, StaffSession
+from portal.enums import Category, Priority, Status
+from portal.models import AuditEvent, Report, StaffSession
 from portal.services import accounts, login
-from portal.services.triage import MAX_TEXT
+from portal.services.triage import BURST_REPORTS, MAX_TEXT
 from portal.web.access import COOKIE, COOKIE_PATH, DEVICE_COOKIE
 from portal.web.context import get_session
 from tests.worlds import (
@@ -198,3 +200,35 @@ def test_a_refused_reply_comes_back_in_its_box(desk: Desk) -> None:
             assert html.escape(text, quote=False) in page  # in the textarea, to shorten it
     conversation = browser.get(f"/staff/reports/{public_id}").get_data(as_text=True)
     assert "Мы рядом." not in conversation  # nothing was sent to the child
+
+
+def test_a_burst_to_one_school_is_one_closed_group_that_counts_its_p1s(desk: Desk) -> None:
+    """Issue 14: junk to one school is one row and a <details> group (no script), saying how
+    many reports and how many P1s it holds; its P1 is the row everyone sees."""
+    site = desk.site
+    site.send(category="online")
+    with site.app.app_context():
+        session = get_session()
+        first = session.scalars(select(Report)).one()
+        for number in range(BURST_REPORTS + 3):
+            session.add(
+                Report(
+                    public_id=secrets.token_hex(16),
+                    school_pk=first.school_pk,
+                    inbox_id=first.inbox_id,
+                    category=Category.OTHER,
+                    priority=Priority.P1 if number in (2, 5) else Priority.P3,
+                    status=Status.NEW,
+                    created_at=first.created_at,
+                )
+            )
+        session.commit()
+    page = desk.log_in(desk.triage).get("/staff/inbox").get_data(as_text=True)
+    queue = page[page.index('<table class="queue">') :]
+    assert queue.count("<details>") == 1 and "<details open" not in queue
+    summary = html.unescape(queue[queue.index("<summary>") : queue.index("</summary>")])
+    assert f"{BURST_REPORTS + 4} reports to " in summary and "in 1 min" in summary
+    assert "2 of them P1" in summary
+    assert queue.index(">P1</a>") < queue.index("<details>"), "the group's P1 leads it"
+    assert "2 open P1 reports" in page
+    assert "(1 report)" in page, "the group (the child's report is in it) is one row"

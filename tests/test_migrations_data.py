@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import Engine, bindparam, inspect, select, text
 from sqlalchemy.orm import Session
 
-from portal import migrate
+from portal import clock, migrate
 from portal.database import make_engine
 from portal.enums import Agency, EntryKind, Priority, Role
 from portal.models import (
@@ -452,11 +452,49 @@ def downgrade(engine: Engine, revision: str) -> None:
     migrate.downgrade(engine, revision)
 
 
+# Since 0012 (issue 20) the head keeps a report's, a message's and a P1 notification's times to
+# the minute, and an erased report's to their month in Kazakhstan without its message rows: what
+# the models read there of rows written at any revision before.
+MINUTE_TIMES = {
+    "reports": ("created_at", "updated_at", "answered_at", "closed_at", "erased_at"),
+    "report_entries": ("created_at",),
+    "notification_events": ("created_at", "fanned_out_at"),
+    "notification_deliveries": ("sent_at", "created_at"),
+}
+
+
+def cut_times(world: Rows) -> Rows:
+    """The world as 0012 leaves it."""
+    erased = {row["id"] for row in world.get("reports", ()) if row.get("erased_at") is not None}
+    cut = dict(world)
+    if "report_entries" in cut:
+        cut["report_entries"] = [e for e in cut["report_entries"] if e["report_id"] not in erased]
+    for table, names in MINUTE_TIMES.items():
+        if table not in cut:
+            continue
+        rows = []
+        for row in cut[table]:
+            month = table == "reports" and row["id"] in erased
+            times = {name: row[name] for name in names if row.get(name) is not None}
+            rows.append(
+                {
+                    **row,
+                    **{
+                        name: clock.start_of_month(value) if month else clock.to_the_minute(value)
+                        for name, value in times.items()
+                    },
+                }
+            )
+        cut[table] = rows
+    return cut
+
+
 def assert_reads(engine: Engine, expected: Rows) -> None:
-    """SQL reads `expected` at the current revision; the models read it after the head."""
+    """SQL reads `expected` at the current revision; the models read it after the head (its
+    times cut by 0012)."""
     assert stored(engine, expected) == expected
     migrate.upgrade(engine)
-    assert loaded(engine, expected) == expected
+    assert loaded(engine, expected) == cut_times(expected)
 
 
 def assert_upgrade_keeps(
@@ -547,7 +585,7 @@ def test_0005_keeps_every_row_and_the_models_follow_their_links(engine: Engine) 
             EntryKind.STAFF,
             EntryKind.NOTE,
         ]
-        assert first.created_at == utc(2026, 12, 31, 19, 0, 0, 1)  # 00:00 on 1 Jan in Almaty
+        assert first.created_at == utc(2026, 12, 31, 19, 0)  # 00:00 on 1 Jan in Almaty (0012)
         assert session.get_one(Report, 2).referred_to is Agency.SCHOOL_PSYCHOLOGIST
         member = session.get_one(Staff, 2)
         assert sorted(grant.inbox.name for grant in member.grants) == [
@@ -732,3 +770,29 @@ def test_0010_keeps_every_row_of_0009_with_no_rule_yet(engine: Engine) -> None:
 def test_0010_down_and_up_keeps_every_row_but_the_rules(engine: Engine) -> None:
     """Down from 0010 forgets which rule flagged a report, and nothing else."""
     assert_down_and_up_keeps(engine, "0010", WORLD_0010, "0009", WORLD_0009, UPGRADED_0009)
+
+
+# 0012: times written before issue 20 were kept to the microsecond. They are cut as they are
+# cut now (cut_times above).
+START_OF_DECEMBER = utc(2026, 11, 30, 19, 0)  # 1 December 2026, 00:00 in Kazakhstan (UTC+5)
+WORLD_0012 = cut_times(WORLD_0010)
+
+
+def test_0012_cuts_old_times_to_the_minute_and_erased_reports_to_their_month(
+    engine: Engine,
+) -> None:
+    """0012 leaves no second in a report's, a message's or a P1 notification's time; an erased
+    report keeps the month of each time and no message row (as erasure does now)."""
+    assert WORLD_0010["reports"][0]["created_at"] == utc(2026, 12, 31, 19, 0, 0, 1)
+    assert WORLD_0012["reports"][0]["created_at"] == utc(2026, 12, 31, 19, 0)
+    assert WORLD_0012["reports"][3]["erased_at"] == START_OF_DECEMBER  # was 20 December
+    assert WORLD_0012["reports"][3]["closed_at"] == START_OF_DECEMBER  # was 5 December
+    assert [e["id"] for e in WORLD_0012["report_entries"]] == [1, 2, 3, 4, 5]  # 6: erased
+    assert WORLD_0012["notification_deliveries"][0]["sent_at"] == utc(2026, 12, 31, 19, 0)
+    assert WORLD_0012["notification_deliveries"][0]["next_attempt_at"].second == 1  # not MINUTE
+    assert_upgrade_keeps(engine, "0011", WORLD_0010, "0012", WORLD_0012)
+
+
+def test_0012_down_and_up_keeps_the_cut_times(engine: Engine) -> None:
+    """Down from 0012 changes nothing (the seconds are gone for good); up again neither."""
+    assert_down_and_up_keeps(engine, "0012", WORLD_0012, "0011", WORLD_0012, WORLD_0012)

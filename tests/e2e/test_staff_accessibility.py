@@ -3,6 +3,7 @@ least 24×24, no page that reloads under its reader; the inbox says when new rep
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,8 +12,12 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from flask import Flask
 from playwright.sync_api import Browser, Page
+from sqlalchemy import select
 
-from portal.enums import Role
+from portal.enums import Category, Priority, Role, Status
+from portal.models import Report
+from portal.services.triage import BURST_SHOWN
+from portal.web.context import get_session
 from tests.e2e.conftest import (
     DESKTOP,
     PHONE,
@@ -111,3 +116,40 @@ def test_the_inbox_tells_of_new_reports_without_moving(
     assert "No reports here." in desk.locator("table.queue").inner_text()  # not reloaded
     desk.get_by_role("link", name="Reload the list").click()
     assert "No reports here." not in desk.locator("table.queue").inner_text()
+
+
+def test_a_burst_group_passes_axe_closed_and_open(
+    screen: Page, browser: Browser, app: Flask, live_server: str, staff: Setup
+) -> None:
+    """Issue 14: the inbox's group of a burst to one school, closed and opened by its summary
+    (a <details>, no script), passes axe on a desktop and a phone."""
+    child = browser.new_page(viewport=PHONE)
+    send_report(child, live_server, staff.code, "Мне грустно на переменах", danger=False)
+    child.close()
+    with app.app_context():
+        session = get_session()
+        first = session.scalars(select(Report)).one()
+        for number in range(BURST_SHOWN + 5):
+            session.add(
+                Report(
+                    public_id=secrets.token_hex(16),
+                    school_pk=first.school_pk,
+                    inbox_id=first.inbox_id,
+                    category=Category.OTHER,
+                    priority=Priority.P1 if number == 3 else Priority.P3,
+                    status=Status.NEW,
+                    created_at=first.created_at,
+                )
+            )
+        session.commit()
+    log_in(screen, live_server, ADMIN, pyotp.TOTP(staff.totp[ADMIN]).now())
+    screen.goto(f"{live_server}/staff/inbox")
+    group = screen.locator("tr.burst details")
+    assert group.count() == 1
+    assert_accessible(screen)
+    group.locator("summary").click()
+    assert group.locator("table.queue tbody tr").count() == BURST_SHOWN
+    assert_accessible(screen)
+    group.get_by_role("link", name="Every open report of this school, one row each").click()
+    assert screen.locator("tr.burst").count() == 0
+    assert screen.locator("table.queue tbody tr").count() == BURST_SHOWN + 6

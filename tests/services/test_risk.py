@@ -605,7 +605,7 @@ def test_a_rule_of_parts_needs_each_part_close_by_in_any_order(tmp_path: Path) -
     assert flags(lexicon, "отчим ударил меня и пошла кровь")
     assert flags(lexicon, "кровь из носа потому что папа бил")  # any order
     assert not flags(lexicon, "папа ударил по мячу")  # no harm
-    far = "отец ударил " + "и " * 8 + "кровь"
+    far = "отец ударил " + "и " * risk.WINDOW + "кровь"
     assert not flags(lexicon, far)  # more than WINDOW words apart
 
 
@@ -620,7 +620,7 @@ def test_a_soft_entry_gives_way_to_a_figurative_word_nearby(tmp_path: Path) -> N
     assert flags(lexicon, "он сказал что убьет меня")
     assert not flags(lexicon, "этот тест меня убьет")
     assert not flags(lexicon, "в игре меня убили")
-    assert flags(lexicon, "после теста " + "и " * 9 + "он убьет меня")  # too far to count
+    assert flags(lexicon, "после теста " + "и " * risk.WINDOW + "он убьет меня")  # too far to count
 
 
 def test_a_sets_member_may_be_short_where_an_entry_may_not(tmp_path: Path) -> None:

@@ -68,16 +68,11 @@ class SignedTokenCSRF(CSRF):
         return super().setup_form(form)
 
     def _serializer(self) -> URLSafeTimedSerializer:
-        secret: str = current_app.config["SECRET_KEY"]
-        # Bound to the school's code and the page's language as well: a token of one school's
-        # page does not send another's form (a hostile page cannot mint tokens for any school).
-        code = normalize_code(str((request.view_args or {}).get("code", ""))) or ""
-        salt = f"csrf:{self.purpose}:{code}:{select_language()}"
-        return URLSafeTimedSerializer(secret, salt=salt)
+        return _token_serializer(self.purpose)
 
     def generate_csrf_token(self, csrf_token_field: Field) -> str:
         """A fresh signed token (an HMAC: no storage touched while a page is only viewed)."""
-        return str(self._serializer().dumps(secrets.token_urlsafe(8)))
+        return _fresh_token(self.purpose)
 
     def validate_csrf_token(self, form: BaseForm, field: Field) -> None:
         """Refuse a missing, forged, expired or used token with a message for the child.
@@ -109,6 +104,26 @@ class SignedTokenCSRF(CSRF):
             g.form_token_used = True
             raise ValidationError(ALREADY_SENT)
         g.form_token_claim = claim
+
+
+def _token_serializer(purpose: str) -> URLSafeTimedSerializer:
+    """The signer of the request's tokens for forms of this purpose (the form class's name)."""
+    secret: str = current_app.config["SECRET_KEY"]
+    # Bound to the school's code and the page's language as well: a token of one school's
+    # page does not send another's form (a hostile page cannot mint tokens for any school).
+    code = normalize_code(str((request.view_args or {}).get("code", ""))) or ""
+    salt = f"csrf:{purpose}:{code}:{select_language()}"
+    return URLSafeTimedSerializer(secret, salt=salt)
+
+
+def _fresh_token(purpose: str) -> str:
+    return str(_token_serializer(purpose).dumps(secrets.token_urlsafe(8)))
+
+
+def fresh_token(form: type[ChildForm]) -> str:
+    """The token a new form of this class would carry in this request, without building the
+    form (the school page's cached HTML takes only a new token, views.school)."""
+    return _fresh_token(form.__name__)
 
 
 def token_was_used() -> bool:

@@ -17,11 +17,13 @@ from werkzeug.exceptions import HTTPException
 from portal.models import Inbox, School
 from portal.services import intake, reports
 from portal.web import errors, kdf_bound, ratelimit
+from portal.web.child import pages
 from portal.web.child.forms import (
     CATEGORY_LABELS,
     MAX_MESSAGE_CHARS,
     CheckForm,
     ReportForm,
+    fresh_token,
     release_unused_token,
     token_was_used,
 )
@@ -29,6 +31,7 @@ from portal.web.context import get_config, get_session, roll_back
 from portal.web.i18n import select_language
 
 bp = Blueprint("child", __name__)
+bp.record_once(lambda state: pages.init_app(state.app))
 
 _FORM_ENDPOINTS = ("child.send", "child.check")
 
@@ -78,9 +81,23 @@ _ALL_MESSAGES = ratelimit.Rule(
 
 
 def _first_message() -> bool:
-    """The client has no message counted: junk sent to its school never refuses it (issue 14)."""
+    """The client has no message counted: junk sent to its school never refuses it (issue 14).
+
+    Asked before any hit is taken; the answer is kept for the key derivation's rank.
+    """
     rule = _CLIENT_MESSAGES
-    return ratelimit.untouched(rule.scope, rule.limits, rule.key)
+    g.first_message = ratelimit.untouched(rule.scope, rule.limits, rule.key)
+    return bool(g.first_message)
+
+
+def _send_rank() -> kdf_bound.Rank:
+    """A client's first report before messages of clients that sent already (junk, mostly)."""
+    return kdf_bound.Rank.FIRST if g.get("first_message", False) else kdf_bound.Rank.REPEAT
+
+
+def _check_rank() -> kdf_bound.Rank:
+    """Reading answers gives way to every message; a follow-up waits as a repeat message."""
+    return kdf_bound.Rank.REPEAT if _has_message() else kdf_bound.Rank.CHECK
 
 
 # A school's count refuses only clients that sent before: a flood of junk from a few addresses
@@ -166,7 +183,7 @@ def _page(template: str, status: int = 200, **context: object) -> Response:
     return _not_stored(render_template(template, **context), status)
 
 
-def _not_stored(page: str, status: int = 200) -> Response:
+def _not_stored(page: str | bytes, status: int = 200) -> Response:
     """The page as a response the browser keeps no copy of."""
     response = make_response(page, status)
     response.headers["Cache-Control"] = "no-store"
@@ -209,12 +226,40 @@ def school(code: str) -> Response:
     found, inbox = _school_or_404(code)
     if inbox is None:
         return _school_page(found, closed=True)
-    return _form_page(found, ReportForm())
+    return _fresh_form_page(found)
+
+
+def _fresh_form_page(found: School) -> Response:
+    """The school's page with an empty form: kept rendered (child/pages.py) under what it shows,
+    a new token put in for each request; the school was read from the database just before."""
+    kept = pages.rendered_pages()
+    key = (
+        request.script_root,
+        request.endpoint,  # /s/ or /S/: the language links keep the path as typed
+        (request.view_args or {}).get("code"),
+        select_language(),
+        found.id,
+        found.code,
+        found.check_word,
+        found.name_kk,
+        found.name_ru,
+    )
+    parts = None if kept is None else kept.get(key)
+    if parts is not None:
+        before, after = parts
+        return _not_stored(before + fresh_token(ReportForm).encode() + after)
+    form = ReportForm()
+    response = _form_page(found, form)
+    if kept is not None:
+        kept.keep(key, response.get_data(), str(form["csrf_token"].current_token).encode())
+    return response
 
 
 @bp.post("/s/<code>")
 @ratelimit.limited(_CLIENT_MESSAGES, _SCHOOL_MESSAGES, _ALL_MESSAGES, refusal=_limited_page)
-@kdf_bound.bounded
+# A child's first report goes before junk from addresses that sent already: a flood of it
+# cannot fill the queue for a key derivation slot ahead of a child at a new address.
+@kdf_bound.ranked(_send_rank)
 def send(code: str) -> Response:
     """Store a report and show its receipt; any problem brings the form back, text in it."""
     found, inbox = _school_or_404(code)
@@ -271,7 +316,7 @@ def _without_receipt(form: CheckForm) -> CheckForm:
 @ratelimit.limited(_ALL_MESSAGES, refusal=_limited_page)
 # Reading answers gives way to new reports and follow-ups waiting for a key derivation slot: a
 # flood of receipts, right or wrong, cannot keep a child's report from its receipt.
-@kdf_bound.giving_way(urgent=_has_message)
+@kdf_bound.ranked(_check_rank)
 def check() -> Response:
     """Open the conversation with the receipt; write more to it."""
     form = CheckForm()

@@ -1,0 +1,169 @@
+"""The school page kept rendered in each worker (issue 17): the same page as rendered afresh, a
+new single-use token in each load, and a school read at every request, so a rotated code stops
+at once on every instance and the new one shows its own page."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from flask import Flask, template_rendered
+from sqlalchemy import select
+
+from portal import create_app
+from portal.models import School
+from portal.services import registry
+from portal.web.child import pages
+from portal.web.context import engine_of, get_config, get_session
+from tests.worlds import TEXT, Site, receipt_of
+
+TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+
+
+@contextmanager
+def renders(app: Flask) -> Iterator[list[str]]:
+    """The templates rendered meanwhile, by name."""
+    names: list[str] = []
+
+    def seen(_app: Flask, template: object, **_: object) -> None:
+        names.append(str(getattr(template, "name", "")))
+
+    template_rendered.connect(seen, app)
+    try:
+        yield names
+    finally:
+        template_rendered.disconnect(seen, app)
+
+
+def token_in(body: str) -> str:
+    found = TOKEN.search(body)
+    assert found, "no form token on the page"
+    return found.group(1)
+
+
+def without_token(body: str) -> str:
+    return TOKEN.sub('name="csrf_token" type="hidden" value="-"', body)
+
+
+@contextmanager
+def another_instance(site: Site) -> Iterator[Flask]:
+    """A second app on the same database (and Redis prefix): another worker or server."""
+    with site.app.app_context():
+        config = get_config()
+    other = create_app(config)
+    try:
+        yield other
+    finally:
+        engine_of(other).dispose()
+
+
+def test_the_page_is_rendered_once_and_each_load_gets_a_new_token(site: Site) -> None:
+    with renders(site.app) as rendered:
+        first = site.client.get(site.page)
+        second = site.client.get(site.page)
+    assert rendered.count("child/school.html") == 1
+    one, two = first.get_data(as_text=True), second.get_data(as_text=True)
+    assert token_in(one) != token_in(two)
+    assert without_token(one) == without_token(two)
+    assert second.headers["Cache-Control"] == "no-store" and "Set-Cookie" not in second.headers
+    assert second.mimetype == "text/html"
+
+
+def test_the_kept_page_is_the_page_rendered_afresh(site: Site) -> None:
+    """Each language, /s/ and /S/, the code as typed: the kept page is the one the template
+    gives with its templates reloading (nothing kept)."""
+    paths = [site.page, f"/S/{site.code}", f"/s/{site.code.lower()}"]
+    kept = {}
+    for path in paths:
+        for language in ("kk", "ru", "en"):
+            headers = {"Accept-Language": language}
+            site.client.get(path, headers=headers)
+            kept[path, language] = site.client.get(path, headers=headers).get_data(as_text=True)
+    site.app.jinja_env.auto_reload = True  # what development does: nothing kept
+    for (path, language), body in kept.items():
+        fresh = site.client.get(path, headers={"Accept-Language": language})
+        assert without_token(fresh.get_data(as_text=True)) == without_token(body)
+    assert len({without_token(body) for body in kept.values()}) == len(kept)
+
+
+def test_a_token_of_a_kept_page_sends_once(site: Site) -> None:
+    site.client.get(site.page)
+    token = token_in(site.client.get(site.page).get_data(as_text=True))
+    data = {"csrf_token": token, "message": TEXT, "danger": "no"}
+    assert receipt_of(site.client.post(site.page, data=data))
+    assert site.client.post(site.page, data=data).status_code == 409
+    assert len(site.reports()) == 1
+
+
+def test_a_token_of_a_kept_page_is_bound_to_its_school_and_language(site: Site) -> None:
+    for _ in range(2):
+        ru_page = site.client.get(site.page, headers={"Accept-Language": "ru"})
+    token = token_in(ru_page.get_data(as_text=True))
+    data = {"csrf_token": token, "message": TEXT, "danger": "no"}
+    with site.app.app_context():
+        other = get_session().scalar(select(School.code).where(School.code != site.code))
+    assert site.client.post(f"/s/{other}?lang=ru", data=data).status_code == 400
+    assert site.client.post(site.page + "?lang=kk", data=data).status_code == 400
+    assert receipt_of(site.client.post(site.page + "?lang=ru", data=data))
+
+
+def test_a_code_rotated_on_another_instance_stops_here_at_once(site: Site) -> None:
+    old = site.page
+    for _ in range(2):
+        kept = site.client.get(old).get_data(as_text=True)
+    with another_instance(site) as other, other.app_context():
+        session = get_session()
+        school = session.scalars(select(School).where(School.code == site.code)).one()
+        rotated = registry.rotate_code(
+            session, school.school_id, actor=None, server_secret=get_config().secret_key
+        )
+        new_code, new_word = rotated.code, rotated.check_word
+    assert site.client.get(old).status_code == 404
+    sent = site.client.post(old, data={"csrf_token": token_in(kept), "message": TEXT})
+    assert sent.status_code == 404
+    assert site.reports() == []
+    page = site.client.get(f"/s/{new_code}").get_data(as_text=True)
+    assert new_word in page and f"/s/{new_code}?lang=" in page and site.code not in page
+    data = {"csrf_token": token_in(page), "message": TEXT, "danger": "no"}
+    assert receipt_of(site.client.post(f"/s/{new_code}", data=data))
+
+
+def test_a_school_renamed_on_another_instance_shows_its_new_name(site: Site) -> None:
+    for _ in range(2):
+        site.client.get(site.page, headers={"Accept-Language": "ru"})
+    with another_instance(site) as other, other.app_context():
+        session = get_session()
+        school = session.scalars(select(School).where(School.code == site.code)).one()
+        school.name_ru = "Школа имени переименования"
+        session.commit()
+    page = site.client.get(site.page, headers={"Accept-Language": "ru"})
+    assert "Школа имени переименования" in page.get_data(as_text=True)
+
+
+def test_a_deactivated_school_is_gone_at_once(site: Site) -> None:
+    for _ in range(2):
+        site.client.get(site.page)
+    with another_instance(site) as other, other.app_context():
+        session = get_session()
+        school = session.scalars(select(School).where(School.code == site.code)).one()
+        registry.set_active(
+            session, school.school_id, False, actor=None, server_secret=get_config().secret_key
+        )
+    assert site.client.get(site.page).status_code == 404
+
+
+def test_the_kept_pages_are_bounded_and_the_least_recently_used_go_first() -> None:
+    kept = pages.RenderedPages(size=2)
+    assert kept.keep("a", b"<a>TOKEN</a>", b"TOKEN")
+    assert kept.keep("b", b"<b>TOKEN</b>", b"TOKEN")
+    assert kept.get("a") == (b"<a>", b"</a>")  # a is now the most recent
+    assert kept.keep("c", b"<c>TOKEN</c>", b"TOKEN")
+    assert len(kept) == 2 and kept.get("b") is None and kept.get("a") is not None
+
+
+def test_a_page_without_its_token_once_exactly_is_not_kept() -> None:
+    kept = pages.RenderedPages()
+    assert not kept.keep("none", b"<p></p>", b"TOKEN")
+    assert not kept.keep("twice", b"TOKEN TOKEN", b"TOKEN")
+    assert len(kept) == 0

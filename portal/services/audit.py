@@ -115,7 +115,10 @@ def record(
         last_seq, last_chain = _tail(session)
         event = AuditEvent(
             seq=last_seq + 1,
-            at=clock.now(),
+            # To the minute, like a report's times (issue 20): a record that follows a child's
+            # report at once (its P1 notification sent) must not keep the second the report
+            # does not; the log's order is its seq.
+            at=clock.to_the_minute(clock.now()),
             action=action,
             actor_id=actor.id if actor is not None else None,
             actor_email=actor.email if actor is not None else "",

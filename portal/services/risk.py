@@ -49,7 +49,7 @@ Text and lexicon go through the same steps, so they meet whatever the spelling:
    their Russian look-alikes (ә→a, ғ→g, қ→k, ң→n, ө→o, ұ and ү→u, һ→h, і→i), Cyrillic is
    transliterated (ж→j, х→h, ц→c, ч→ch, ш and щ→sh, ы and й→i, ю→iu, я→ia, ь and ъ vanish),
    and the Latin spellings children use are folded onto the same letters (y→i, x and kh→h,
-   zh→j, w→v, q→k, gh→g, ng→n, sch and shch→sh, apostrophes vanish; 4, 6, 9 and 0 inside a
+   zh→j, w→v, q→k, gh→g, ng→n, sch and shch→sh, yo→e, apostrophes vanish; 4, 6, 9 and 0 inside a
    word are ч, ш, я and о). So "hochu umeret", "xochu umeret" and "ХОЧУ УМЕРЕТЬ" are one text,
    and Latin-script Russian and Kazakh meet the Cyrillic entries.
 3. Every run of a repeated letter becomes one letter ("хочууууу" is "хочу"), and a few short
@@ -57,9 +57,9 @@ Text and lexicon go through the same steps, so they meet whatever the spelling:
 4. Misspelling: a whole word of `FOLD_LETTERS` or more letters also matches once unstressed
    vowels are folded (o→a, e→i; not in English, where "rope" would meet "rape"; a Kazakh or
    English stem needs a letter more, as a short stem is often over-stripped), and a whole
-   word of `EDIT_LETTERS` or more (a stem: `EDIT_STEM_LETTERS`) at an edit distance of 1 with
-   the same first letter, so "хачу", "умиреть" and "suicde" meet "хочу", "умереть" and
-   "suicide".
+   word of `EDIT_LETTERS` or more (a stem: `EDIT_STEM_LETTERS`) one edit away (or two
+   neighbouring letters swapped) with the same first letter, so "хачу", "умиреть", "suicde"
+   and "myslef" meet "хочу", "умереть", "suicide" and "myself".
 
 Priority at intake
 ------------------
@@ -90,7 +90,7 @@ from pathlib import Path
 from typing import Any
 
 import snowballstemmer
-from rapidfuzz.distance import Levenshtein
+from rapidfuzz.distance import OSA
 
 from portal.enums import Category, Priority, StrictEnum
 from portal.services.text import LazyText
@@ -217,6 +217,8 @@ _DIGRAPHS = (
     ("shch", "sh"), ("sch", "sh"), ("zh", "j"), ("kh", "h"), ("gh", "g"), ("ng", "n"),
     # чю is how children misspell чу ("хочю"); шя, ща would also undo Kazakh ші+а.
     ("chiu", "chu"),
+    # ё typed as yo ("ubyot" is "убьёт", which is "ubet" once ё is е and ь vanishes).
+    ("io", "e"),
 )  # fmt: skip
 _REPEATS = re.compile(r"(.)\1+")
 # Short words children spell their own way, too short for the vowel folding below: "ни хочу
@@ -366,7 +368,8 @@ def _deletes(text: str) -> set[str]:
 def _near(first: str, second: str) -> bool:
     # The first letter must agree: children rarely miss it, and Russian prefixes differ by
     # one letter ("зарезал" and "порезал" are one edit apart).
-    return first[:1] == second[:1] and Levenshtein.distance(first, second, score_cutoff=1) <= 1
+    # One edit, or two neighbours swapped ("myslef"): the optimal string alignment distance.
+    return first[:1] == second[:1] and OSA.distance(first, second, score_cutoff=1) <= 1
 
 
 @dataclass(frozen=True)

@@ -79,6 +79,7 @@ def write_lexicon(folder: Path, name: str, text: str) -> Path:
         ("ни хочу жить", "не хочу жить"),  # short words children spell their own way
         ("ni hochu zhit", "не хочу жить"),
         ("шо ты", "что ты"),
+        ("ubyot menya", "убьёт меня"),  # yo for ё
     ],
 )
 def test_spellings_a_child_types_meet_the_written_form(typed: str, written: str) -> None:
@@ -576,6 +577,7 @@ def test_misspelt_words_meet_their_entry(tmp_path: Path) -> None:
     assert flags(lexicon, "хачу умиреть")  # а/о and е/и folded
     assert flags(lexicon, "думаю про самоубийсво")  # one letter missing from a long word
     assert flags(lexicon, "xachu umiret")  # and in Latin letters
+    assert flags(lexicon, "думаю про самоубийтсво")  # two neighbouring letters swapped
 
 
 def test_spelling_tolerance_keeps_the_first_letter_and_leaves_english_vowels(

@@ -677,6 +677,9 @@ def test_a_sets_member_may_be_short_where_an_entry_may_not(tmp_path: Path) -> No
         # a friend who does not wake up, starving to fainting
         "подруга выпила что то и лежит без сознания",
         "i havent eaten in a week and i passed out in the shower",
+        # a real threat beside a word close to a figurative one ("напишет", "убейте меня")
+        "отчим говорит убьет меня если скажу маме",
+        "мальчик написал что принесет бомбу в класс",
     ],
 )
 def test_the_shipped_lexicon_flags_each_kind(text: str) -> None:

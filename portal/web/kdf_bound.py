@@ -19,11 +19,13 @@ worker would wait for it (priority inversion; it made the staff pages of (c) slo
 
 from __future__ import annotations
 
+import enum
 import functools
 import logging
 import os
 import sys
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import ParamSpec, TypeVar
@@ -39,6 +41,11 @@ R = TypeVar("R")
 # How long a request waits for a slot: the derivations queued before it on a busy machine;
 # then a quick 503 with the text, rather than a proxy's timeout page that loses it.
 WAIT_SECONDS = 2.0
+# A client's first report waits this many times longer: only other first reports go before
+# it, and on a machine whose CPU others take (the niced derivations get little of it) a receipt
+# a few seconds late is better than a 503 (bench/flood.py (e) on a loaded machine: 2 s refused
+# some children).
+FIRST_WAIT_FACTOR = 3
 # What the 503 asks browsers and clients to wait before sending again.
 RETRY_AFTER_SECONDS = 10
 # Requests waiting for a slot, per slot. A waiting request holds one of the worker's threads
@@ -60,8 +67,25 @@ NICENESS = 10
 # and new reports behind them got 503s (bench/flood.py (f): 6 of 14, (g): 2 of 14).
 CHECKS_WAITING_PER_SLOT = 2
 CHECK_WAIT_SECONDS = 0.5
+# A worker starts a receipt check's derivation at most this often: a flood of receipts, from
+# however many addresses, takes a bounded share of the CPU (about 15 ms in 100 ms, a sixth of
+# a core per worker) and leaves the rest to reports and the staff pages. A check that finds no
+# turn within CHECK_WAIT_SECONDS gets the 'try again in a minute' page, which keeps nothing.
+CHECK_INTERVAL_SECONDS = 0.1
+# Of the WAITING_PER_SLOT places, how many messages from clients that sent before may hold:
+# the others stay for clients' first messages (bench/flood.py (e): junk from 24 addresses
+# filled the six places, and 11 of 176 children writing for the first time got 503s).
+REPEATS_WAITING_PER_SLOT = 3
 _EXTENSION = "portal.web.kdf_bound"
 _log = logging.getLogger(__name__)
+
+
+class Rank(enum.IntEnum):
+    """Who goes first for a free slot: a higher rank never waits behind a lower one."""
+
+    CHECK = 0  # reading answers with a receipt, no message
+    REPEAT = 1  # a report or follow-up from a client with messages counted already
+    FIRST = 2  # a client's first message (and the staff's login): junk cannot hold it back
 
 
 class KdfBound:
@@ -74,6 +98,8 @@ class KdfBound:
         max_waiting: int | None = None,
         check_wait_seconds: float = CHECK_WAIT_SECONDS,
         max_waiting_checks: int | None = None,
+        max_waiting_repeats: int | None = None,
+        check_interval_seconds: float = CHECK_INTERVAL_SECONDS,
     ) -> None:
         self.limit = limit
         self.wait_seconds = wait_seconds
@@ -82,54 +108,83 @@ class KdfBound:
         self.max_waiting_checks = (
             CHECKS_WAITING_PER_SLOT * limit if max_waiting_checks is None else max_waiting_checks
         )
+        self.max_waiting_repeats = (
+            REPEATS_WAITING_PER_SLOT * limit if max_waiting_repeats is None else max_waiting_repeats
+        )
+        self.check_interval_seconds = check_interval_seconds
+        self._next_check = 0.0  # time.monotonic() from which a check may start
         self._free = limit
-        self._waiting = 0
-        self._urgent_waiting = 0
+        self._waiting = dict.fromkeys(Rank, 0)
         self._turns = threading.Condition()
         # One thread per slot, started on first use (so after gunicorn's fork), idle meanwhile.
         self._pool = ThreadPoolExecutor(
             max_workers=limit, thread_name_prefix="kdf", initializer=_be_nice
         )
 
-    def acquire(self, urgent: bool = True) -> bool:
+    def acquire(self, rank: Rank = Rank.FIRST) -> bool:
         """Take a slot, waiting at most wait_seconds; False when none became free, or when
-        max_waiting requests wait already.
+        the places to wait in for this rank are taken.
 
-        A request that is not urgent (a receipt check) takes a slot only while no urgent one
-        (a new report, a follow-up) waits for it: checks, right or wrong, never keep a report
-        waiting longer than the derivation already running (bench/flood.py (f), (g)). Checks
-        wait in places of their own (max_waiting_checks, at most check_wait_seconds), so a
-        flood of them never takes a report's place in the queue either.
+        A slot goes to the highest rank waiting: a receipt check (Rank.CHECK) never keeps a
+        message waiting longer than the derivation already running (bench/flood.py (f), (g)),
+        nor does junk from senders already counted (Rank.REPEAT) keep a client's first report
+        waiting ((e)). Checks wait in places of their own (max_waiting_checks, at most
+        check_wait_seconds); repeats take at most max_waiting_repeats of the max_waiting
+        places of messages, the rest stay for first messages.
         """
 
         def mine() -> bool:
-            return self._free > 0 and (urgent or self._urgent_waiting == 0)
+            higher = any(self._waiting[other] for other in Rank if other > rank)
+            early = rank is Rank.CHECK and time.monotonic() < self._next_check
+            return self._free > 0 and not higher and not early
 
         with self._turns:
             if not mine():
-                if urgent:
-                    full, wait = self._urgent_waiting >= self.max_waiting, self.wait_seconds
+                messages = self._waiting[Rank.REPEAT] + self._waiting[Rank.FIRST]
+                if rank is Rank.CHECK:
+                    full = self._waiting[Rank.CHECK] >= self.max_waiting_checks
                 else:
-                    checks = self._waiting - self._urgent_waiting
-                    full, wait = checks >= self.max_waiting_checks, self.check_wait_seconds
+                    full = messages >= self.max_waiting or (
+                        rank is Rank.REPEAT
+                        and self._waiting[Rank.REPEAT] >= self.max_waiting_repeats
+                    )
                 if full:
                     return False
-                self._waiting += 1
-                self._urgent_waiting += urgent
+                wait = {
+                    Rank.CHECK: self.check_wait_seconds,
+                    Rank.REPEAT: self.wait_seconds,
+                    Rank.FIRST: self.wait_seconds * FIRST_WAIT_FACTOR,
+                }[rank]
+                self._waiting[rank] += 1
                 try:
-                    if not self._turns.wait_for(mine, timeout=wait):
+                    if not self._wait_for(mine, wait, rank):
                         return False
                 finally:
-                    self._waiting -= 1
-                    self._urgent_waiting -= urgent
-                    self._turns.notify_all()  # a check waiting behind this one may go now
+                    self._waiting[rank] -= 1
+                    self._turns.notify_all()  # a lower rank waiting behind this one may go now
             self._free -= 1
+            if rank is Rank.CHECK:
+                self._next_check = time.monotonic() + self.check_interval_seconds
             return True
+
+    def _wait_for(self, mine: Callable[[], bool], seconds: float, rank: Rank) -> bool:
+        """Wait (holding self._turns) until mine() or seconds pass; a check also wakes when
+        its interval is over, which no release announces."""
+        deadline = time.monotonic() + seconds
+        while not mine():
+            now = time.monotonic()
+            if now >= deadline:
+                return False
+            pause = deadline - now
+            if rank is Rank.CHECK and self._next_check > now:
+                pause = min(pause, self._next_check - now)
+            self._turns.wait(pause)
+        return True
 
     @property
     def waiting(self) -> int:
         """Requests waiting for a slot now."""
-        return self._waiting
+        return sum(self._waiting.values())
 
     def release(self) -> None:
         """Give a slot back."""
@@ -163,14 +218,14 @@ def bound_of(app: Flask) -> KdfBound:
     return bound
 
 
-def _always() -> bool:
-    return True
+def _first() -> Rank:
+    return Rank.FIRST
 
 
-def bounded(view: Callable[P, R], urgent: Callable[[], bool] = _always) -> Callable[P, R]:
+def bounded(view: Callable[P, R], rank: Callable[[], Rank] = _first) -> Callable[P, R]:
     """Run a view's POST holding a key derivation slot, its derivations in a niced pool thread
-    (the request's thread waits for each), or refuse it with a quick 503. A POST that is not
-    `urgent` gives way to urgent ones waiting for a slot (KdfBound.acquire).
+    (the request's thread waits for each), or refuse it with a quick 503. A POST waits for a
+    slot behind those of a higher `rank` (KdfBound.acquire).
 
     Put it beneath the view's rate limits (the decorator nearest the function): Flask-Limiter
     checks decorated limits when the view is called, so a request they refuse is answered
@@ -182,7 +237,7 @@ def bounded(view: Callable[P, R], urgent: Callable[[], bool] = _always) -> Calla
         if request.method != "POST":
             return view(*args, **kwargs)
         bound = bound_of(current_app)
-        if not bound.acquire(urgent()):
+        if not bound.acquire(rank()):
             g.kdf_refused = True
             # Held back a moment: a client that resends at once would keep the CPU busy.
             slow_lane_of(current_app).hold()
@@ -197,11 +252,11 @@ def bounded(view: Callable[P, R], urgent: Callable[[], bool] = _always) -> Calla
     return wrapper
 
 
-def giving_way(urgent: Callable[[], bool]) -> Callable[[Callable[P, R]], Callable[P, R]]:
-    """`bounded`, with the POSTs for which `urgent` is false giving way to the urgent ones."""
+def ranked(rank: Callable[[], Rank]) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """`bounded`, each POST waiting for a slot with the rank `rank` gives it."""
 
     def decorate(view: Callable[P, R]) -> Callable[P, R]:
-        return bounded(view, urgent)
+        return bounded(view, rank)
 
     return decorate
 

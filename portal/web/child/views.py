@@ -81,9 +81,23 @@ _ALL_MESSAGES = ratelimit.Rule(
 
 
 def _first_message() -> bool:
-    """The client has no message counted: junk sent to its school never refuses it (issue 14)."""
+    """The client has no message counted: junk sent to its school never refuses it (issue 14).
+
+    Asked before any hit is taken; the answer is kept for the key derivation's rank.
+    """
     rule = _CLIENT_MESSAGES
-    return ratelimit.untouched(rule.scope, rule.limits, rule.key)
+    g.first_message = ratelimit.untouched(rule.scope, rule.limits, rule.key)
+    return bool(g.first_message)
+
+
+def _send_rank() -> kdf_bound.Rank:
+    """A client's first report before messages of clients that sent already (junk, mostly)."""
+    return kdf_bound.Rank.FIRST if g.get("first_message", False) else kdf_bound.Rank.REPEAT
+
+
+def _check_rank() -> kdf_bound.Rank:
+    """Reading answers gives way to every message; a follow-up waits as a repeat message."""
+    return kdf_bound.Rank.REPEAT if _has_message() else kdf_bound.Rank.CHECK
 
 
 # A school's count refuses only clients that sent before: a flood of junk from a few addresses
@@ -243,7 +257,9 @@ def _fresh_form_page(found: School) -> Response:
 
 @bp.post("/s/<code>")
 @ratelimit.limited(_CLIENT_MESSAGES, _SCHOOL_MESSAGES, _ALL_MESSAGES, refusal=_limited_page)
-@kdf_bound.bounded
+# A child's first report goes before junk from addresses that sent already: a flood of it
+# cannot fill the queue for a key derivation slot ahead of a child at a new address.
+@kdf_bound.ranked(_send_rank)
 def send(code: str) -> Response:
     """Store a report and show its receipt; any problem brings the form back, text in it."""
     found, inbox = _school_or_404(code)
@@ -300,7 +316,7 @@ def _without_receipt(form: CheckForm) -> CheckForm:
 @ratelimit.limited(_ALL_MESSAGES, refusal=_limited_page)
 # Reading answers gives way to new reports and follow-ups waiting for a key derivation slot: a
 # flood of receipts, right or wrong, cannot keep a child's report from its receipt.
-@kdf_bound.giving_way(urgent=_has_message)
+@kdf_bound.ranked(_check_rank)
 def check() -> Response:
     """Open the conversation with the receipt; write more to it."""
     form = CheckForm()

@@ -176,6 +176,28 @@ def test_every_child_page_on_a_small_phone(
     check_page(page, "form after an error")
     shoot(page, tmp_path, "form-error", language, size)
 
+    # Enter in the form without script presses the hidden default button: the same page back.
+    page.goto(school)
+    page.locator("textarea#message").fill(TEXT)
+    with page.expect_navigation():
+        page.locator("button[name=enter]").evaluate("(button) => button.click()")
+    assert_summary_focused(page)
+    check_page(page, "form after Enter")
+
+    # The same page sent twice: the second answer shows nothing of the first.
+    page.goto(school)
+    used = page.locator("input[name=csrf_token]").input_value()
+    page.locator("textarea#message").fill(TEXT)
+    page.locator("button.send").click()
+    page.goto(school)
+    page.locator("input[name=csrf_token]").evaluate(
+        "(input, used) => { input.value = used; }", used
+    )
+    page.locator("textarea#message").fill(TEXT)
+    page.locator("button.send").click()
+    assert page.locator(".receipt").count() == 0 and TEXT not in page.content()
+    check_page(page, "page sent again")
+
     page.goto(school)
     page.locator("textarea#message").fill(TEXT)
     page.locator("button.send").click()

@@ -223,8 +223,11 @@ def school(code: str) -> Response:
 
     While no inbox receives the school's reports, no form: a child would write for nothing.
     """
-    found, inbox = _school_or_404(code)
-    if inbox is None:
+    page = reports.school_for_page(get_session(), code)
+    if page is None:
+        abort(404)
+    found, receiving = page
+    if not receiving:
         return _school_page(found, closed=True)
     return _fresh_form_page(found)
 

@@ -12,11 +12,11 @@ from flask import Flask, template_rendered
 from sqlalchemy import select
 
 from portal import create_app
-from portal.models import School
-from portal.services import registry
+from portal.models import Inbox, School
+from portal.services import registry, reports
 from portal.web.child import pages
 from portal.web.context import engine_of, get_config, get_session
-from tests.worlds import TEXT, Site, receipt_of
+from tests.worlds import TEXT, Site, World, receipt_of
 
 TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 
@@ -167,3 +167,39 @@ def test_a_page_without_its_token_once_exactly_is_not_kept() -> None:
     assert not kept.keep("none", b"<p></p>", b"TOKEN")
     assert not kept.keep("twice", b"TOKEN TOKEN", b"TOKEN")
     assert len(kept) == 0
+
+
+def test_the_pages_read_of_a_school_agrees_with_the_reports_one(world: World) -> None:
+    """The page reads columns (reports.school_for_page), the POST entities (school_and_inbox):
+    the same school, shown the same, open exactly when an inbox receives its reports."""
+    session = world.session
+    for school in (world.regional_school, world.national_school):
+        for typed in (school.code, school.code.lower()):
+            page, posted = (
+                reports.school_for_page(session, typed),
+                reports.school_and_inbox(session, typed),
+            )
+            assert page is not None and posted is not None
+            shown, receiving = page
+            assert (shown.id, shown.code, shown.check_word) == (
+                posted[0].id,
+                posted[0].code,
+                posted[0].check_word,
+            )
+            assert shown.name_for("ru") == posted[0].name_for("ru")
+            assert shown.name_for("kk") == posted[0].name_for("kk")
+            assert receiving is (posted[1] is not None)
+            assert shown not in session  # never written back by a flush
+    for typed in ("not a code", "ZZZZZZZZ"):
+        assert reports.school_for_page(session, typed) is None
+
+
+def test_a_school_page_without_an_inbox_has_no_form(site: Site) -> None:
+    with site.app.app_context():
+        session = get_session()
+        for inbox in session.scalars(select(Inbox)):
+            session.delete(inbox)
+        session.commit()
+    for _ in range(2):
+        page = site.client.get(site.page)
+        assert page.status_code == 200 and "csrf_token" not in page.get_data(as_text=True)

@@ -242,12 +242,12 @@ class Report(Base):
             sqlite_where=OPEN_REPORT,
             postgresql_where=OPEN_REPORT,
         ),
-        # The open reports by school and time: the inbox's bursts (many reports to one school
-        # close together, triage.BURST_REPORTS) counted per school and read in time order.
+        # The open reports of the last days, by time: the inbox's bursts (many reports to one
+        # school close together, triage.BURST_REPORTS) are counted among them per school.
         Index(
             "ix_reports_open_school",
-            "school_pk",
             "created_at",
+            "school_pk",
             "priority",
             "id",
             "inbox_id",

@@ -1,8 +1,8 @@
-"""The open reports by school and time: the inbox finds bursts to one school (issue 14).
+"""The open reports by time: the inbox finds bursts to one school among the last days' (issue 14).
 
 The inbox lists a burst (many reports to one school close together) as one group. Finding
-them counts the open reports in view per school and reads the crowded schools' reports in time
-order: from this index alone, walked in its order, with no sort (bench/inbox.py measures it).
+them counts the open reports of the last days per school: a range of this index alone, not
+every open report (bench/inbox.py measures it).
 
 Revision ID: 0011
 Revises: 0010
@@ -28,8 +28,8 @@ def upgrade() -> None:
         "ix_reports_open_school",
         "reports",
         [
-            "school_pk",
             "created_at",
+            "school_pk",
             "priority",
             "id",
             "inbox_id",

@@ -87,7 +87,7 @@ def finish(base: str, browser: Browser, password: str) -> str:
         browser, base + ENROL, step="password", password=password, password_again=password
     )
     found = SECRET.search(shown.body)
-    assert found, shown.body
+    assert found, (shown.status, shown.body)
     secret = found.group(1).replace(" ", "")
     done = browser.open(
         base + ENROL,

@@ -65,7 +65,9 @@ GENUINE = 10
 CHEAP_KDF = crypto.KdfParams(memory_kib=8, iterations=1, lanes=1)
 BATCH = 5_000
 DAYS = 280  # ~360 reports a day: 100,000 is about the last nine months of the real 111 line
-REGIONAL = "Туркестанская область"  # the one region with an inbox of its own in the bench
+REGIONAL = "Туркестанская область"
+# --flood: the schools its reports go to (bench/flood.py's children write to a few schools).
+FLOOD_SCHOOLS = 6  # the one region with an inbox of its own in the bench
 PASSWORD = secrets.token_urlsafe(24)  # the bench staff accounts' password, new each run
 READER = "reader@bench.qr111.example"
 COLLEAGUES = 4
@@ -182,11 +184,14 @@ def sealed_rows(
     created: datetime,
     now: datetime,
     staff_ids: list[int],
+    *,
+    flood: bool = False,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """One report's row and its entries' rows, sealed by the real crypto code."""
+    """One report's row and its entries' rows, sealed by the real crypto code (a flood's
+    report is open: it came in the last hour)."""
     sealed, keys = crypto.seal_report(inbox.public_key, crypto.new_receipt(), lookup_key)
     report_id = sealed.report_id
-    closed = rng.random() < CLOSED_SHARE
+    closed = not flood and rng.random() < CLOSED_SHARE
     status = Status.CLOSED if closed else open_status(rng, now - created)
     answered = None if status is Status.NEW else created + timedelta(minutes=rng.randrange(5, 600))
     answered = min(answered, now) if answered else None
@@ -226,8 +231,12 @@ def sealed_rows(
     return report, entry_rows
 
 
-def fill(app: Flask, instance: Path, count: int, seed: int) -> tuple[Filled, str]:
-    """Schools, keys, inboxes, staff and `count` reports; what to measure, the TOTP secret."""
+def fill(
+    app: Flask, instance: Path, count: int, seed: int, flood: int = 0
+) -> tuple[Filled, str]:
+    """Schools, keys, inboxes, staff and `count` reports, `flood` of them in the last hour to
+    FLOOD_SCHOOLS schools (bench/flood.py's state: bursts everywhere); what to measure, the
+    TOTP secret."""
     started = time.perf_counter()
     rng = random.Random(seed)
     config = app.extensions["portal.config"]
@@ -265,20 +274,29 @@ def fill(app: Flask, instance: Path, count: int, seed: int) -> tuple[Filled, str
             )
         lookup_key = reports.lookup_secret(config.secret_key)
         now = clock.now()
-        # Oldest first, as reports arrive: ids grow with time like in a real database.
-        ages = sorted((rng.random() * DAYS for _ in range(count - GENUINE)), reverse=True)
+        # Oldest first, as reports arrive: ids grow with time like in a real database. A flood's
+        # reports (True) go to a few schools, half of them to the first (the junk's target).
+        flooded = rng.sample(schools, FLOOD_SCHOOLS)
+        ages = sorted(
+            [(rng.random() * DAYS, False) for _ in range(count - GENUINE - flood)]
+            + [(rng.random() / 24, True) for _ in range(flood)],
+            reverse=True,
+        )
         entries = 0
         # Ids given here: RETURNING them from a bulk insert costs SQLAlchemy quadratic time.
         next_id = (session.scalar(select(func.max(Report.id))) or 0) + 1
         with cheap_receipt_lookup():
             for start in range(0, len(ages), BATCH):
                 report_rows, entry_rows = [], []
-                for age in ages[start : start + BATCH]:
-                    school = rng.choices(schools, cum_weights=cumulative)[0]
+                for age, in_flood in ages[start : start + BATCH]:
+                    if in_flood:
+                        school = flooded[0] if rng.random() < 0.5 else rng.choice(flooded)
+                    else:
+                        school = rng.choices(schools, cum_weights=cumulative)[0]
                     inbox = regional if school.region == REGIONAL else national
                     created = now - timedelta(days=age)
                     report, its_entries = sealed_rows(
-                        rng, inbox, lookup_key, school, created, now, staff_ids
+                        rng, inbox, lookup_key, school, created, now, staff_ids, flood=in_flood
                     )
                     report_rows.append({"id": next_id, **report})
                     entry_rows += [{"report_id": next_id, **entry} for entry in its_entries]
@@ -506,7 +524,7 @@ def run_backend(backend: str, args: argparse.Namespace) -> list[Page]:
         app = create_app(config)
         try:
             migrate.upgrade(engine_of(app))
-            filled, totp_secret = fill(app, instance, args.reports, args.seed)
+            filled, totp_secret = fill(app, instance, args.reports, args.seed, args.flood)
             print(
                 f"{backend}: filled {filled.reports:,} reports ({filled.entries:,} sealed "
                 f"entries, {filled.open_reports:,} open, {filled.open_urgent:,} of them P1/P2) "
@@ -570,10 +588,16 @@ def main(argv: list[str] | None = None) -> int:
         help=f"server to create the bench database on ({DEFAULT_POSTGRES})",
     )
     parser.add_argument("--seed", type=int, default=111, help="random seed of the fill (111)")
+    parser.add_argument(
+        "--flood",
+        type=int,
+        default=0,
+        help="of the reports, how many came in the last hour to a few schools (0)",
+    )
     args = parser.parse_args(argv)
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # progress as it goes
-    if args.reports <= GENUINE:
-        parser.error(f"--reports must be more than {GENUINE}")
+    if args.reports <= GENUINE + args.flood:
+        parser.error(f"--reports must be more than {GENUINE} + --flood")
     print(
         f"triage inbox, {args.reports:,} reports; in-process through the Flask test client "
         f"(no HTTP server): {args.warmup} warm-up then {args.requests} timed requests a page"

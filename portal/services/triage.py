@@ -12,6 +12,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from sqlalchemy import ColumnElement, and_, func, not_, or_, select
 from sqlalchemy.orm import Session, selectinload
@@ -285,49 +286,56 @@ class _Island:
 
 
 def _islands(session: Session, conditions: list[ColumnElement[bool]]) -> list[_Island]:
-    """The bursts among the reports in view: the schools with BURST_REPORTS of them or more
-    (counted from an index), then those schools' reports in time order, cut where the gap
-    between two exceeds BURST_GAP."""
-    # Two statements: the crowded schools from a range of the recent open reports' index, then
-    # their reports (a few) in time order.
-    crowded = list(
-        session.scalars(
-            select(Report.school_pk)
-            .where(*conditions)
-            .group_by(Report.school_pk)
-            .having(func.count() >= BURST_REPORTS)
+    """The bursts among the reports in view: each school's reports in time order, cut where
+    the gap between two exceeds BURST_GAP; the runs of BURST_REPORTS or more."""
+    # Reports are stored to the minute, so the database hands over one row per school, minute
+    # and priority (a flood's thousands of reports are a few hundred rows), read in the order
+    # of the recent open reports' index (no sort). Reading every member into Python made the
+    # inbox three times slower under a flood (bench/inbox.py --flood).
+    moments = session.execute(
+        select(
+            Report.school_pk, Report.created_at, Report.priority, func.count(), func.min(Report.id)
         )
-    )
-    if not crowded:
-        return []
-    found = session.execute(
-        select(Report.school_pk, Report.created_at, Report.priority, Report.id)
-        .where(*conditions, Report.school_pk.in_(crowded))
-        .order_by(Report.school_pk, Report.created_at, Report.priority, Report.id)
+        .where(*conditions)
+        .group_by(Report.created_at, Report.school_pk, Report.priority)
     ).all()
     islands: list[_Island] = []
-    run: list[tuple[int, datetime, Priority, int]] = []
-    for school_pk, created_at, priority, report_id in found:
-        if run and (school_pk != run[-1][0] or created_at - run[-1][1] > BURST_GAP):
+    run: list[_Moment] = []
+    for moment in sorted(
+        (_Moment(*row) for row in moments), key=lambda moment: (moment.school_pk, moment.at)
+    ):
+        if run and (moment.school_pk != run[-1].school_pk or moment.at - run[-1].at > BURST_GAP):
             islands += _island_of(run)
             run = []
-        run.append((school_pk, created_at, priority, report_id))
+        run.append(moment)
     return islands + _island_of(run)
 
 
-def _island_of(run: list[tuple[int, datetime, Priority, int]]) -> list[_Island]:
+class _Moment(NamedTuple):
+    """The reports of one priority to one school in one minute (in school, then time order)."""
+
+    school_pk: int
+    at: datetime
+    priority: Priority
+    reports: int
+    first_id: int
+
+
+def _island_of(run: list[_Moment]) -> list[_Island]:
     """The run of one school's reports as a burst, if it is long enough to be one."""
-    if len(run) < BURST_REPORTS:
+    size = sum(moment.reports for moment in run)
+    if size < BURST_REPORTS:
         return []
-    lead = min(run, key=lambda member: (member[2].value, member[1], member[3]))
+    # The lead: the most serious, then the oldest, as the queue orders them.
+    lead = min(run, key=lambda moment: (moment.priority.value, moment.at, moment.first_id))
     return [
         _Island(
-            school_pk=run[0][0],
-            first_at=run[0][1],
-            last_at=run[-1][1],
-            size=len(run),
-            p1=sum(member[2] is Priority.P1 for member in run),
-            lead_id=lead[3],
+            school_pk=run[0].school_pk,
+            first_at=run[0].at,
+            last_at=run[-1].at,
+            size=size,
+            p1=sum(moment.reports for moment in run if moment.priority is Priority.P1),
+            lead_id=lead.first_id,
         )
     ]
 

@@ -425,6 +425,33 @@ def test_reports_spread_over_time_or_too_few_are_not_a_burst(world: World) -> No
     assert all(row.burst is None for row in page.rows)
 
 
+def test_two_runs_to_one_school_are_two_bursts_each_led_by_its_most_serious(
+    world: World,
+) -> None:
+    """Runs are cut where the gap exceeds BURST_GAP (a gap of exactly BURST_GAP joins); many
+    reports in one minute (times are stored to the minute) count one by one, and the lead is
+    the most serious, then the first sent, even within a minute."""
+    school = world.national_school
+    early = burst_to(world, school, triage.BURST_REPORTS, triage.BURST_GAP, p1_at=3)
+    for report in early:  # an hour before the second run, which they must not join
+        report.created_at -= timedelta(hours=1)
+    crowd = burst_to(world, school, triage.BURST_REPORTS + 1, timedelta(seconds=5), p1_at=7)
+    world.session.commit()
+    page = triage.queue(
+        world.session, world.national_member.staff, triage.QueueFilter(), triage.Targets()
+    )
+    groups = {row.public_id: row.burst for row in page.rows}
+    assert list(groups) == [early[3].public_id, crowd[7].public_id] and page.total == 2
+    early_group, crowd_group = groups[early[3].public_id], groups[crowd[7].public_id]
+    assert early_group is not None and crowd_group is not None
+    assert (early_group.size, early_group.p1) == (len(early), 1)
+    assert early_group.minutes == 1 + (len(early) - 1) * triage.BURST_GAP.seconds // 60
+    assert (crowd_group.size, crowd_group.p1) == (len(crowd), 1)
+    assert {row.public_id for row in crowd_group.members} == {
+        report.public_id for report in crowd if report is not crowd[7]
+    }
+
+
 def test_a_long_burst_lists_its_first_members_and_pages_count_without_it(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:

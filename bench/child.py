@@ -9,10 +9,15 @@ It makes a temporary instance folder with a fresh SQLite database (or, with --po
 PostgreSQL database of its own on that server, dropped afterwards; with --redis-url the rate
 limits count in Redis under a key prefix of its own, deleted afterwards), runs `flask --app
 portal db upgrade`, then `flask --app portal demo` with the sample schools and a national
-inbox, raises the rate limits through PORTAL_LIMIT_* (every bench client is 127.0.0.1), and
-for each worker count starts gunicorn on a free port of 127.0.0.1, measures, and stops that
-process. Prints: (1) the first load of a school's page as a phone fetches it (requests, raw and
-gzip-6 bytes); (2) landing page requests per second; (3) report submissions per second,
+inbox, raises the rate limits through PORTAL_LIMIT_* (the limits are tests/' to check, not the
+bench's), and for each worker count starts gunicorn on a free port of 127.0.0.1, measures, and
+stops that process. The server sits behind one trusted proxy (PORTAL_TRUSTED_PROXIES=1, as
+bench/flood.py has it) and each submission comes from an address of its own in
+X-Forwarded-For: children write each from their own phone, so the bench measures children,
+not one address flooding the form (from one address every message after the first would rank
+as a repeat sender's, portal/web/kdf_bound.py, and some would be refused with a 503).
+Prints: (1) the first load of a school's page as a phone fetches it (requests, raw and gzip-6
+bytes); (2) landing page requests per second; (3) report submissions per second,
 compared with the Argon2id ceiling that bench/crypto.py computes on this machine's cores
 (before and after the loads; the higher of the two), and where a submission's CPU goes; (4) the
 machine's CPU per submission and per page load (the server's processes, PostgreSQL's backends,
@@ -29,6 +34,7 @@ import dataclasses
 import gzip
 import html
 import http.client
+import itertools
 import os
 import random
 import re
@@ -541,12 +547,25 @@ def poster_path(code: str) -> str:
     return urlsplit(school_url(f"http://{HOST}", code)).path
 
 
+# Numbers of the submissions' client addresses, over the whole run (warm-ups and every worker
+# count): with Redis the counts outlive a server, and a number used twice would be a repeat.
+_CLIENT_NUMBERS = itertools.count(1)
+
+
+def client_address(number: int) -> str:
+    """The address of the proxy's `number`-th client, in 10/8 (distinct up to 2**24 - 1)."""
+    return f"10.{number >> 16 & 255}.{number >> 8 & 255}.{number & 255}"
+
+
 def submission(codes: list[str]) -> Operation:
-    """An operation: load a school's page, fill in its form and send it; the POST's latency."""
+    """An operation: load a school's page, fill in its form and send it; the POST's latency.
+    Each comes from a new client address (one child, one phone), through the trusted proxy."""
 
     def operation(browser: Browser, rng: random.Random) -> float:
         path = poster_path(rng.choice(codes))
-        page = browser.request("GET", path)
+        # next() of a count is atomic under the GIL: no two clients get the same number.
+        client = {"X-Forwarded-For": client_address(next(_CLIENT_NUMBERS))}
+        page = browser.request("GET", path, headers=client)
         if page.status != 200:
             raise WrongReply(f"GET {path}: {page.status}")
         form = form_of(page.body)
@@ -570,6 +589,7 @@ def submission(codes: list[str]) -> Operation:
             {
                 "Content-Type": "application/x-www-form-urlencoded",
                 "Origin": f"http://{HOST}:{browser.port}",
+                **client,
             },
         )
         if reply.status != 200 or b'<p class="digits"' not in reply.body:
@@ -651,6 +671,8 @@ def portal_env(instance: Path, port: int = 5000, store: Store | None = None) -> 
         PORTAL_DATABASE_URL=store.database_url,
         PORTAL_SECRET_KEY=SECRET_KEY,
         PORTAL_BASE_URL=f"http://{HOST}:{port}",
+        # One proxy in front, as in production: the clients' addresses come in X-Forwarded-For.
+        PORTAL_TRUSTED_PROXIES="1",
         PORTAL_LIMIT_CLIENT=UNTHROTTLED,
         PORTAL_LIMIT_SCHOOL=UNTHROTTLED,
         PORTAL_LIMIT_GLOBAL=UNTHROTTLED,

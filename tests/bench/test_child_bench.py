@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import ipaddress
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,7 +11,7 @@ from types import ModuleType
 
 import pytest
 
-from portal.config import RateLimits
+from portal.config import RateLimits, load_config
 from tests.worlds import TEXT, Site, build_site
 
 BENCH = Path(__file__).resolve().parents[2] / "bench"
@@ -94,3 +95,17 @@ def test_the_machines_cpu_per_operation_counts_server_services_and_clients(
     unknown = bench_child.CpuUse(bench=0.05, server=None, others=None)
     assert bench_child.LoadResult(2.0, [0.01], 0, "", unknown).machine_per_operation is None
     assert bench_child.LoadResult(2.0, [], 0, "", cpu).machine_per_operation is None
+
+
+def test_each_submission_comes_from_an_address_of_its_own(bench_child: ModuleType) -> None:
+    """Children write each from their own phone: the bench's clients, numbered over the whole
+    run, get distinct addresses of 10/8, which the one trusted proxy passes on."""
+    numbers = [*range(1, 70_000), 2**24 - 1]
+    addresses = [bench_child.client_address(number) for number in numbers]
+    assert len(set(addresses)) == len(numbers)
+    assert all(ipaddress.ip_address(a) in ipaddress.ip_network("10.0.0.0/8") for a in addresses)
+
+
+def test_the_served_portal_believes_one_proxy(bench_child: ModuleType, tmp_path: Path) -> None:
+    env = bench_child.portal_env(tmp_path / "instance")
+    assert load_config(env).trusted_proxies == 1

@@ -82,6 +82,14 @@ def test_views_never_import_cryptography() -> None:
         assert not any(name.startswith("cryptography") for name in imported_modules(path)), path
 
 
+def test_only_the_crypto_package_imports_argon2() -> None:
+    """Argon2id is portal/crypto's (envelope.derive_argon2): nothing else calls it directly."""
+    for path in sorted(PORTAL.rglob("*.py")):
+        if path.parent.name == "crypto":
+            continue
+        assert not any(name.split(".")[0] == "argon2" for name in imported_modules(path)), path
+
+
 def test_each_blueprint_is_named_as_its_package_and_its_templates_folder(app: Flask) -> None:
     for name, blueprint in app.blueprints.items():
         if "." in name:  # nested: admin.schools lives in portal/web/admin/schools.py

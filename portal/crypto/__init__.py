@@ -1,9 +1,10 @@
 """End-to-end encryption of reports: keys, key wrapping, receipts, sealed messages.
 
-Only `cryptography` primitives (X25519, HKDF-SHA256, AES-256-GCM, HMAC-SHA256, Argon2id) and
-`secrets` for randomness; no Flask, no database: bytes in, bytes out. envelope.py holds the
-blob format and errors, keys.py the key pairs, wraps, grants and session shares, reports.py the
-receipts, report keys and the conversation. Formats and threat model: docs/crypto.md.
+Only `cryptography` primitives (X25519, HKDF-SHA256, AES-256-GCM, HMAC-SHA256), Argon2id from
+`argon2-cffi` (envelope.derive_argon2) and `secrets` for randomness; no Flask, no database:
+bytes in, bytes out. envelope.py holds the blob format and errors, keys.py the key pairs, wraps,
+grants and session shares, reports.py the receipts, report keys and the conversation. Formats
+and threat model: docs/crypto.md.
 """
 
 from portal.crypto.envelope import (

@@ -540,12 +540,60 @@ def test_a_derivation_runner_computes_the_same_key_and_only_within_its_block() -
     assert len(computed) == 1, "the runner was left in place after its block"
 
 
+@pytest.mark.parametrize(
+    ("secret", "salt", "params", "purpose"),
+    [
+        (b"1234567890123456", bytes(range(16)), CHEAP, b"qr111/receipt-lookup/v1"),
+        (b"", b"8 bytes!", CHEAP, b""),  # empty password and purpose: NULL pointers
+        ("пароль".encode(), b"s" * 32, KdfParams(memory_kib=256, iterations=3, lanes=2), b"x"),
+        (b"1234 5678", bytes(16), KdfParams(memory_kib=64, iterations=1, lanes=4), b"p" * 300),
+    ],
+)
+def test_argon2id_is_cryptographys_bit_for_bit(
+    secret: bytes, salt: bytes, params: KdfParams, purpose: bytes
+) -> None:
+    """argon2-cffi computes what cryptography's Argon2id computed before (and the vectors
+    made with it): the same key from the same input, lanes and associated data included."""
+    from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
+
+    expected = Argon2id(
+        salt=salt,
+        length=32,
+        iterations=params.iterations,
+        lanes=params.lanes,
+        memory_cost=params.memory_kib,
+        ad=purpose or None,
+    ).derive(secret)
+    assert crypto.envelope.derive_argon2(secret, salt, params, purpose) == expected
+
+
+@pytest.mark.production_kdf
+def test_argon2id_at_the_production_cost_is_cryptographys() -> None:
+    from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
+
+    salt = bytes(range(16))
+    expected = Argon2id(
+        salt=salt, length=32, iterations=2, lanes=1, memory_cost=19456, ad=b"qr111/password/v1"
+    ).derive(b"correct horse")
+    derived = crypto.envelope.derive_argon2(
+        b"correct horse", salt, crypto.PRODUCTION_KDF, b"qr111/password/v1"
+    )
+    assert derived == expected
+
+
+def test_argon2id_refuses_what_libargon2_refuses() -> None:
+    with pytest.raises(InvalidInput, match="Argon2id"):
+        crypto.envelope.derive_argon2(b"x", b"short", CHEAP, b"p")  # a salt under 8 bytes
+
+
 # ---- the code itself -------------------------------------------------------------------------
 
 
 def test_the_package_imports_only_what_it_may() -> None:
     allowed = {"__future__", "dataclasses", "enum", "hashlib", "hmac", "secrets", "struct"}
     allowed |= {"typing", "unicodedata", "cryptography", "portal"}
+    # Argon2id only (envelope._argon2id): the same function as cryptography's, less CPU.
+    allowed |= {"argon2"}
     # Plumbing of the derivation runner (kdf_bound's low-priority thread): no I/O, no randomness.
     allowed |= {"collections", "contextlib", "contextvars", "functools"}
     for path in PACKAGE.glob("*.py"):

@@ -70,7 +70,7 @@ class World:
         self, school: School, text: str, priority: Priority = Priority.P2
     ) -> tuple[Report, str]:
         """A child's report on the school; returns it and its receipt."""
-        return reports.submit_report(
+        stored, receipt = reports.submit_report(
             self.session,
             school,
             Category.BULLYING,
@@ -78,6 +78,7 @@ class World:
             text,
             server_secret=self.config.secret_key,
         )
+        return self.session.get_one(Report, stored.id), receipt
 
     def find_by_receipt(self, typed: str, session: Session | None = None) -> Report | None:
         """The live report a typed receipt finds, as the child's pages look it up."""

@@ -55,11 +55,11 @@ from email.utils import format_datetime
 from enum import StrEnum
 from functools import cache
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, cast
 from urllib.parse import urlsplit
 
 from babel.support import NullTranslations, Translations
-from sqlalchemy import exists, func, or_, select, update
+from sqlalchemy import Table, exists, func, insert, or_, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -80,6 +80,7 @@ from portal.models import (
 )
 from portal.services import audit
 from portal.services.accounts import normalize_email
+from portal.services.reports import StoredReport
 from portal.services.text import LazyText
 from portal.services.text import lazy as _l
 
@@ -125,18 +126,24 @@ class RetryPolicy:
 # ---- the outbox --------------------------------------------------------------------------
 
 
-def outbox_new_report(session: Session, report: Report) -> None:
+_INSERT_EVENT = insert(cast(Table, NotificationEvent.__table__))
+
+
+def outbox_new_report(session: Session, report: StoredReport) -> None:
     """Add a new report's notification event to the report's own transaction (P1 only: the
-    others wait for the digest)."""
+    others wait for the digest). The report is the row submit_report just inserted (by id:
+    it is written with Core, not as an ORM object)."""
     if report.priority is Priority.P1:
-        session.add(
-            NotificationEvent(
-                key=f"p1:{report.public_id}",
-                kind=NotificationKind.P1,
-                inbox_id=report.inbox_id,
-                report=report,
-                report_count=1,
-            )
+        # Core, as the report's own rows: no ORM flush in the child's request (issue 17).
+        session.connection().execute(
+            _INSERT_EVENT,
+            {
+                "key": f"p1:{report.public_id}",
+                "kind": NotificationKind.P1,
+                "inbox_id": report.inbox_id,
+                "report_id": report.id,
+                "report_count": 1,
+            },
         )
 
 

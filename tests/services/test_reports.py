@@ -106,6 +106,88 @@ def test_submit_stores_a_sealed_report_with_the_childs_first_message(world: Worl
     assert not [column for column in columns if receipt.encode() in column]
 
 
+def test_submit_returns_the_row_it_stored_with_the_tables_defaults(world: World) -> None:
+    """The report and its entries are written with Core: what comes back is the stored row,
+    and the tables' Python defaults (status, times to the minute) still apply."""
+    stored, receipt = reports.submit_report(
+        world.session,
+        world.national_school,
+        Category.HOME,
+        Priority.P2,
+        FIRST,
+        server_secret=world.config.secret_key,
+        grade=10,
+        risk_rule="ru:test",
+    )
+    assert isinstance(stored, reports.StoredReport)
+    row = fresh(world, world.session.get_one(Report, stored.id))
+    assert (row.public_id, row.inbox_id, row.priority) == (
+        stored.public_id,
+        stored.inbox_id,
+        stored.priority,
+    )
+    assert (row.school_pk, row.category, row.risk_rule) == (
+        world.national_school.id,
+        Category.HOME,
+        "ru:test",
+    )
+    assert row.status is Status.NEW and row.created_at == row.updated_at
+    assert row.created_at.second == row.created_at.microsecond == 0
+    assert [(entry.position, entry.kind) for entry in row.entries] == [
+        (0, EntryKind.CHILD),
+        (1, EntryKind.INTAKE),
+    ]
+    assert all(entry.created_at == row.created_at for entry in row.entries)
+    keys = world.child_keys(row, receipt)
+    assert [entry.text for entry in reports.read_conversation(row, keys)] == [FIRST]
+
+
+def test_what_is_stored_with_a_report_is_stored_with_it_or_neither_is(world: World) -> None:
+    """`also` runs in the report's transaction, given the stored report: when it fails, the
+    report and its entries are not stored either."""
+    given: list[reports.StoredReport] = []
+
+    def fails(session: Session, stored: reports.StoredReport) -> None:
+        given.append(stored)
+        raise RuntimeError("the outbox could not be written")
+
+    with pytest.raises(RuntimeError):
+        reports.submit_report(
+            world.session,
+            world.national_school,
+            Category.HOME,
+            Priority.P1,
+            FIRST,
+            server_secret=world.config.secret_key,
+            also=fails,
+        )
+    world.session.rollback()
+    assert len(given) == 1 and given[0].priority is Priority.P1
+    assert world.session.scalar(select(func.count()).select_from(Report)) == 0
+    assert world.session.scalar(select(func.count()).select_from(Entry)) == 0
+
+
+def test_a_clash_of_receipts_draws_a_new_one_and_stores_the_report_once(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A receipt whose lookup is taken already (a unique clash) is drawn again: the report is
+    stored once, under the second receipt."""
+    first, first_receipt = world.submit(world.national_school, FIRST)
+    drawn = iter([first_receipt, "1111222233334444"])
+    monkeypatch.setattr(crypto, "new_receipt", lambda: next(drawn))
+    stored, receipt = reports.submit_report(
+        world.session,
+        world.national_school,
+        Category.HOME,
+        Priority.P2,
+        "second",
+        server_secret=world.config.secret_key,
+    )
+    assert receipt == "1111222233334444" and stored.id != first.id
+    assert world.session.scalar(select(func.count()).select_from(Report)) == 2
+    assert world.find_by_receipt(receipt) == world.session.get(Report, stored.id)
+
+
 def test_each_report_gets_its_own_receipt_and_keys(world: World) -> None:
     first, first_receipt = world.submit(world.regional_school, FIRST)
     second, second_receipt = world.submit(world.regional_school, FIRST)

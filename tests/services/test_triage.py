@@ -157,7 +157,7 @@ def test_opening_is_audited_and_another_inbox_cannot_open(world: World) -> None:
 
 
 def test_the_grade_is_read_from_the_sealed_intake(world: World) -> None:
-    report, _ = reports.submit_report(
+    stored, _ = reports.submit_report(
         world.session,
         world.national_school,
         Category.HOME,
@@ -167,7 +167,7 @@ def test_the_grade_is_read_from_the_sealed_intake(world: World) -> None:
         grade=7,
     )
     # Issue 20: the school level only, sealed as such (in a small school a grade is a child).
-    found = opened(world, report)
+    found = opened(world, world.session.get_one(Report, stored.id))
     assert found.grade == "5–9"
     intake = [entry.text for entry in found.entries if entry.kind is EntryKind.INTAKE]
     assert intake == ['{"grade": "5\\u20139"}']

@@ -5,6 +5,7 @@ These run in the second run of `make test` (PORTAL_TEST_REDIS_URL); without Redi
 
 from __future__ import annotations
 
+import random
 import secrets
 import time
 from collections.abc import Callable
@@ -20,9 +21,9 @@ from portal.config import RateLimits
 from portal.models import StaffSession
 from portal.services import sessions
 from portal.web.context import get_session
-from portal.web.ratelimit import RedisWindows, limiter
+from portal.web.ratelimit import GivingBack, RedisWindows, Window, limiter
 from tests.conftest import Backend
-from tests.web.test_ratelimit import gives_back_the_newest
+from tests.web.test_ratelimit import counted, gives_back_the_newest, takes_all_or_nothing
 from tests.worlds import Desk, Site, World, form_token
 
 WAIT = 5.0  # seconds for Redis to expire a key that should be gone after 0.3
@@ -131,3 +132,54 @@ def test_the_redis_storage_gives_back_the_newest_hit_under_the_test_prefix(
     gives_back_the_newest(limiter.storage)
     (key,) = [key for key in backend.redis_keys() if b"give-back-test" in key]
     assert b":limits:" in key, "the deployment's prefix, then the limits' own"
+
+
+def test_the_redis_storage_takes_all_or_nothing_in_one_script(
+    make_site: Callable[[RateLimits], Site],
+) -> None:
+    make_site(RateLimits())
+    assert isinstance(limiter.storage, RedisWindows)
+    takes_all_or_nothing(limiter.storage, "take-all-test")
+
+
+def test_the_script_counts_exactly_as_limits_own_hits(
+    make_site: Callable[[RateLimits], Site],
+) -> None:
+    """One script for a request's windows (issue 17) against the window-at-a-time way, which
+    takes each with limits' own acquire_entry (the code before): the same answers, refusals
+    and counts after every one of a random series of requests, spared windows included."""
+    make_site(RateLimits())
+    storage = limiter.storage
+    assert isinstance(storage, RedisWindows)
+    rng = random.Random(17)  # noqa: S311 - a repeatable series of requests
+    shapes = [(1, 60), (2, 60), (3, 3600), (5, 86400)]
+
+    def windows(way: str, picks: list[tuple[int, bool]]) -> list[Window]:
+        return [
+            Window(f"script-test:{way}:{n}", *shapes[n % len(shapes)], spared=spared)
+            for n, spared in picks
+        ]
+
+    for _ in range(150):
+        picks = [(n, rng.random() < 0.25) for n in rng.sample(range(8), rng.randint(1, 4))]
+        batched, one_by_one = windows("script", picks), windows("limits", picks)
+        assert storage.untouched(batched) == GivingBack.untouched(storage, one_by_one)
+        took = storage.take_all(batched)
+        assert took == GivingBack.take_all(storage, one_by_one), picks
+        every = windows("script", [(n, False) for n in range(8)])
+        again = windows("limits", [(n, False) for n in range(8)])
+        assert [counted(storage, w) for w in every] == [counted(storage, w) for w in again]
+
+
+def test_the_script_lets_an_entry_go_when_its_window_ends(
+    make_site: Callable[[RateLimits], Site],
+) -> None:
+    make_site(RateLimits())
+    storage = limiter.storage
+    assert isinstance(storage, RedisWindows)
+    second = Window("script-expiry-test", 1, 1)
+    assert storage.take_all([second]) == (None, [0])
+    assert storage.take_all([second]) == (0, [])
+    time.sleep(1.1)
+    assert storage.untouched([second])
+    assert storage.take_all([second]) == (None, [0])

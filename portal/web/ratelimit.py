@@ -21,7 +21,6 @@ from flask_limiter import Limiter
 from limits import RateLimitItem, parse_many
 from limits.errors import StorageError
 from limits.storage import MemoryStorage, RedisSentinelStorage, RedisStorage, Storage
-from limits.strategies import MovingWindowRateLimiter
 
 from portal import clock
 from portal.config import Config
@@ -30,6 +29,7 @@ from portal.web.context import get_config
 
 if TYPE_CHECKING:  # redis is needed only with a Redis storage (the prod extra installs it)
     import redis
+    from limits.storage.base import MovingWindowSupport
 
 _DAY_KEYS = "portal.rate_limit_day_keys"
 DAY_KEY_BYTES = 32
@@ -196,15 +196,29 @@ def receipt_retries() -> str:
 def untouched(scope: str, limits: Callable[[], str], key: Callable[[], str]) -> bool:
     """Whether nothing is counted under this key in any of the limits' windows now."""
     counts = counts_of(current_app)
-    window = MovingWindowRateLimiter(cast("Storage", counts.storage()))
+    storage = counts.storage()
     try:
-        return all(
-            window.get_window_stats(item, KEY_PREFIX, key(), scope).remaining == item.amount
-            for item in _parsed(limits())
-        )
+        windows = [_window(item, key(), scope) for item in _parsed(limits())]
+        return storage.untouched(windows)
     except counts.failures as exc:
         counts.failed(exc)
         return False
+
+
+@dataclass(frozen=True)
+class Window:
+    """One limit's moving window under one key, as limits' MovingWindowRateLimiter names it:
+    its storage key, how many entries it holds and for how many seconds. `spared`: over its
+    limit, the request is let through uncounted instead of refused (Rule.spares)."""
+
+    key: str
+    amount: int
+    expiry: int
+    spared: bool = False
+
+
+def _window(item: RateLimitItem, key: str, scope: str, spared: bool = False) -> Window:
+    return Window(item.key_for(KEY_PREFIX, key, scope), item.amount, item.get_expiry(), spared)
 
 
 class GivingBack(ABC):
@@ -214,6 +228,34 @@ class GivingBack(ABC):
     def give_back(self, key: str) -> None:
         """Remove the newest entry of key's moving window (whoever's it is, the count is the
         same), if there is one."""
+
+    def take_all(self, windows: list[Window]) -> tuple[int | None, list[int]]:
+        """Take an entry in each window, in order, as MovingWindowRateLimiter.hit does: (the
+        index of the first window full and not spared, or None; the indexes taken). On a
+        refusal every entry taken is given back first, and none is listed.
+
+        Here one window at a time (memory: no round trips to save); Redis does it all in one
+        script (RedisWindows), atomically, with the same rules.
+        """
+        storage = cast("MovingWindowSupport", self)
+        taken: list[int] = []
+        for index, window in enumerate(windows):
+            if storage.acquire_entry(window.key, window.amount, window.expiry):
+                taken.append(index)
+            elif not window.spared:
+                for earlier in reversed(taken):
+                    self.give_back(windows[earlier].key)
+                return index, []
+        return None, taken
+
+    def untouched(self, windows: list[Window]) -> bool:
+        """Whether no window holds an entry now (MovingWindowRateLimiter.get_window_stats
+        shows all its amount remaining in each)."""
+        storage = cast("MovingWindowSupport", self)
+        return all(
+            storage.get_moving_window(window.key, window.amount, window.expiry)[1] == 0
+            for window in windows
+        )
 
 
 # limits keeps no way to remove one entry of a moving window, and Flask-Limiter builds its
@@ -249,6 +291,88 @@ def _redis_give_back(storage: RedisStorage, key: str) -> None:
     cast("redis.Redis", storage.get_connection()).lpop(storage.prefixed_key(key))
 
 
+# A POST's hits in one round trip instead of one per window (issue 17: each cost ~0.1 ms of
+# the worker's and Redis's CPU, and a report took four to eight). Each window is taken exactly
+# as limits' acquire_moving_window.lua takes it with amount 1 (the entry at limit - 1 still in
+# the window refuses; else push now, trim to the limit, renew the expiry); a refusal pops what
+# this script pushed, as give_back does. tests/test_redis.py checks it against limits' own.
+_TAKE_ALL = """
+local now = tonumber(ARGV[1])
+local taken = {}
+for i, key in ipairs(KEYS) do
+    local limit = tonumber(ARGV[3 * i - 1])
+    local expiry = tonumber(ARGV[3 * i])
+    local entry = redis.call('lindex', key, limit - 1)
+    if entry and tonumber(entry) >= now - expiry then
+        if ARGV[3 * i + 1] ~= '1' then
+            for j = #taken, 1, -1 do
+                redis.call('lpop', KEYS[taken[j]])
+            end
+            return {i, {}}
+        end
+    else
+        redis.call('lpush', key, now)
+        redis.call('ltrim', key, 0, limit - 1)
+        redis.call('expire', key, expiry)
+        taken[#taken + 1] = i
+    end
+end
+return {0, taken}
+"""
+# Whether no window holds an entry, each read as limits' moving_window.lua reads its count
+# (a binary search for the oldest entry still in the window): one round trip for them all.
+_UNTOUCHED = """
+local now = tonumber(ARGV[1])
+for i, key in ipairs(KEYS) do
+    local low, high = 0, tonumber(ARGV[2 * i]) - 1
+    local target = now - tonumber(ARGV[2 * i + 1])
+    while low <= high do
+        local mid = math.floor((low + high) / 2)
+        local value = tonumber(redis.call('lindex', key, mid))
+        if value and value >= target then
+            return 0
+        end
+        high = mid - 1
+    end
+end
+return 1
+"""
+
+
+class _RedisScripts:
+    """The two scripts above, registered with a storage's connection (redis-py loads a script
+    again by itself when Redis forgot it)."""
+
+    def __init__(self, storage: RedisStorage) -> None:
+        connection = cast("redis.Redis", storage.get_connection())
+        self.storage = storage
+        self.take_all = connection.register_script(_TAKE_ALL)
+        self.untouched = connection.register_script(_UNTOUCHED)
+
+    def take(self, windows: list[Window]) -> tuple[int | None, list[int]]:
+        """GivingBack.take_all in one script."""
+        if not windows:
+            return None, []
+        keys = [self.storage.prefixed_key(window.key) for window in windows]
+        arguments: list[float | int] = [time.time()]
+        for window in windows:
+            arguments += [window.amount, window.expiry, 1 if window.spared else 0]
+        refused, taken = self.take_all(keys, arguments)
+        if refused:
+            return int(refused) - 1, []
+        return None, [int(index) - 1 for index in taken]
+
+    def none_counted(self, windows: list[Window]) -> bool:
+        """GivingBack.untouched in one script."""
+        if not windows:
+            return True
+        keys = [self.storage.prefixed_key(window.key) for window in windows]
+        arguments: list[float | int] = [time.time()]
+        for window in windows:
+            arguments += [window.amount, window.expiry]
+        return bool(self.untouched(keys, arguments))
+
+
 class RedisWindows(RedisStorage, GivingBack):
     """limits' Redis storage (production: every worker counts in one place), giving hits back."""
 
@@ -256,10 +380,19 @@ class RedisWindows(RedisStorage, GivingBack):
 
     def __init__(self, uri: str, **options: Any) -> None:  # options: RATELIMIT_STORAGE_OPTIONS
         super().__init__(uri.removeprefix(SCHEME_PREFIX), **options)
+        self.qr111_scripts = _RedisScripts(self)
 
     def give_back(self, key: str) -> None:
         """Remove the newest entry of key's moving window, if there is one."""
         _redis_give_back(self, key)
+
+    def take_all(self, windows: list[Window]) -> tuple[int | None, list[int]]:
+        """GivingBack.take_all, in one round trip."""
+        return self.qr111_scripts.take(windows)
+
+    def untouched(self, windows: list[Window]) -> bool:
+        """GivingBack.untouched, in one round trip."""
+        return self.qr111_scripts.none_counted(windows)
 
 
 class RedisSentinelWindows(RedisSentinelStorage, GivingBack):
@@ -269,10 +402,19 @@ class RedisSentinelWindows(RedisSentinelStorage, GivingBack):
 
     def __init__(self, uri: str, **options: Any) -> None:  # options: RATELIMIT_STORAGE_OPTIONS
         super().__init__(uri.removeprefix(SCHEME_PREFIX), **options)
+        self.qr111_scripts = _RedisScripts(self)
 
     def give_back(self, key: str) -> None:
         """Remove the newest entry of key's moving window, if there is one (on the master)."""
         _redis_give_back(self, key)
+
+    def take_all(self, windows: list[Window]) -> tuple[int | None, list[int]]:
+        """GivingBack.take_all, in one round trip (on the master)."""
+        return self.qr111_scripts.take(windows)
+
+    def untouched(self, windows: list[Window]) -> bool:
+        """GivingBack.untouched, in one round trip (on the master)."""
+        return self.qr111_scripts.none_counted(windows)
 
 
 limiter = Limiter(key_func=client_key, headers_enabled=False, strategy="moving-window")
@@ -331,23 +473,23 @@ def take(rules: tuple[Rule, ...]) -> Rule | None:
 
 
 def _take(storage: GivingBack, rules: tuple[Rule, ...]) -> Rule | None:
-    window = MovingWindowRateLimiter(cast("Storage", storage))
-    taken: list[_Hit] = g.setdefault("rate_limit_hits", [])
-    # Only this call's hits go back on a refusal: a retry (see `limited`) keeps the others'.
-    start = len(taken)
     # Every exemption is decided before any hit: one may ask whether a count is still untouched.
     counted = [(rule, rule.spares()) for rule in rules if not rule.exempt()]
+    windows: list[Window] = []
+    owners: list[Rule] = []
     for rule, spared in counted:
         key = rule.key()
         for item in _parsed(rule.limits()):
-            if not window.hit(item, KEY_PREFIX, key, rule.scope):
-                if spared:  # over the limit, and let through: nothing to count or give back
-                    continue
-                for hit in reversed(taken[start:]):
-                    _give_back(hit)
-                del taken[start:]
-                return rule
-            taken.append(_Hit(storage, rule, item.key_for(KEY_PREFIX, key, rule.scope)))
+            # Spared: over the limit, and let through, with nothing to count or give back.
+            windows.append(_window(item, key, rule.scope, spared))
+            owners.append(rule)
+    # All or nothing: a refusal gives back this call's hits only (a retry, see `limited`, keeps
+    # the others').
+    refused, taken = storage.take_all(windows)
+    if refused is not None:
+        return owners[refused]
+    hits: list[_Hit] = g.setdefault("rate_limit_hits", [])
+    hits.extend(_Hit(storage, owners[index], windows[index].key) for index in taken)
     return None
 
 

@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import pytest
 from limits import parse
@@ -27,12 +28,16 @@ from portal.web.ratelimit import (
     GivingBack,
     MemoryWindows,
     SlowLane,
+    Window,
     limiter,
     slow_lane_of,
 )
 from tests.web.test_kdf_bound import all_slots_taken, held_reports
 from tests.web.test_kdf_bound_order import wait_until
 from tests.worlds import TEXT, Site, receipt_of, typed_back
+
+if TYPE_CHECKING:
+    from limits.storage.base import MovingWindowSupport
 
 CONCURRENT = 5
 REPO = Path(__file__).resolve().parents[2]
@@ -229,6 +234,34 @@ def gives_back_the_newest(storage: Storage) -> None:
 
 def test_the_memory_storage_gives_back_the_newest_hit() -> None:
     gives_back_the_newest(MemoryWindows())
+
+
+def counted(storage: GivingBack, window: Window) -> int:
+    """Entries in the window now, as limits' own get_moving_window counts them."""
+    return cast("MovingWindowSupport", storage).get_moving_window(
+        window.key, window.amount, window.expiry
+    )[1]
+
+
+def takes_all_or_nothing(storage: GivingBack, name: str) -> None:
+    """take_all takes one entry in each window in order; a full window refuses them all (those
+    taken are given back) unless spared, when it is passed over uncounted."""
+    wide, narrow = (Window(f"{name}:wide", 3, 60), Window(f"{name}:narrow", 1, 60))
+    assert storage.untouched([wide, narrow])
+    assert storage.take_all([wide, narrow]) == (None, [0, 1])
+    assert not storage.untouched([wide]) and not storage.untouched([narrow])
+    assert storage.take_all([wide, narrow]) == (1, []), "narrow is full: nothing taken"
+    spared = Window(narrow.key, 1, 60, spared=True)
+    assert storage.take_all([wide, spared]) == (None, [0]), "spared: passed over uncounted"
+    # The count as limits itself reads it: wide holds 2 (the refused take gave its one back).
+    assert counted(storage, wide) == 2
+    assert storage.untouched([Window(f"{name}:elsewhere", 3, 60)])
+    assert storage.take_all([]) == (None, [])
+    assert storage.untouched([])
+
+
+def test_the_memory_storage_takes_all_or_nothing() -> None:
+    takes_all_or_nothing(MemoryWindows(), "memory")
 
 
 def test_the_app_counts_in_a_storage_that_gives_hits_back(

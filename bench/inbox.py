@@ -231,9 +231,7 @@ def sealed_rows(
     return report, entry_rows
 
 
-def fill(
-    app: Flask, instance: Path, count: int, seed: int, flood: int = 0
-) -> tuple[Filled, str]:
+def fill(app: Flask, instance: Path, count: int, seed: int, flood: int = 0) -> tuple[Filled, str]:
     """Schools, keys, inboxes, staff and `count` reports, `flood` of them in the last hour to
     FLOOD_SCHOOLS schools (bench/flood.py's state: bursts everywhere); what to measure, the
     TOTP secret."""

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
-from sqlalchemy import ColumnElement, and_, func, not_, or_, select
+from sqlalchemy import ColumnElement, and_, func, not_, or_, select, union_all
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.sql import Subquery
 
@@ -35,7 +35,7 @@ PAGE_SIZE = 50
 BURST_REPORTS = 10
 BURST_GAP = timedelta(minutes=5)
 # The members listed inside an opened group; the rest are in the school's own list.
-BURST_SHOWN = 20
+BURST_SHOWN = 10
 # Bursts are looked for among the reports of the last few days only: reading every open report
 # of every crowded school on each page view made the first page of bench/inbox.py (100,000
 # reports) 58 ms instead of 12. An older burst still open is listed as rows again.
@@ -229,15 +229,7 @@ def queue(
     islands = _islands(session, recent) if wanted.status is None and not narrowing else []
     # Every member of a burst but its lead leaves the list (and its count): the lead's row
     # stands for the group, where its most serious report belongs in the queue.
-    hidden = [
-        and_(
-            Report.school_pk == island.school_pk,
-            Report.created_at >= island.first_at,
-            Report.created_at <= island.last_at,
-            Report.id != island.lead_id,
-        )
-        for island in islands
-    ]
+    hidden = [island.members for island in islands]
     total -= sum(island.size - 1 for island in islands)
     listed = [*conditions, not_(or_(*hidden))] if hidden else conditions
     # The page's ids first, from an index alone (every index the queue uses holds the order
@@ -252,13 +244,10 @@ def queue(
     )
     rows = _rows(session, page_ids, targets, now)
     leading = {island.lead_id: island for island in islands}
+    on_page = [(leading[row.id], row) for row in rows if row.id in leading]
+    bursts = _bursts(session, conditions, on_page, targets, now) if on_page else {}
     rows = [
-        dataclasses.replace(
-            row, burst=_burst(session, conditions, leading[row.id], row, targets, now)
-        )
-        if row.id in leading
-        else row
-        for row in rows
+        dataclasses.replace(row, burst=bursts[row.id]) if row.id in bursts else row for row in rows
     ]
     return QueuePage(
         rows=rows,
@@ -283,6 +272,24 @@ class _Island:
     size: int
     p1: int
     lead_id: int
+
+    @property
+    def members(self) -> ColumnElement[bool]:
+        """Its reports but the lead (with the list's conditions: the open ones)."""
+        return and_(
+            Report.school_pk == self.school_pk,
+            Report.created_at >= self.first_at,
+            Report.created_at <= self.last_at,
+            Report.id != self.lead_id,
+        )
+
+    def holds(self, row: QueueRow) -> bool:
+        """Whether a row is one of its members (never its lead)."""
+        return (
+            row.school.id == self.school_pk
+            and self.first_at <= row.created_at <= self.last_at
+            and row.id != self.lead_id
+        )
 
 
 def _islands(session: Session, conditions: list[ColumnElement[bool]]) -> list[_Island]:
@@ -340,36 +347,37 @@ def _island_of(run: list[_Moment]) -> list[_Island]:
     ]
 
 
-def _burst(
+def _bursts(
     session: Session,
     conditions: list[ColumnElement[bool]],
-    island: _Island,
-    lead: QueueRow,
+    on_page: list[tuple[_Island, QueueRow]],
     targets: Targets,
     now: datetime,
-) -> Burst:
-    """The group its lead's row opens: the first BURST_SHOWN of the rest, in queue order."""
-    member_ids = (
+) -> dict[int, Burst]:
+    """The groups their leads' rows open, by lead: the first BURST_SHOWN of the rest of each,
+    in queue order, read in one statement for the whole page."""
+    firsts = [
         select(Report.id)
-        .where(
-            *conditions,
-            Report.school_pk == island.school_pk,
-            Report.created_at >= island.first_at,
-            Report.created_at <= island.last_at,
-            Report.id != island.lead_id,
-        )
+        .where(*conditions, island.members)
         .order_by(*_IN_ORDER)
         .limit(BURST_SHOWN)
         .subquery()
+        for island, _lead in on_page
+    ]
+    members = _rows(
+        session, union_all(*(select(first.c.id) for first in firsts)).subquery(), targets, now
     )
-    return Burst(
-        school=lead.school,
-        first_at=island.first_at,
-        last_at=island.last_at,
-        size=island.size,
-        p1=island.p1,
-        members=_rows(session, member_ids, targets, now),
-    )
+    return {
+        lead.id: Burst(
+            school=lead.school,
+            first_at=island.first_at,
+            last_at=island.last_at,
+            size=island.size,
+            p1=island.p1,
+            members=[row for row in members if island.holds(row)],
+        )
+        for island, lead in on_page
+    }
 
 
 def _rows(session: Session, ids: Subquery, targets: Targets, now: datetime) -> list[QueueRow]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from datetime import timedelta
 from enum import Enum
 
@@ -50,17 +50,27 @@ def waited(span: timedelta) -> str:
     """
     minutes = max(0, int(span.total_seconds() // 60))
     if minutes < 60:
-        return str(_("%(minutes)d min", minutes=minutes))
+        return _once_a_request(("min", minutes), lambda: _("%(minutes)d min", minutes=minutes))
     hours = minutes // 60
     if hours < 48:
-        return str(_("%(hours)d h", hours=hours))
-    return str(_("%(days)d d", days=hours // 24))
+        return _once_a_request(("h", hours), lambda: _("%(hours)d h", hours=hours))
+    return _once_a_request(("d", hours // 24), lambda: _("%(days)d d", days=hours // 24))
 
 
 @bp.app_template_filter("label")
 def label(member: Enum) -> str:
     """What staff read for an enum value, in their language (portal/labels.py)."""
-    return labels.label(member)
+    # Keyed by its enum too: members of two StrEnums with one value are equal.
+    return _once_a_request((type(member), member), lambda: labels.label(member))
+
+
+def _once_a_request(key: Hashable, translate: Callable[[], str]) -> str:
+    """A text translated once a request: a list of many rows repeats a few labels and times,
+    and each translation looks the language up again (the inbox under a flood, issue 14)."""
+    translated: dict[Hashable, str] = g.setdefault("translated_texts", {})
+    if key not in translated:
+        translated[key] = str(translate())
+    return translated[key]
 
 
 def _staff() -> Staff:

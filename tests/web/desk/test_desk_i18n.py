@@ -19,13 +19,13 @@ from sqlalchemy import select
 from werkzeug.test import TestResponse
 from wtforms.i18n import get_translations
 
-from portal.enums import AuditAction, Category, Status
+from portal.enums import Agency, AuditAction, Category, Status
 from portal.models import AuditEvent, School
 from portal.services import labels
 from portal.web import i18n
 from portal.web.access import COOKIE_PATH
 from portal.web.context import get_session
-from portal.web.desk.views import waited
+from portal.web.desk.views import label, waited
 from portal.web.i18n import LANGUAGES, STAFF_COOKIE, TRANSLATIONS
 from tests.web.test_i18n import source_messages
 from tests.worlds import Desk, form_token, report_id
@@ -225,6 +225,20 @@ def test_waiting_times_read_in_the_staff_language(
     spans = [timedelta(minutes=12), timedelta(hours=3, minutes=5), timedelta(days=2, hours=4)]
     with app.test_request_context(f"/staff/inbox?lang={language}"):
         assert [waited(span) for span in spans] == expected
+
+
+def test_labels_kept_for_a_request_follow_each_request_s_language(app: Flask) -> None:
+    """The label and waited filters keep each text for the rest of a request: the next request
+    translates anew in its own language, and two enums' members of one value keep their own
+    labels."""
+    shown = {}
+    for language in ("kk", "ru", "en"):
+        with app.test_request_context(f"/staff/inbox?lang={language}"):
+            shown[language] = (label(Status.NEW), label(Category.OTHER), label(Agency.OTHER))
+            assert waited(timedelta(minutes=3)) == waited(timedelta(minutes=3, seconds=30))
+    assert shown["en"] == ("New", "Other", "Another agency")
+    assert len({labelled[0] for labelled in shown.values()}) == 3
+    assert {labelled[1] != labelled[2] for labelled in shown.values()} == {True}
 
 
 def test_what_is_stored_and_exported_stays_english(desk: Desk) -> None:

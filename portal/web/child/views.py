@@ -294,7 +294,21 @@ def send(code: str) -> Response:
         inbox,
     )
     g.message_stored = True
-    return _not_stored(_padded(render_template("child/thanks.html", sent=sent), THANKS_PAGE_BYTES))
+    return _not_stored(_padded(_thanks_page(sent), THANKS_PAGE_BYTES))
+
+
+def _thanks_page(sent: intake.SentReport) -> str:
+    """The thank-you page with its receipt: rendered once per language and kind with marks
+    where the receipt goes (child/pages.py), the receipt filled in on this response's copy
+    only; padded by the caller, as before."""
+    kept = pages.receipt_pages()
+    key = (request.script_root, select_language(), sent.in_danger)
+    page = None if kept is None else kept.get(key)
+    if page is None:
+        page = render_template("child/thanks.html", sent=pages.MarkedReceipt(sent.in_danger))
+        if kept is not None:
+            kept.keep(key, page)
+    return pages.fill(page, sent.receipt_groups)
 
 
 def _without_receipt(form: CheckForm) -> CheckForm:

@@ -5,13 +5,16 @@ at once on every instance and the new one shows its own page."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from flask import Flask, template_rendered
+import pytest
+from flask import Flask, render_template, template_rendered
 from sqlalchemy import select
 
 from portal import create_app
+from portal.config import RateLimits
+from portal.enums import Priority
 from portal.models import Inbox, School
 from portal.services import registry, reports
 from portal.web.child import pages
@@ -203,3 +206,82 @@ def test_a_school_page_without_an_inbox_has_no_form(site: Site) -> None:
     for _ in range(2):
         page = site.client.get(site.page)
         assert page.status_code == 200 and "csrf_token" not in page.get_data(as_text=True)
+
+
+# ---- the thank-you page, kept with marks where the receipt goes ---------------------------
+
+
+# One client sends a dozen reports here.
+MANY = RateLimits(client_messages="100/minute")
+
+
+def receipt_groups(receipt: str) -> list[str]:
+    return [receipt[start : start + 4] for start in range(0, 16, 4)]
+
+
+def test_the_thanks_page_is_rendered_once_per_language_and_kind(site: Site) -> None:
+    with renders(site.app) as rendered:
+        for danger in ("no", "yes", "no", "yes"):
+            assert receipt_of(site.send(danger=danger))
+    assert rendered.count("child/thanks.html") == 2
+    with site.app.app_context():
+        kept = pages.receipt_pages()
+        assert kept is not None and len(kept) == 2
+
+
+def test_the_kept_thanks_page_never_holds_a_receipt(
+    make_site: Callable[[RateLimits], Site],
+) -> None:
+    """Only the marked page is kept: no receipt shown, nor any group of one, is in it."""
+    site = make_site(MANY)
+    shown = []
+    for language in ("kk", "ru", "en"):
+        for danger in ("no", "yes", "no"):
+            token = site.token(f"{site.page}?lang={language}")
+            data = {"csrf_token": token, "message": TEXT, "danger": danger}
+            response = site.client.post(f"{site.page}?lang={language}", data=data)
+            shown.append(receipt_of(response))
+            assert not any(mark in response.get_data(as_text=True) for mark in pages.RECEIPT_MARKS)
+    with site.app.app_context():
+        kept = pages.receipt_pages()
+        assert kept is not None and len(kept) == 6
+        for page in kept.pages():
+            assert all(page.count(mark) == 2 for mark in pages.RECEIPT_MARKS)
+            for receipt in shown:
+                assert not any(group in page for group in receipt_groups(receipt)), receipt
+
+
+def test_the_kept_thanks_page_filled_in_is_the_page_rendered_afresh(
+    make_site: Callable[[RateLimits], Site],
+) -> None:
+    """Byte for byte, padding included (its size must not tell whether 'in danger' was ticked,
+    issue 20), in each language and kind: the filled page is what the template gives with the
+    templates reloading (nothing kept) for the same receipt."""
+    from portal.services.intake import SentReport
+    from portal.web.child import views
+
+    site = make_site(MANY)
+    for language in ("kk", "ru", "en"):
+        for danger in ("no", "yes"):
+            path = f"{site.page}?lang={language}"
+            for _ in range(2):  # the second is filled in from the kept page
+                data = {"csrf_token": site.token(path), "message": TEXT, "danger": danger}
+                response = site.client.post(path, data=data)
+            body = response.get_data(as_text=True)
+            sent = SentReport(receipt_of(response), Priority.P3, in_danger=danger == "yes")
+            with site.app.test_request_context(path, method="POST"):
+                site.app.jinja_env.auto_reload = True
+                try:
+                    fresh = render_template("child/thanks.html", sent=sent)
+                finally:
+                    site.app.jinja_env.auto_reload = False
+                assert body == views._padded(fresh, views.THANKS_PAGE_BYTES)
+            assert len(body.encode()) == views.THANKS_PAGE_BYTES
+
+
+def test_a_page_without_every_mark_is_not_kept() -> None:
+    kept = pages.ReceiptPages()
+    assert not kept.keep("key", "<p>1234 5678 9012 3456</p>")
+    assert len(kept) == 0 and kept.get("key") is None
+    with pytest.raises(ValueError, match="4 groups"):
+        pages.fill(" ".join(pages.RECEIPT_MARKS), ["1234", "5678"])

@@ -108,9 +108,11 @@ def test_the_school_comes_with_its_regions_inbox_else_the_national_one(world: Wo
         world.national_school.id,
         world.national.id,
     )
-    # As inbox_for_school routes them, school by school.
+    # As inbox_for_school routes them, school by school; read as columns, outside the session.
     for found in (regional, national):
-        assert found[1] is reports.inbox_for_school(session, found[0])
+        routed = reports.inbox_for_school(session, found[0])
+        assert found[1] is not None and found[1] not in session and found[0] not in session
+        assert (found[1].id, found[1].public_key) == (routed.id, routed.public_key)
 
 
 def test_a_second_national_inbox_does_not_take_the_first_ones_reports(world: World) -> None:

@@ -173,7 +173,7 @@ def test_a_page_without_its_token_once_exactly_is_not_kept() -> None:
 
 
 def test_the_pages_read_of_a_school_agrees_with_the_reports_one(world: World) -> None:
-    """The page reads columns (reports.school_for_page), the POST entities (school_and_inbox):
+    """The page reads its columns (reports.school_for_page), the POST its own (school_and_inbox):
     the same school, shown the same, open exactly when an inbox receives its reports."""
     session = world.session
     for school in (world.regional_school, world.national_school):

@@ -339,6 +339,12 @@ return 1
 """
 
 
+def _now() -> float:
+    """Now as limits stamps its entries (seconds since the epoch), read from the one clock
+    (time-machine moves both in the tests)."""
+    return clock.now().timestamp()
+
+
 class _RedisScripts:
     """The two scripts above, registered with a storage's connection (redis-py loads a script
     again by itself when Redis forgot it)."""
@@ -354,7 +360,7 @@ class _RedisScripts:
         if not windows:
             return None, []
         keys = [self.storage.prefixed_key(window.key) for window in windows]
-        arguments: list[float | int] = [time.time()]
+        arguments: list[float | int] = [_now()]
         for window in windows:
             arguments += [window.amount, window.expiry, 1 if window.spared else 0]
         refused, taken = self.take_all(keys, arguments)
@@ -367,7 +373,7 @@ class _RedisScripts:
         if not windows:
             return True
         keys = [self.storage.prefixed_key(window.key) for window in windows]
-        arguments: list[float | int] = [time.time()]
+        arguments: list[float | int] = [_now()]
         for window in windows:
             arguments += [window.amount, window.expiry]
         return bool(self.untouched(keys, arguments))

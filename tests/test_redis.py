@@ -21,7 +21,7 @@ from portal.config import RateLimits
 from portal.models import StaffSession
 from portal.services import sessions
 from portal.web.context import get_session
-from portal.web.ratelimit import GivingBack, RedisWindows, Window, limiter
+from portal.web.ratelimit import GivingBack, RedisWindows, Taken, Window, limiter
 from tests.conftest import Backend
 from tests.web.test_ratelimit import counted, gives_back_the_newest, takes_all_or_nothing
 from tests.worlds import Desk, Site, World, form_token
@@ -146,28 +146,37 @@ def test_the_script_counts_exactly_as_limits_own_hits(
     make_site: Callable[[RateLimits], Site],
 ) -> None:
     """One script for a request's windows (issue 17) against the window-at-a-time way, which
-    takes each with limits' own acquire_entry (the code before): the same answers, refusals
-    and counts after every one of a random series of requests, spared windows included."""
+    takes each with limits' own acquire_entry and reads counts with its get_moving_window (the
+    code before): the same answers, refusals and counts after every one of a random series of
+    requests, spared windows and windows spared while the probes are untouched included."""
     make_site(RateLimits())
     storage = limiter.storage
     assert isinstance(storage, RedisWindows)
     rng = random.Random(17)  # noqa: S311 - a repeatable series of requests
     shapes = [(1, 60), (2, 60), (3, 3600), (5, 86400)]
 
-    def windows(way: str, picks: list[tuple[int, bool]]) -> list[Window]:
+    def windows(way: str, picks: list[tuple[int, int]]) -> list[Window]:
+        """Windows of one way, each refusing (mode 0), spared (1) or spared if untouched (2)."""
         return [
-            Window(f"script-test:{way}:{n}", *shapes[n % len(shapes)], spared=spared)
-            for n, spared in picks
+            Window(
+                f"script-test:{way}:{n}",
+                *shapes[n % len(shapes)],
+                spared=mode == 1,
+                spared_if_untouched=mode == 2,
+            )
+            for n, mode in picks
         ]
 
-    for _ in range(150):
-        picks = [(n, rng.random() < 0.25) for n in rng.sample(range(8), rng.randint(1, 4))]
+    for _ in range(200):
+        picks = [(n, rng.choice((0, 0, 1, 2))) for n in rng.sample(range(8), rng.randint(1, 4))]
+        probed = [(n, 0) for n in rng.sample(range(8), rng.randint(0, 2))]
         batched, one_by_one = windows("script", picks), windows("limits", picks)
+        probes, probes_too = windows("script", probed), windows("limits", probed)
         assert storage.untouched(batched) == GivingBack.untouched(storage, one_by_one)
-        took = storage.take_all(batched)
-        assert took == GivingBack.take_all(storage, one_by_one), picks
-        every = windows("script", [(n, False) for n in range(8)])
-        again = windows("limits", [(n, False) for n in range(8)])
+        took = storage.take_all(batched, probes)
+        assert took == GivingBack.take_all(storage, one_by_one, probes_too), (picks, probed)
+        every = windows("script", [(n, 0) for n in range(8)])
+        again = windows("limits", [(n, 0) for n in range(8)])
         assert [counted(storage, w) for w in every] == [counted(storage, w) for w in again]
 
 
@@ -178,8 +187,8 @@ def test_the_script_lets_an_entry_go_when_its_window_ends(
     storage = limiter.storage
     assert isinstance(storage, RedisWindows)
     second = Window("script-expiry-test", 1, 1)
-    assert storage.take_all([second]) == (None, [0])
-    assert storage.take_all([second]) == (0, [])
+    assert storage.take_all([second]) == Taken(None, [0])
+    assert storage.take_all([second]) == Taken(0, [])
     time.sleep(1.1)
     assert storage.untouched([second])
-    assert storage.take_all([second]) == (None, [0])
+    assert storage.take_all([second]) == Taken(None, [0])

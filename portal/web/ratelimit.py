@@ -11,10 +11,10 @@ import secrets
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING, Any, ParamSpec, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, ParamSpec, cast
 
 from flask import Flask, Response, current_app, g, request
 from flask_limiter import Limiter
@@ -215,10 +215,25 @@ class Window:
     amount: int
     expiry: int
     spared: bool = False
+    # Spared only while the take's probes are untouched (Rule.spared_while_untouched).
+    spared_if_untouched: bool = False
 
 
-def _window(item: RateLimitItem, key: str, scope: str, spared: bool = False) -> Window:
-    return Window(item.key_for(KEY_PREFIX, key, scope), item.amount, item.get_expiry(), spared)
+def _window(
+    item: RateLimitItem, key: str, scope: str, spared: bool = False, if_untouched: bool = False
+) -> Window:
+    return Window(
+        item.key_for(KEY_PREFIX, key, scope), item.amount, item.get_expiry(), spared, if_untouched
+    )
+
+
+class Taken(NamedTuple):
+    """What GivingBack.take_all did: the index of the window that refused (None: none did),
+    the indexes of the windows it took an entry in, and whether the probes were untouched."""
+
+    refused: int | None
+    taken: list[int]
+    untouched: bool = True
 
 
 class GivingBack(ABC):
@@ -229,24 +244,26 @@ class GivingBack(ABC):
         """Remove the newest entry of key's moving window (whoever's it is, the count is the
         same), if there is one."""
 
-    def take_all(self, windows: list[Window]) -> tuple[int | None, list[int]]:
-        """Take an entry in each window, in order, as MovingWindowRateLimiter.hit does: (the
-        index of the first window full and not spared, or None; the indexes taken). On a
-        refusal every entry taken is given back first, and none is listed.
+    def take_all(self, windows: list[Window], probes: Sequence[Window] = ()) -> Taken:
+        """First whether the probes' windows are all untouched (as `untouched`), then an
+        entry in each window, in order, as MovingWindowRateLimiter.hit takes it: the first
+        window full and not spared refuses (a window spared_if_untouched is spared when the
+        probes were untouched), and every entry taken is given back first, none listed.
 
         Here one window at a time (memory: no round trips to save); Redis does it all in one
         script (RedisWindows), atomically, with the same rules.
         """
         storage = cast("MovingWindowSupport", self)
+        untouched = self.untouched(list(probes))
         taken: list[int] = []
         for index, window in enumerate(windows):
             if storage.acquire_entry(window.key, window.amount, window.expiry):
                 taken.append(index)
-            elif not window.spared:
+            elif not (window.spared or (window.spared_if_untouched and untouched)):
                 for earlier in reversed(taken):
                     self.give_back(windows[earlier].key)
-                return index, []
-        return None, taken
+                return Taken(index, [], untouched)
+        return Taken(None, taken, untouched)
 
     def untouched(self, windows: list[Window]) -> bool:
         """Whether no window holds an entry now (MovingWindowRateLimiter.get_window_stats
@@ -292,23 +309,55 @@ def _redis_give_back(storage: RedisStorage, key: str) -> None:
 
 
 # A POST's hits in one round trip instead of one per window (issue 17: each cost ~0.1 ms of
-# the worker's and Redis's CPU, and a report took four to eight). Each window is taken exactly
-# as limits' acquire_moving_window.lua takes it with amount 1 (the entry at limit - 1 still in
-# the window refuses; else push now, trim to the limit, renew the expiry); a refusal pops what
-# this script pushed, as give_back does. tests/test_redis.py checks it against limits' own.
-_TAKE_ALL = """
+# the worker's and Redis's CPU, and a report took four to eight), with the question asked before
+# them (is the client's count untouched?). A window's count is read as limits' moving_window.lua
+# reads it (a binary search for the oldest entry still in it); each window is taken exactly as
+# limits' acquire_moving_window.lua takes it with amount 1 (the entry at limit - 1 still in the
+# window refuses; else push now, trim to the limit, renew the expiry); a refusal pops what this
+# script pushed, as give_back does. tests/test_redis.py checks it against limits' own.
+_COUNTED = """
 local now = tonumber(ARGV[1])
+local function counted(key, limit, expiry)
+    local low, high = 0, limit - 1
+    local target = now - expiry
+    while low <= high do
+        local mid = math.floor((low + high) / 2)
+        local value = tonumber(redis.call('lindex', key, mid))
+        if value and value >= target then
+            return true
+        end
+        high = mid - 1
+    end
+    return false
+end
+"""
+# KEYS: the probes, then the windows; ARGV: now, the number of probes, each probe's limit and
+# expiry, each window's limit, expiry and mode (0: refuses, 1: spared, 2: spared if untouched).
+_TAKE_ALL = (
+    _COUNTED
+    + """
+local probes = tonumber(ARGV[2])
+local untouched = 1
+for i = 1, probes do
+    if counted(KEYS[i], tonumber(ARGV[1 + 2 * i]), tonumber(ARGV[2 + 2 * i])) then
+        untouched = 0
+    end
+end
 local taken = {}
-for i, key in ipairs(KEYS) do
-    local limit = tonumber(ARGV[3 * i - 1])
-    local expiry = tonumber(ARGV[3 * i])
+local base = 2 + 2 * probes
+for i = probes + 1, #KEYS do
+    local at = base + 3 * (i - probes - 1)
+    local key = KEYS[i]
+    local limit = tonumber(ARGV[at + 1])
+    local expiry = tonumber(ARGV[at + 2])
+    local mode = ARGV[at + 3]
     local entry = redis.call('lindex', key, limit - 1)
     if entry and tonumber(entry) >= now - expiry then
-        if ARGV[3 * i + 1] ~= '1' then
+        if mode == '0' or (mode == '2' and untouched == 0) then
             for j = #taken, 1, -1 do
                 redis.call('lpop', KEYS[taken[j]])
             end
-            return {i, {}}
+            return {i - probes, {}, untouched}
         end
     else
         redis.call('lpush', key, now)
@@ -317,26 +366,26 @@ for i, key in ipairs(KEYS) do
         taken[#taken + 1] = i
     end
 end
-return {0, taken}
+local indexes = {}
+for j, i in ipairs(taken) do
+    indexes[j] = i - probes
+end
+return {0, indexes, untouched}
 """
-# Whether no window holds an entry, each read as limits' moving_window.lua reads its count
-# (a binary search for the oldest entry still in the window): one round trip for them all.
-_UNTOUCHED = """
-local now = tonumber(ARGV[1])
+)
+# Whether no window holds an entry: one round trip for them all. KEYS: the windows; ARGV: now,
+# then each window's limit and expiry.
+_UNTOUCHED = (
+    _COUNTED
+    + """
 for i, key in ipairs(KEYS) do
-    local low, high = 0, tonumber(ARGV[2 * i]) - 1
-    local target = now - tonumber(ARGV[2 * i + 1])
-    while low <= high do
-        local mid = math.floor((low + high) / 2)
-        local value = tonumber(redis.call('lindex', key, mid))
-        if value and value >= target then
-            return 0
-        end
-        high = mid - 1
+    if counted(key, tonumber(ARGV[2 * i]), tonumber(ARGV[2 * i + 1])) then
+        return 0
     end
 end
 return 1
 """
+)
 
 
 def _now() -> float:
@@ -355,18 +404,21 @@ class _RedisScripts:
         self.take_all = connection.register_script(_TAKE_ALL)
         self.untouched = connection.register_script(_UNTOUCHED)
 
-    def take(self, windows: list[Window]) -> tuple[int | None, list[int]]:
+    def take(self, windows: list[Window], probes: Sequence[Window]) -> Taken:
         """GivingBack.take_all in one script."""
         if not windows:
-            return None, []
-        keys = [self.storage.prefixed_key(window.key) for window in windows]
-        arguments: list[float | int] = [_now()]
+            return Taken(None, [], self.none_counted(list(probes)))
+        keys = [self.storage.prefixed_key(window.key) for window in [*probes, *windows]]
+        arguments: list[float | int] = [_now(), len(probes)]
+        for probe in probes:
+            arguments += [probe.amount, probe.expiry]
         for window in windows:
-            arguments += [window.amount, window.expiry, 1 if window.spared else 0]
-        refused, taken = self.take_all(keys, arguments)
+            mode = 1 if window.spared else 2 if window.spared_if_untouched else 0
+            arguments += [window.amount, window.expiry, mode]
+        refused, taken, untouched = self.take_all(keys, arguments)
         if refused:
-            return int(refused) - 1, []
-        return None, [int(index) - 1 for index in taken]
+            return Taken(int(refused) - 1, [], bool(untouched))
+        return Taken(None, [int(index) - 1 for index in taken], bool(untouched))
 
     def none_counted(self, windows: list[Window]) -> bool:
         """GivingBack.untouched in one script."""
@@ -392,9 +444,9 @@ class RedisWindows(RedisStorage, GivingBack):
         """Remove the newest entry of key's moving window, if there is one."""
         _redis_give_back(self, key)
 
-    def take_all(self, windows: list[Window]) -> tuple[int | None, list[int]]:
+    def take_all(self, windows: list[Window], probes: Sequence[Window] = ()) -> Taken:
         """GivingBack.take_all, in one round trip."""
-        return self.qr111_scripts.take(windows)
+        return self.qr111_scripts.take(windows, probes)
 
     def untouched(self, windows: list[Window]) -> bool:
         """GivingBack.untouched, in one round trip."""
@@ -414,9 +466,9 @@ class RedisSentinelWindows(RedisSentinelStorage, GivingBack):
         """Remove the newest entry of key's moving window, if there is one (on the master)."""
         _redis_give_back(self, key)
 
-    def take_all(self, windows: list[Window]) -> tuple[int | None, list[int]]:
+    def take_all(self, windows: list[Window], probes: Sequence[Window] = ()) -> Taken:
         """GivingBack.take_all, in one round trip (on the master)."""
-        return self.qr111_scripts.take(windows)
+        return self.qr111_scripts.take(windows, probes)
 
     def untouched(self, windows: list[Window]) -> bool:
         """GivingBack.untouched, in one round trip (on the master)."""
@@ -447,6 +499,10 @@ class Rule:
     keeps: Callable[[Response], bool]
     exempt: Callable[[], bool] = _never
     spares: Callable[[], bool] = _never
+    # Spared, as `spares`, while nothing is counted under this other rule (its limits, its
+    # key): asked in the same round trip as the hits and before them; `untouched_when_taken`
+    # tells the answer afterwards.
+    spared_while_untouched: Rule | None = None
 
 
 @dataclass(frozen=True)
@@ -483,20 +539,40 @@ def _take(storage: GivingBack, rules: tuple[Rule, ...]) -> Rule | None:
     counted = [(rule, rule.spares()) for rule in rules if not rule.exempt()]
     windows: list[Window] = []
     owners: list[Rule] = []
+    probed = {rule.spared_while_untouched for rule, _ in counted} - {None}
+    if len(probed) > 1:
+        raise ValueError("the rules of one take may ask after one other rule's count only")
+    probes = [
+        _window(item, other.key(), other.scope)
+        for other in probed
+        if other is not None
+        for item in _parsed(other.limits())
+    ]
     for rule, spared in counted:
         key = rule.key()
+        if_untouched = rule.spared_while_untouched is not None
         for item in _parsed(rule.limits()):
             # Spared: over the limit, and let through, with nothing to count or give back.
-            windows.append(_window(item, key, rule.scope, spared))
+            windows.append(_window(item, key, rule.scope, spared, if_untouched))
             owners.append(rule)
     # All or nothing: a refusal gives back this call's hits only (a retry, see `limited`, keeps
     # the others').
-    refused, taken = storage.take_all(windows)
-    if refused is not None:
-        return owners[refused]
+    result = storage.take_all(windows, probes)
+    for other in probed:
+        if other is not None:
+            g.setdefault("rate_limit_untouched", {})[other.scope] = result.untouched
+    if result.refused is not None:
+        return owners[result.refused]
     hits: list[_Hit] = g.setdefault("rate_limit_hits", [])
-    hits.extend(_Hit(storage, owners[index], windows[index].key) for index in taken)
+    hits.extend(_Hit(storage, owners[index], windows[index].key) for index in result.taken)
     return None
+
+
+def untouched_when_taken(rule: Rule) -> bool:
+    """Whether this request's take found nothing counted under `rule` (a rule it took was
+    spared_while_untouched by it), before any of its hits; False if none asked."""
+    answers: dict[str, bool] = g.get("rate_limit_untouched", {})
+    return answers.get(rule.scope, False)
 
 
 # How often a storage that stopped answering is asked again (Flask-Limiter's own fallback

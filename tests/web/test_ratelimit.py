@@ -28,6 +28,7 @@ from portal.web.ratelimit import (
     GivingBack,
     MemoryWindows,
     SlowLane,
+    Taken,
     Window,
     limiter,
     slow_lane_of,
@@ -245,18 +246,26 @@ def counted(storage: GivingBack, window: Window) -> int:
 
 def takes_all_or_nothing(storage: GivingBack, name: str) -> None:
     """take_all takes one entry in each window in order; a full window refuses them all (those
-    taken are given back) unless spared, when it is passed over uncounted."""
+    taken are given back) unless spared, when it is passed over uncounted; a window spared if
+    untouched is spared only while the probes, asked before any hit, hold nothing."""
     wide, narrow = (Window(f"{name}:wide", 3, 60), Window(f"{name}:narrow", 1, 60))
     assert storage.untouched([wide, narrow])
-    assert storage.take_all([wide, narrow]) == (None, [0, 1])
+    assert storage.take_all([wide, narrow]) == Taken(None, [0, 1], True)
     assert not storage.untouched([wide]) and not storage.untouched([narrow])
-    assert storage.take_all([wide, narrow]) == (1, []), "narrow is full: nothing taken"
+    assert storage.take_all([wide, narrow]) == Taken(1, [], True), "narrow full: nothing taken"
     spared = Window(narrow.key, 1, 60, spared=True)
-    assert storage.take_all([wide, spared]) == (None, [0]), "spared: passed over uncounted"
+    assert storage.take_all([wide, spared]) == Taken(None, [0], True), "spared: uncounted"
     # The count as limits itself reads it: wide holds 2 (the refused take gave its one back).
     assert counted(storage, wide) == 2
+    # Spared while the probe (another count, asked before the hits) is untouched.
+    probe = Window(f"{name}:probe", 5, 60)
+    if_untouched = Window(narrow.key, 1, 60, spared_if_untouched=True)
+    assert storage.take_all([probe, if_untouched], [probe]) == Taken(None, [0], True)
+    assert storage.take_all([if_untouched], [probe]) == Taken(0, [], False)
+    assert counted(storage, probe) == 1 and counted(storage, narrow) == 1
     assert storage.untouched([Window(f"{name}:elsewhere", 3, 60)])
-    assert storage.take_all([]) == (None, [])
+    assert storage.take_all([]) == Taken(None, [], True)
+    assert storage.take_all([], [probe]) == Taken(None, [], False)
     assert storage.untouched([])
 
 

@@ -80,19 +80,11 @@ _ALL_MESSAGES = ratelimit.Rule(
 )
 
 
-def _first_message() -> bool:
-    """The client has no message counted: junk sent to its school never refuses it (issue 14).
-
-    Asked before any hit is taken; the answer is kept for the key derivation's rank.
-    """
-    rule = _CLIENT_MESSAGES
-    g.first_message = ratelimit.untouched(rule.scope, rule.limits, rule.key)
-    return bool(g.first_message)
-
-
 def _send_rank() -> kdf_bound.Rank:
-    """A client's first report before messages of clients that sent already (junk, mostly)."""
-    return kdf_bound.Rank.FIRST if g.get("first_message", False) else kdf_bound.Rank.REPEAT
+    """A client's first report before messages of clients that sent already (junk, mostly):
+    the take of the report's limits asked, before its hits, whether the client had none."""
+    first = ratelimit.untouched_when_taken(_CLIENT_MESSAGES)
+    return kdf_bound.Rank.FIRST if first else kdf_bound.Rank.REPEAT
 
 
 def _check_rank() -> kdf_bound.Rank:
@@ -101,13 +93,14 @@ def _check_rank() -> kdf_bound.Rank:
 
 
 # A school's count refuses only clients that sent before: a flood of junk from a few addresses
-# cannot silence a school for a child at another address, whose report still counts.
+# cannot silence a school for a child at another address (no message counted for it: issue
+# 14), whose report still counts. Asked in the same round trip as the hits, before them.
 _SCHOOL_MESSAGES = ratelimit.Rule(
     "school-messages",
     ratelimit.school_messages,
     ratelimit.school_key,
     _stored,
-    spares=_first_message,
+    spared_while_untouched=_CLIENT_MESSAGES,
 )
 _RECEIPT_FAILURES = ratelimit.Rule(
     "receipt-failures",

@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,7 @@ MIGRATED = "migrated"  # the template every test database but an empty one is co
 # and what a killed run left behind is recognised (its process is gone) and removed.
 RUN_PREFIX = "qr111_test_"
 LOCK_TIMEOUT = "20s"
+DROPPERS = 4  # threads dropping used test databases on PostgreSQL
 EMBEDDED_ONLY = "embedded_only"  # the marker of tests of a SQLite or in-memory property
 # The worlds tests are written in (a site, a desk, a world with inboxes and members): fixtures
 # every package's tests share.
@@ -103,6 +105,14 @@ class Databases:
         self._numbers = itertools.count(1)
         self._lock = threading.Lock()
         self._admin: Engine | None = None
+        # On PostgreSQL a copy takes a few hundred milliseconds, and a drop as long or much
+        # longer (it waits for a checkpoint): a thread makes each template's next copy while a
+        # test runs, others drop what a test used after it, so tests wait for neither (a copy
+        # is still used by one test only). Drops side by side share their checkpoints.
+        self._copier = ThreadPoolExecutor(1, thread_name_prefix="test-database-copies")
+        self._dropper = ThreadPoolExecutor(DROPPERS, thread_name_prefix="test-database-drops")
+        self._next_copies: dict[str, Future[str]] = {}  # template -> its copy made ahead
+        self._drops: list[Future[None]] = []
         if server_url:
             self._server = make_url(server_url)
             self._admin = create_engine(self._server, isolation_level="AUTOCOMMIT")
@@ -124,12 +134,31 @@ class Databases:
             if template is not None:
                 shutil.copyfile(self.templates[template], path)
             return f"sqlite:///{path}"
-        name = self._name(str(next(self._numbers)))
-        copy = f" TEMPLATE {self.templates[template]}" if template else ""
-        self._execute(f"CREATE DATABASE {name}{copy}")
+        self._check_drops()
+        if template is None:
+            name = self._create(None)
+        else:
+            made_ahead = self._next_copies.pop(template, None)
+            name = made_ahead.result() if made_ahead else self._create(template)
+            self._next_copies[template] = self._copier.submit(self._create, template)
         # A test that waits on a lock held by itself fails after a while instead of hanging.
         url = self._server.set(database=name, query={"options": f"-c lock_timeout={LOCK_TIMEOUT}"})
         return url.render_as_string(hide_password=False)
+
+    def _create(self, template: str | None) -> str:
+        """Create a PostgreSQL database, empty or a copy of a template; returns its name."""
+        name = self._name(str(next(self._numbers)))
+        copy = f" TEMPLATE {self.templates[template]}" if template else ""
+        # PostgreSQL copies a template only while nobody else copies it: one at a time.
+        with self._lock:
+            self._execute(f"CREATE DATABASE {name}{copy}")
+        return name
+
+    def _check_drops(self) -> None:
+        """Fail as soon as a drop made in the background failed."""
+        for done in [drop for drop in self._drops if drop.done()]:
+            self._drops.remove(done)
+            done.result()
 
     def add_template(self, name: str, build: Callable[[str], None]) -> None:
         """Make a template: a migrated database (a copy of MIGRATED but for it) that `build`
@@ -154,22 +183,27 @@ class Databases:
     def drop(self, url: str) -> None:
         """Remove a database made by `new` (a SQLite file goes with its temporary folder)."""
         if self._admin is not None:
-            self._execute(f"DROP DATABASE IF EXISTS {make_url(url).database} WITH (FORCE)")
+            statement = f"DROP DATABASE IF EXISTS {make_url(url).database} WITH (FORCE)"
+            self._drops.append(self._dropper.submit(self._execute, statement))
 
     def close(self) -> None:
-        """Remove the templates: nothing of the run stays on the server."""
+        """Remove the templates and the copies made ahead once every drop is done: nothing of
+        the run stays on the server."""
+        self._copier.shutdown()
+        self._dropper.shutdown()
         if self._admin is not None:
-            for name in self.templates.values():
+            ahead = [copy.result() for copy in self._next_copies.values()]
+            for name in [*ahead, *self.templates.values()]:
                 self._execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
             self._admin.dispose()
+            self._check_drops()
 
     def _name(self, suffix: str) -> str:
         return f"{RUN_PREFIX}{os.getpid()}_{suffix}"
 
     def _execute(self, statement: str) -> None:
         assert self._admin is not None
-        # PostgreSQL copies a template only while nobody else copies it: one at a time.
-        with self._lock, self._admin.connect() as connection:
+        with self._admin.connect() as connection:
             connection.execute(text(statement))
 
     def _drop_leftovers(self) -> None:

@@ -6,9 +6,9 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, insert, or_, select
+from sqlalchemy import ColumnElement, Row, Table, insert, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from portal import clock, crypto
@@ -73,15 +73,19 @@ def inbox_for_school(session: Session, school: School) -> Inbox:
 # Built once, the code bound at each call: building it was a quarter of the school page's lookup
 # (py-spy under bench/child.py). Read at every request, never cached: a rotated code stops at once.
 # Columns, not entities (Core): what a report's POST uses of both, at about half the ORM's CPU.
+# The school as a report's POST and its page use it, read as columns (_school_of).
+_SCHOOL_COLUMNS = (
+    School.id,
+    School.school_id,
+    School.code,
+    School.check_word,
+    School.name_kk,
+    School.name_ru,
+    School.region,
+)
 _SCHOOL_AND_INBOX = (
     select(
-        School.id,
-        School.school_id,
-        School.code,
-        School.check_word,
-        School.name_kk,
-        School.name_ru,
-        School.region,
+        *_SCHOOL_COLUMNS,
         Inbox.id.label("inbox_id"),
         Inbox.name.label("inbox_name"),
         Inbox.region.label("inbox_region"),
@@ -108,15 +112,7 @@ def school_and_inbox(session: Session, typed_code: str) -> tuple[School, Inbox |
     row = session.connection().execute(_SCHOOL_AND_INBOX, {"code": code}).first()
     if row is None:
         return None
-    school = School(
-        id=row.id,
-        school_id=row.school_id,
-        code=row.code,
-        check_word=row.check_word,
-        name_kk=row.name_kk,
-        name_ru=row.name_ru,
-        region=row.region,
-    )
+    school = _school_of(row)
     if row.inbox_id is None:
         return school, None
     inbox = Inbox(
@@ -127,14 +123,7 @@ def school_and_inbox(session: Session, typed_code: str) -> tuple[School, Inbox |
 
 # The school page's own read: the columns it shows, not entities (Core, half the ORM's CPU).
 _SCHOOL_PAGE = (
-    select(
-        School.id,
-        School.code,
-        School.check_word,
-        School.name_kk,
-        School.name_ru,
-        Inbox.id.label("inbox_id"),
-    )
+    select(*_SCHOOL_COLUMNS, Inbox.id.label("inbox_id"))
     .outerjoin(Inbox, _receives(School.region))
     .where(registry.ACTIVE_SCHOOL_CODE)
     .order_by(*_ROUTING_ORDER)
@@ -152,14 +141,12 @@ def school_for_page(session: Session, typed_code: str) -> tuple[School, bool] | 
     row = session.connection().execute(_SCHOOL_PAGE, {"code": code}).first()
     if row is None:
         return None
-    school = School(
-        id=row.id,
-        code=row.code,
-        check_word=row.check_word,
-        name_kk=row.name_kk,
-        name_ru=row.name_ru,
-    )
-    return school, row.inbox_id is not None
+    return _school_of(row), row.inbox_id is not None
+
+
+def _school_of(row: Row[*tuple[Any, ...]]) -> School:
+    """A School outside the session from a row holding _SCHOOL_COLUMNS."""
+    return School(**{column.key: getattr(row, column.key) for column in _SCHOOL_COLUMNS})
 
 
 # Kazakhstan's school levels: primary (1-4), basic secondary (5-9), upper secondary (10-11).

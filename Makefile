@@ -24,6 +24,7 @@ CONSTRAINTS := requirements/constraints.txt
 
 $(VENV)/.installed: $(BIN)/activate setup.cfg pyproject.toml $(CONSTRAINTS)
 	$(BIN)/pip install --quiet -c $(CONSTRAINTS) -e '.[test]'
+	deploy/bin/qr111-build-argon2 $(VENV)  # Argon2id for this CPU: ~40% less per derivation
 	touch $@
 
 install: $(VENV)/.installed $(COMPILED)

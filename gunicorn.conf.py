@@ -42,7 +42,7 @@ worker_class = "gthread"
 threads = 128
 # Every worker builds its own app after the fork: no database connection crosses a fork.
 preload_app = False
-# A request that takes this long is a stuck worker (a report takes ~50 ms of CPU).
+# A request that takes this long is a stuck worker (a report takes ~20 ms of CPU).
 timeout = 30
 graceful_timeout = 30
 keepalive = 5

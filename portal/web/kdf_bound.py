@@ -1,7 +1,8 @@
 """At most a configured number of key derivations at once per worker; beyond it, a 503.
 
-Argon2id costs ~15-22 ms of one core and 19 MiB per derivation (it releases the GIL meanwhile):
-a flood of reports must not make a worker hold many of them in memory and make every page slow.
+Argon2id costs ~11-22 ms of one core (docs/crypto.md) and 19 MiB per derivation (it releases
+the GIL meanwhile): a flood of reports must not make a worker hold many of them in memory and
+make every page slow.
 The views that derive a key for someone not logged in are decorated with `bounded`, beneath
 their rate limits (a request the limits refuse never waits for a slot); they wait a moment for
 a slot, and only a few may wait at once, so that waiting requests never take all of a worker's

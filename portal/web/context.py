@@ -14,6 +14,7 @@ from portal.database import make_engine
 from portal.services import sessions
 
 _SESSION_FACTORY = "portal.sessionmaker"
+_READ_FACTORY = "portal.read-sessionmaker"
 
 
 def init_app(app: Flask, config: Config) -> None:
@@ -25,6 +26,11 @@ def init_app(app: Flask, config: Config) -> None:
     engine = make_engine(config.database_url)
     info = {sessions.STORE_INFO: sessions.shared_store(config)}
     app.extensions[_SESSION_FACTORY] = sessionmaker(engine, expire_on_commit=False, info=info)
+    # A page that reads one statement and writes nothing (the school's page) needs no
+    # transaction: outside one, PostgreSQL gets no BEGIN before it and no ROLLBACK after it,
+    # two of the page's four round trips (issue 17). Same pool, same connections.
+    reader = engine.execution_options(isolation_level="AUTOCOMMIT")
+    app.extensions[_READ_FACTORY] = sessionmaker(reader, expire_on_commit=False, info=info)
     app.teardown_appcontext(_close_session)
 
 
@@ -43,12 +49,22 @@ def get_session() -> Session:
     return session
 
 
+def get_read_session() -> Session:
+    """A session of the current app context outside any transaction, for a request that only
+    reads, one statement (each statement is its own snapshot); opened on first use."""
+    if "db_read_session" not in g:
+        g.db_read_session = current_app.extensions[_READ_FACTORY]()
+    session: Session = g.db_read_session
+    return session
+
+
 def _close_session(_exc: BaseException | None) -> None:
     # After the response is made: a connection that died meanwhile must not turn a page already
     # rendered (a receipt, a form with the child's text) into the server's bare 500.
-    session: Session | None = g.pop("db_session", None)
-    if session is not None:
-        _quietly(session.close, "closing")
+    for name in ("db_session", "db_read_session"):
+        session: Session | None = g.pop(name, None)
+        if session is not None:
+            _quietly(session.close, "closing")
 
 
 def roll_back() -> None:

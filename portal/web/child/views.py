@@ -27,7 +27,7 @@ from portal.web.child.forms import (
     release_unused_token,
     token_was_used,
 )
-from portal.web.context import get_config, get_session, roll_back
+from portal.web.context import get_config, get_read_session, get_session, roll_back
 from portal.web.i18n import select_language
 
 bp = Blueprint("child", __name__)
@@ -216,7 +216,7 @@ def school(code: str) -> Response:
 
     While no inbox receives the school's reports, no form: a child would write for nothing.
     """
-    page = reports.school_for_page(get_session(), code)
+    page = reports.school_for_page(get_read_session(), code)
     if page is None:
         abort(404)
     found, receiving = page

@@ -59,6 +59,32 @@ def test_the_school_page_is_one_query(site: Site) -> None:
     assert verbs(ran) == ["SELECT schools"]
 
 
+def in_transaction(dbapi_connection: Any) -> bool:
+    """Whether the database holds a transaction open on this DBAPI connection."""
+    info = getattr(dbapi_connection, "info", None)
+    if info is not None and hasattr(info, "transaction_status"):  # psycopg
+        return bool(info.transaction_status.name != "IDLE")
+    return bool(dbapi_connection.in_transaction)  # sqlite3
+
+
+def test_the_school_page_reads_outside_a_transaction(site: Site) -> None:
+    """No BEGIN before the page's one read and no ROLLBACK after it: on PostgreSQL, two round
+    trips of the page's four (issue 17)."""
+    site.client.get(site.page)
+    after: list[bool] = []
+
+    def seen(conn: Any, *_: Any) -> None:
+        after.append(in_transaction(conn.connection.dbapi_connection))
+
+    engine = engine_of(site.app)
+    event.listen(engine, "after_cursor_execute", seen)
+    try:
+        assert site.client.get(site.page).status_code == 200
+    finally:
+        event.remove(engine, "after_cursor_execute", seen)
+    assert after == [False]
+
+
 @pytest.mark.parametrize(("grade", "entries"), [("", 1), ("7", 2)])
 def test_a_report_reads_once_and_writes_its_rows_only(site: Site, grade: str, entries: int) -> None:
     """One SELECT for the school and its inbox; the report and its entries inserted, nothing

@@ -7,8 +7,10 @@ Run by hand (`make bench` runs it on the embedded defaults):
                           [--postgres-url postgresql+psycopg://postgres@127.0.0.1:5432/
                            --redis-url redis://127.0.0.1:6379/15] [--only abcdefg]
 It serves the portal with gunicorn (gunicorn.conf.py) at the production Argon2id cost and the
-production rate limits, behind one trusted proxy (PORTAL_TRUSTED_PROXIES=1: every client says
-who it is in X-Forwarded-For). On the embedded defaults (SQLite, limits in memory) and, with
+production rate limits, the staff's pages on a gunicorn of their own as in production
+(qr111-desk.service, one worker: nginx sends /staff there; its CPU counts as the server's),
+behind one trusted proxy (PORTAL_TRUSTED_PROXIES=1: every client says who it is in
+X-Forwarded-For). On the embedded defaults (SQLite, limits in memory) and, with
 both URLs, again on PostgreSQL (a database of its own, dropped afterwards) and Redis (the
 numbered database given, flushed afterwards). Each scenario gets a fresh gunicorn and fresh
 rate-limit counts:
@@ -280,6 +282,7 @@ class Scenario:
 def run_scenario(
     name: str,
     server: child_bench.Server,
+    desk: child_bench.Server,
     paths: list[str],
     cookie: str,
     args: argparse.Namespace,
@@ -301,7 +304,7 @@ def run_scenario(
         )
         process.start()
         time.sleep(1.0)  # it starts up (imports) before the measured clients do
-    before = child_bench.CpuSnapshot.take(server.pid)
+    before = child_bench.CpuSnapshot.take(server.pid, (desk.pid,))
     started = time.perf_counter()
     deadline = started + args.seconds
     tallies = [Tally() for _ in range(args.ordinary)]
@@ -313,14 +316,14 @@ def run_scenario(
         for n in range(args.ordinary)
     ]
     threads.append(
-        threading.Thread(target=staff_reader, args=(port, cookie, deadline, scenario.staff))
+        threading.Thread(target=staff_reader, args=(desk.port, cookie, deadline, scenario.staff))
     )
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     scenario.seconds = time.perf_counter() - started
-    cpu = child_bench.CpuUse.between(before, child_bench.CpuSnapshot.take(server.pid))
+    cpu = child_bench.CpuUse.between(before, child_bench.CpuSnapshot.take(server.pid, (desk.pid,)))
     scenario.server_cpu = cpu.server
     for tally in tallies:
         scenario.children.merge(tally)
@@ -492,6 +495,12 @@ def gunicorn(backend: Backend, log: Path) -> AbstractContextManager[child_bench.
     return child_bench.serve(backend.env, log)
 
 
+def desk_gunicorn(backend: Backend, log: Path) -> AbstractContextManager[child_bench.Server]:
+    """The staff's gunicorn as qr111-desk.service runs it (one worker; nginx sends /staff to
+    it), on a free port; stops exactly that process afterwards."""
+    return child_bench.serve(backend.env, log, workers=1)
+
+
 def log_in(port: int, totp_secret: str) -> str:
     """Log the demo triage account in through the real form; the Cookie header to send."""
     import pyotp
@@ -562,10 +571,10 @@ def measure(backend: Backend, args: argparse.Namespace, log: Path) -> list[Scena
     runs = [run for run in runs if run[0][1] == "a" or run[0][1] in args.only]
     for name, attack in runs:
         backend.reset_limits()
-        with gunicorn(backend, log) as server:
+        with gunicorn(backend, log) as server, desk_gunicorn(backend, log) as desk:
             # Staff sessions outlive a server: one login (a TOTP code is good once) for all.
-            cookie = cookie or log_in(server.port, totp_secret)
-            scenarios.append(run_scenario(name, server, paths, cookie, args, attack))
+            cookie = cookie or log_in(desk.port, totp_secret)
+            scenarios.append(run_scenario(name, server, desk, paths, cookie, args, attack))
         print_scenario(scenarios[-1])
     if "d" in args.only:
         backend.reset_limits()

@@ -8,11 +8,13 @@ from __future__ import annotations
 import contextlib
 import gzip
 import http.client
+import http.server
 import os
 import re
 import socket
 import ssl
 import subprocess
+import threading
 import time
 import urllib.parse
 from collections.abc import Iterator
@@ -60,8 +62,9 @@ def served(tmp_path: Path) -> Served:
     return site_in(tmp_path, free_port())
 
 
-def site_in(tmp_path: Path, upstream: int) -> Served:
-    """The site as installed, moved into tmp_path, in front of the app on port `upstream`."""
+def site_in(tmp_path: Path, upstream: int, desk: int | None = None) -> Served:
+    """The site as installed, moved into tmp_path, in front of the app on port `upstream` (and
+    of the staff's on port `desk`, else the same)."""
     nginx = program("nginx", "nginx")
     openssl = program("openssl", "openssl")
     certs = tmp_path / "letsencrypt"
@@ -81,6 +84,7 @@ def site_in(tmp_path: Path, upstream: int) -> Served:
         "/var/log/nginx": str(tmp_path),
         "/var/www": str(www),
         "127.0.0.1:8000": f"127.0.0.1:{upstream}",
+        "127.0.0.1:8001": f"127.0.0.1:{upstream if desk is None else desk}",
         "listen 80 ": f"listen 127.0.0.1:{http_port} ",
         "listen 443 ": f"listen 127.0.0.1:{https_port} ",
     }
@@ -177,6 +181,44 @@ def test_gunicorn_down_shows_the_numbers_and_logs_nothing_of_the_child(running: 
     assert re.fullmatch(r'\S+ "GET /s/- HTTP/1\.1" 502 [\d.]+\n', log), log
     for secret in ("ABC123XY", "secret", "lang=", "127.0.0.1", "x.example", str(len(body))):
         assert secret not in log
+
+
+@contextlib.contextmanager
+def answering(name: str) -> Iterator[int]:
+    """An HTTP server on a free loopback port that answers every GET with `name`."""
+
+    class Named(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(name)))
+            self.end_headers()
+            self.wfile.write(name.encode())
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Named)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_the_staff_pages_go_to_the_desks_gunicorn(tmp_path: Path) -> None:
+    """Every /staff path (however written) reaches qr111-desk's port, every other the children's
+    (issue 14: a flood of the children's side never shares a worker with the desk)."""
+    with (
+        answering("children") as children,
+        answering("desk") as desk,
+        nginx_running(site_in(tmp_path, children, desk)) as site,
+    ):
+        for path in ("/staff", "/staff/inbox?page=2", "//staff/login", "/%73taff/login"):
+            assert get(site.https_port, path)[:2] == (200, "desk"), path
+        for path in ("/", "/s/ABC123XY", "/staffroom", "/check", "/static/style.css"):
+            assert get(site.https_port, path)[:2] == (200, "children"), path
 
 
 def test_no_directive_newer_than_debian_12_nor_a_log_of_addresses() -> None:

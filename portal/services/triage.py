@@ -154,11 +154,6 @@ class QueueRow:
     risk_rule: str | None = None  # the lexicon rule that made it P1 at intake (no text)
     burst: Burst | None = None  # the group this row leads (the rest of it follows the row)
 
-    @property
-    def reason(self) -> str:
-        """Why the intake made it P1, as the inbox shows it: the rule's category, no words."""
-        return risk.rule_label(self.risk_rule)
-
 
 @dataclass(frozen=True)
 class QueuePage:
@@ -367,6 +362,11 @@ def _bursts(
     members = _rows(
         session, union_all(*(select(first.c.id) for first in firsts)).subquery(), targets, now
     )
+    # Each island matched against its school's rows only: a page of many bursts (a flood
+    # to a few schools) would otherwise test every island against every member (issue 14).
+    by_school: dict[int, list[QueueRow]] = {}
+    for row in members:
+        by_school.setdefault(row.school.id, []).append(row)
     return {
         lead.id: Burst(
             school=lead.school,
@@ -374,7 +374,7 @@ def _bursts(
             last_at=island.last_at,
             size=island.size,
             p1=island.p1,
-            members=[row for row in members if island.holds(row)],
+            members=[row for row in by_school.get(island.school_pk, []) if island.holds(row)],
         )
         for island, lead in on_page
     }

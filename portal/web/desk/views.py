@@ -25,7 +25,7 @@ from werkzeug.wrappers import Response
 from portal import clock
 from portal.enums import Agency, Category, Priority, Role, Status
 from portal.models import School, Staff
-from portal.services import labels, login, posters, triage
+from portal.services import labels, login, posters, risk, triage
 from portal.services.inputs import row_id
 from portal.services.registry import get_school, list_schools, regions
 from portal.web import access, kdf_bound
@@ -62,6 +62,13 @@ def label(member: Enum) -> str:
     """What staff read for an enum value, in their language (portal/labels.py)."""
     # Keyed by its enum too: members of two StrEnums with one value are equal.
     return _once_a_request((type(member), member), lambda: labels.label(member))
+
+
+@bp.app_template_filter("reason")
+def reason(rule: str | None) -> str:
+    """Why the intake made a report P1 (its rule's category, no words), in the staff's
+    language; "" for none."""
+    return _once_a_request(("reason", rule), lambda: risk.rule_label(rule))
 
 
 def _once_a_request(key: Hashable, translate: Callable[[], str]) -> str:

@@ -43,25 +43,31 @@ def engine_of(app: Flask) -> Engine:
 
 def get_session() -> Session:
     """The database session of the current app context, opened on first use."""
-    if "db_session" not in g:
-        g.db_session = current_app.extensions[_SESSION_FACTORY]()
-    session: Session = g.db_session
-    return session
+    return _opened(_SESSION_FACTORY)
 
 
 def get_read_session() -> Session:
     """A session of the current app context outside any transaction, for a request that only
     reads, one statement (each statement is its own snapshot); opened on first use."""
-    if "db_read_session" not in g:
-        g.db_read_session = current_app.extensions[_READ_FACTORY]()
-    session: Session = g.db_read_session
+    return _opened(_READ_FACTORY)
+
+
+# The app context's attribute holding each factory's session, closed at teardown.
+_OPENED_AS = {_SESSION_FACTORY: "db_session", _READ_FACTORY: "db_read_session"}
+
+
+def _opened(factory: str) -> Session:
+    name = _OPENED_AS[factory]
+    if name not in g:
+        setattr(g, name, current_app.extensions[factory]())
+    session: Session = getattr(g, name)
     return session
 
 
 def _close_session(_exc: BaseException | None) -> None:
     # After the response is made: a connection that died meanwhile must not turn a page already
     # rendered (a receipt, a form with the child's text) into the server's bare 500.
-    for name in ("db_session", "db_read_session"):
+    for name in _OPENED_AS.values():
         session: Session | None = g.pop(name, None)
         if session is not None:
             _quietly(session.close, "closing")

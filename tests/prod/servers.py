@@ -268,12 +268,17 @@ class Browser:
 
     jar: http.cookiejar.CookieJar = dataclasses.field(default_factory=http.cookiejar.CookieJar)
     language: str = "en"
+    # The client's address as a trusted proxy reports it (a server with PORTAL_TRUSTED_PROXIES):
+    # people who are not the same client in a test, where every request comes from 127.0.0.1.
+    client: str = ""
 
     def open(self, url: str, form: dict[str, str] | None = None) -> Reply:
         """GET, or POST the form; redirects are followed."""
         opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
         data = urllib.parse.urlencode(form).encode() if form is not None else None
         headers = {"Accept-Language": self.language}
+        if self.client:
+            headers["X-Forwarded-For"] = self.client
         request = urllib.request.Request(url, data, headers)  # noqa: S310 -- our own http URL
         try:
             with opener.open(request, timeout=30) as response:

@@ -79,6 +79,19 @@ _ALL_MESSAGES = ratelimit.Rule(
     "all-messages", ratelimit.all_messages, ratelimit.everyone_key, _stored, _no_message
 )
 
+# Messages of clients that sent before take at most ratelimit.REPEAT_SHARE of the whole
+# service's count; a client's first message is spared by this one (counted while there is
+# room), so junk from addresses that already sent cannot fill the service's count against a
+# child at a new address. Asked in the same round trip as the client's own count, before it.
+_REPEAT_MESSAGES = ratelimit.Rule(
+    "repeat-messages",
+    ratelimit.repeat_messages,
+    ratelimit.everyone_key,
+    _stored,
+    _no_message,
+    spared_while_untouched=_CLIENT_MESSAGES,
+)
+
 
 def _send_rank() -> kdf_bound.Rank:
     """A client's first report before messages of clients that sent already (junk, mostly):
@@ -252,7 +265,9 @@ def _fresh_form_page(found: School) -> Response:
 
 
 @bp.post("/s/<code>")
-@ratelimit.limited(_CLIENT_MESSAGES, _SCHOOL_MESSAGES, _ALL_MESSAGES, refusal=_limited_page)
+@ratelimit.limited(
+    _CLIENT_MESSAGES, _SCHOOL_MESSAGES, _REPEAT_MESSAGES, _ALL_MESSAGES, refusal=_limited_page
+)
 # A child's first report goes before junk from addresses that sent already: a flood of it
 # cannot fill the queue for a key derivation slot ahead of a child at a new address.
 @kdf_bound.ranked(_send_rank)
@@ -317,7 +332,7 @@ def _without_receipt(form: CheckForm) -> CheckForm:
 
 
 @bp.route("/check", methods=["GET", "POST"])
-@ratelimit.limited(_CLIENT_MESSAGES, refusal=_limited_page)
+@ratelimit.limited(_CLIENT_MESSAGES, _REPEAT_MESSAGES, refusal=_limited_page)
 # Too many wrong codes has its own page: "too many messages, press Send" told a child who sent
 # none to press a button the page does not have.
 @ratelimit.limited(

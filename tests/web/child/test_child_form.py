@@ -234,6 +234,27 @@ def test_the_global_limit_applies_to_everyone(make_site: Callable[[RateLimits], 
     assert other.send().status_code == 429
 
 
+def test_repeat_messages_leave_room_in_the_global_count_for_first_ones(
+    make_site: Callable[[RateLimits], Site],
+) -> None:
+    """Clients that sent before take at most a quarter of the whole service's count: past it
+    they are refused while a child at a new address still gets a receipt, until the count
+    itself is full (issue 14, bench/flood.py (e))."""
+    site = make_site(RateLimits(all_messages="8/minute"))  # repeats: 2 a minute
+    assert site.send().status_code == 200  # a first message, counted in both
+    assert site.send().status_code == 200  # a repeat: the repeats' share is full
+    refused = site.send()
+    assert refused.status_code == 429 and typed_back(refused)
+    newcomers = [dataclasses.replace(site, client=site.app.test_client()) for _ in range(7)]
+    answers = []
+    for number, newcomer in enumerate(newcomers):
+        newcomer.client.environ_base.update(REMOTE_ADDR=f"198.51.100.{number + 1}")
+        answers.append(newcomer.send().status_code)
+    assert answers == [200] * 6 + [429]  # the whole count (8) is full
+    assert newcomers[0].send().status_code == 429  # its second: a repeat
+    assert len(site.reports()) == 8
+
+
 def test_wrong_receipts_are_limited_hard(make_site: Callable[[RateLimits], Site]) -> None:
     """Past its own limit a client's checks share the retries of everyone over theirs: a right
     code from the same address (a classmate behind the school's NAT) still opens (issue 14)

@@ -12,8 +12,10 @@ production rate limits, the staff's pages on a gunicorn of their own as in produ
 behind one trusted proxy (PORTAL_TRUSTED_PROXIES=1: every client says who it is in
 X-Forwarded-For). On the embedded defaults (SQLite, limits in memory) and, with
 both URLs, again on PostgreSQL (a database of its own, dropped afterwards) and Redis (the
-numbered database given, flushed afterwards). Each scenario gets a fresh gunicorn and fresh
-rate-limit counts:
+numbered database given, flushed afterwards). Each scenario gets a fresh gunicorn, fresh
+rate-limit counts and the database as it was set up (the demo's schools and accounts, the staff
+member logged in afresh): its figures do not depend on the reports the scenarios before it
+left in the inbox, nor on which of them ran (--only):
 (a) 20 ordinary children (each report from an address of its own: load the form, send, a few
     seconds apart) and a logged-in staff member reading the inbox: the unloaded figures;
 (b) the same, plus one client hammering the form at full speed from one address: it must get
@@ -45,6 +47,7 @@ import random
 import re
 import secrets
 import signal
+import sqlite3
 import sys
 import tempfile
 import threading
@@ -53,13 +56,17 @@ import urllib.parse
 import urllib.request
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode, urljoin
 
 import child as child_bench
 import crypto as crypto_bench
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 REPO = child_bench.REPO
 HOST = child_bench.HOST
@@ -424,6 +431,14 @@ class Backend:
         )
         return env
 
+    def keep_start(self) -> None:
+        """Keep the database as it is now: restore_start brings it back."""
+        copy_sqlite(self.instance / "portal.sqlite3", self.instance / "start.sqlite3")
+
+    def restore_start(self) -> None:
+        """The database as keep_start kept it (no server may be using it)."""
+        copy_sqlite(self.instance / "start.sqlite3", self.instance / "portal.sqlite3")
+
     def reset_limits(self) -> None:
         """Forget the rate-limit counts (a fresh gunicorn forgets those kept in memory)."""
         if self.redis_url:
@@ -433,6 +448,36 @@ class Backend:
                 keys = list(client.scan_iter(match=f"{self.redis_prefix}:limits*", count=1000))
                 if keys:
                     client.delete(*keys)
+
+
+def copy_sqlite(source: Path, target: Path) -> None:
+    """Copy a SQLite database with SQLite's backup API (its write-ahead log included)."""
+    with closing(sqlite3.connect(source)) as original, closing(sqlite3.connect(target)) as copy:
+        original.backup(copy)
+
+
+class PostgresBackend(Backend):
+    """PostgreSQL and Redis: the database kept as a template database beside it."""
+
+    def __init__(self, instance: Path, admin: Engine, name: str) -> None:
+        super().__init__("PostgreSQL + Redis", instance)
+        self.admin = admin
+        self.database = name
+
+    def keep_start(self) -> None:
+        """Keep the database as it is now, as a template (no server may be using it)."""
+        self._admin(f"CREATE DATABASE {self.database}_start TEMPLATE {self.database}")
+
+    def restore_start(self) -> None:
+        """The database made again from the template keep_start made."""
+        self._admin(f"DROP DATABASE {self.database} WITH (FORCE)")
+        self._admin(f"CREATE DATABASE {self.database} TEMPLATE {self.database}_start")
+
+    def _admin(self, statement: str) -> None:
+        from sqlalchemy import text
+
+        with self.admin.connect() as connection:
+            connection.execute(text(statement))
 
 
 @contextmanager
@@ -453,9 +498,9 @@ def served_by_postgres_and_redis(
 
     instance = folder / "postgres"
     instance.mkdir()
-    backend = Backend("PostgreSQL + Redis", instance)
     name = f"qr111_flood_{os.getpid()}"
     admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    backend = PostgresBackend(instance, admin, name)
     with admin.connect() as connection:
         connection.execute(text(f"CREATE DATABASE {name}"))
     backend.database_url = (
@@ -466,7 +511,8 @@ def served_by_postgres_and_redis(
         yield backend
     finally:
         with admin.connect() as connection:
-            connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            for database in (name, f"{name}_start"):
+                connection.execute(text(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)"))
         admin.dispose()
         with redis.Redis.from_url(redis_url) as client:
             client.flushdb()
@@ -563,20 +609,22 @@ def measure(backend: Backend, args: argparse.Namespace, log: Path) -> list[Scena
     receipts = dataclasses.replace(
         spread, name=f"{args.spread_addresses} addresses, wrong receipts", kind="receipts"
     )
-    cookie = ""
+    backend.keep_start()
     scenarios = []
     runs = [("(a) unloaded", None), ("(b) hammer", hammer), ("(c) spread", spread)]
     runs += [("(e) silence", silence), ("(f) /64 codes", slash64), ("(g) 500 codes", receipts)]
     # (a) always: it is what the others are compared with.
     runs = [run for run in runs if run[0][1] == "a" or run[0][1] in args.only]
     for name, attack in runs:
+        backend.restore_start()
         backend.reset_limits()
         with gunicorn(backend, log) as server, desk_gunicorn(backend, log) as desk:
-            # Staff sessions outlive a server: one login (a TOTP code is good once) for all.
-            cookie = cookie or log_in(desk.port, totp_secret)
+            # The TOTP code used is forgotten with the rest: a login again is no replay.
+            cookie = log_in(desk.port, totp_secret)
             scenarios.append(run_scenario(name, server, desk, paths, cookie, args, attack))
         print_scenario(scenarios[-1])
     if "d" in args.only:
+        backend.restore_start()
         backend.reset_limits()
         with gunicorn(backend, log) as server:
             nat = behind_one_address(server.port, paths[0], NAT_PUPILS, NAT_MISTAKES)

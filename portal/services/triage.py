@@ -36,6 +36,11 @@ BURST_REPORTS = 10
 BURST_GAP = timedelta(minutes=5)
 # The members listed inside an opened group; the rest are in the school's own list.
 BURST_SHOWN = 10
+# The groups of a page that list their members, the first in queue order; the others link to
+# their school's list. A page is then at most PAGE_SIZE + BURSTS_LISTED * BURST_SHOWN rows: a
+# flood to many schools at once (bench/flood.py (c), 60 s) gave 40 groups, 440 rows and 234 KB,
+# and the staff page took 3-4x as long as an ordinary one.
+BURSTS_LISTED = 5
 # Bursts are looked for among the reports of the last few days only: reading every open report
 # of every crowded school on each page view made the first page of bench/inbox.py (100,000
 # reports) 58 ms instead of 12. An older burst still open is listed as rows again.
@@ -129,7 +134,9 @@ class Burst:
     last_at: datetime
     size: int  # the lead included
     p1: int  # of them P1, the lead included: a group never hides how many there are
-    members: list[QueueRow]  # the most serious, then the oldest, at most BURST_SHOWN, no lead
+    # The most serious, then the oldest, at most BURST_SHOWN, never the lead; none past the
+    # page's first BURSTS_LISTED groups (a group has BURST_REPORTS - 1 others at least).
+    members: list[QueueRow]
 
     @property
     def minutes(self) -> int:
@@ -349,18 +356,22 @@ def _bursts(
     targets: Targets,
     now: datetime,
 ) -> dict[int, Burst]:
-    """The groups their leads' rows open, by lead: the first BURST_SHOWN of the rest of each,
-    in queue order, read in one statement for the whole page."""
+    """The groups their leads' rows open, by lead: the first BURST_SHOWN of the rest of each
+    of the first BURSTS_LISTED, in queue order, read in one statement for the whole page."""
     firsts = [
         select(Report.id)
         .where(*conditions, island.members)
         .order_by(*_IN_ORDER)
         .limit(BURST_SHOWN)
         .subquery()
-        for island, _lead in on_page
+        for island, _lead in on_page[:BURSTS_LISTED]
     ]
-    members = _rows(
-        session, union_all(*(select(first.c.id) for first in firsts)).subquery(), targets, now
+    members = (
+        _rows(
+            session, union_all(*(select(first.c.id) for first in firsts)).subquery(), targets, now
+        )
+        if firsts
+        else []
     )
     # Each island matched against its school's rows only: a page of many bursts (a flood
     # to a few schools) would otherwise test every island against every member (issue 14).

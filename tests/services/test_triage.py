@@ -455,6 +455,37 @@ def test_two_runs_to_one_school_are_two_bursts_each_led_by_its_most_serious(
     ][: triage.BURST_SHOWN]
 
 
+def test_only_a_page_s_first_groups_list_their_members(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A flood to many schools at once: the page's first BURSTS_LISTED groups, in queue order,
+    list their members; the others are their lead and count alone (their school's list shows
+    the rest), so the page stays a bounded number of rows."""
+    monkeypatch.setattr(triage, "BURSTS_LISTED", 2)
+    schools = [
+        school
+        for school in registry.list_schools(world.session)
+        if school.region not in (REGION, OTHER_REGION)  # the national inbox's
+    ][:3]
+    bursts = [
+        burst_to(world, school, triage.BURST_REPORTS, timedelta(seconds=20), p1_at=number)
+        for number, school in enumerate(schools)
+    ]
+    page = triage.queue(
+        world.session, world.national_member.staff, triage.QueueFilter(), triage.Targets()
+    )
+    groups = [row.burst for row in page.rows]
+    assert [row.public_id for row in page.rows] == [
+        junk[number].public_id for number, junk in enumerate(bursts)
+    ]
+    assert [len(group.members) if group else None for group in groups] == [
+        triage.BURST_REPORTS - 1,
+        triage.BURST_REPORTS - 1,
+        0,
+    ]
+    assert all(group is not None and group.size == triage.BURST_REPORTS for group in groups)
+
+
 def test_a_long_burst_lists_its_first_members_and_pages_count_without_it(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:

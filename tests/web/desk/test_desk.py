@@ -6,11 +6,12 @@ import html
 import secrets
 
 import pyotp
+import pytest
 from sqlalchemy import select
 
 from portal.enums import Category, Priority, Status
 from portal.models import AuditEvent, Report, StaffSession
-from portal.services import accounts, login
+from portal.services import accounts, login, triage
 from portal.services.triage import BURST_REPORTS, MAX_TEXT
 from portal.web.access import COOKIE, COOKIE_PATH, DEVICE_COOKIE
 from portal.web.context import get_session
@@ -202,9 +203,9 @@ def test_a_refused_reply_comes_back_in_its_box(desk: Desk) -> None:
     assert "Мы рядом." not in conversation  # nothing was sent to the child
 
 
-def test_a_burst_to_one_school_is_one_closed_group_that_counts_its_p1s(desk: Desk) -> None:
-    """Issue 14: junk to one school is one row and a <details> group (no script), saying how
-    many reports and how many P1s it holds; its P1 is the row everyone sees."""
+def burst_page(desk: Desk) -> str:
+    """The inbox after a child's report and BURST_REPORTS + 3 more to its school in its
+    minute, two of them P1."""
     site = desk.site
     site.send(category="online")
     with site.app.app_context():
@@ -223,7 +224,13 @@ def test_a_burst_to_one_school_is_one_closed_group_that_counts_its_p1s(desk: Des
                 )
             )
         session.commit()
-    page = desk.log_in(desk.triage).get("/staff/inbox").get_data(as_text=True)
+    return desk.log_in(desk.triage).get("/staff/inbox").get_data(as_text=True)
+
+
+def test_a_burst_to_one_school_is_one_closed_group_that_counts_its_p1s(desk: Desk) -> None:
+    """Issue 14: junk to one school is one row and a <details> group (no script), saying how
+    many reports and how many P1s it holds; its P1 is the row everyone sees."""
+    page = burst_page(desk)
     queue = page[page.index('<table class="queue">') :]
     assert queue.count("<details>") == 1 and "<details open" not in queue
     summary = html.unescape(queue[queue.index("<summary>") : queue.index("</summary>")])
@@ -232,3 +239,19 @@ def test_a_burst_to_one_school_is_one_closed_group_that_counts_its_p1s(desk: Des
     assert queue.index(">P1</a>") < queue.index("<details>"), "the group's P1 leads it"
     assert "2 open P1 reports" in page
     assert "(1 report)" in page, "the group (the child's report is in it) is one row"
+
+
+def test_a_group_past_the_page_s_listed_ones_links_to_its_school(
+    desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past the page's first BURSTS_LISTED groups, a group says the same in a line, with a link
+    to its school's list instead of its members."""
+    monkeypatch.setattr(triage, "BURSTS_LISTED", 0)
+    page = burst_page(desk)
+    queue = page[page.index('<table class="queue">') :]
+    assert "<details" not in queue and queue.count('<tr class="p') == 1
+    start = queue.index('<tr class="burst">')
+    line = html.unescape(queue[start : queue.index("</tr>", start)])
+    assert f"{BURST_REPORTS + 4} reports to " in line and "2 of them P1" in line
+    assert "The most serious is the row above." in line
+    assert 'href="/staff/inbox?school=' in line

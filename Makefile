@@ -58,34 +58,36 @@ typecheck: install
 
 # The suite on the embedded defaults (SQLite, limits in memory), then again on PostgreSQL and
 # Redis when PORTAL_TEST_DATABASE_URL (a database from which the tests may create and drop
-# their own) and PORTAL_TEST_REDIS_URL are both set, as .ci/run does.
+# their own) and PORTAL_TEST_REDIS_URL are both set, as .ci/run does. The two runs' fast parts
+# go side by side, one a core; then the tests that start chromium or gunicorn (SERVED), beside
+# nothing else: the gunicorn ones on each backend, the browser ones (tests/e2e) on the embedded
+# defaults only (their pages are the same on both; every web test runs on both).
+SQLITE := env -u PORTAL_TEST_DATABASE_URL -u PORTAL_TEST_REDIS_URL
+SERVED := tests/e2e tests/prod
+FAST := $(BIN)/pytest $(addprefix --ignore=,$(SERVED))
+SIDE_BY_SIDE := $(BIN)/python tests/side_by_side.py
 pytest: install
-	time env -u PORTAL_TEST_DATABASE_URL -u PORTAL_TEST_REDIS_URL $(BIN)/pytest
 	@if [ -n "$$PORTAL_TEST_DATABASE_URL" ] && [ -n "$$PORTAL_TEST_REDIS_URL" ]; then \
-	  echo "== the suite again, on PostgreSQL and Redis"; \
-	  time $(BIN)/pytest; \
+	  $(SIDE_BY_SIDE) \
+	    "the suite but $(SERVED), on the embedded defaults" "$(SQLITE) $(FAST)" \
+	    "the suite but $(SERVED), on PostgreSQL and Redis" "$(FAST)" && \
+	  echo "== $(SERVED) on the embedded defaults" && $(SQLITE) $(BIN)/pytest $(SERVED) && \
+	  echo "== tests/prod on PostgreSQL and Redis" && $(BIN)/pytest tests/prod; \
 	else \
 	  echo "== PORTAL_TEST_DATABASE_URL and PORTAL_TEST_REDIS_URL unset: no PostgreSQL + Redis run"; \
+	  $(SQLITE) $(BIN)/pytest; \
 	fi
 	$(MAKE) --no-print-directory calendar
 
 # Time is an input: the fast part of the suite (no browser, no gunicorn) again on the embedded
 # defaults with the one clock started where calendars break, each crossed during the run: the
 # turn of a year, and 29 February into 1 March (Kazakhstan time). The two runs go side by side,
-# one a core (3.2 min instead of 4.8; each keeps its own log, printed when it ends).
+# one a core (3.2 min instead of 4.8).
 CALENDAR_INSTANTS := 2027-12-31T23:59:00+05:00 2028-02-29T23:59:00+05:00
 calendar: install
-	@logs=$$(mktemp -d); pids=""; \
-	for instant in $(CALENDAR_INSTANTS); do \
-	  env -u PORTAL_TEST_DATABASE_URL -u PORTAL_TEST_REDIS_URL \
-	    $(BIN)/pytest -q --ignore=tests/e2e --ignore=tests/prod \
-	    --clock "$$instant" > "$$logs/$$instant.log" 2>&1 & pids="$$pids $$!"; \
-	done; \
-	failed=0; for pid in $$pids; do wait $$pid || failed=1; done; \
-	for instant in $(CALENDAR_INSTANTS); do \
-	  echo "== the fast part of the suite with the clock at $$instant"; cat "$$logs/$$instant.log"; \
-	done; \
-	rm -rf "$$logs"; exit $$failed
+	@$(SIDE_BY_SIDE) $(foreach instant,$(CALENDAR_INSTANTS),\
+	  "the suite but $(SERVED), with the clock at $(instant)" \
+	  "$(SQLITE) $(FAST) -q --clock $(instant)")
 
 # bench/child.py serves the portal with gunicorn, and bench/inbox.py talks to PostgreSQL
 # (PG_URL, a server where it may create and drop its own database) with psycopg: both come

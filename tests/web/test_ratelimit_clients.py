@@ -127,6 +127,24 @@ def test_thirty_pupils_behind_one_address_all_get_their_receipt_and_read_it(site
     assert len(site.reports()) == 30
 
 
+JUNK = "junk junk junk"
+
+
+def junk_from_24_addresses(site: Site, after_each: Callable[[], object] = lambda: None) -> int:
+    """Junk to the site's school, each of 24 addresses sending its 5 a minute at once, then
+    `after_each`; how many were stored."""
+    stored = 0
+    for number in range(24):
+        for _ in range(5):
+            junk = {"csrf_token": site.token(), "message": JUNK, "danger": "yes"}
+            address = {"REMOTE_ADDR": f"203.0.113.{number + 1}"}
+            stored += (
+                site.client.post(site.page, data=junk, environ_base=address).status_code == 200
+            )
+        after_each()
+    return stored
+
+
 def test_junk_at_full_speed_cannot_fill_the_whole_service_s_count(
     make_site: Callable[[RateLimits], Site],
 ) -> None:
@@ -136,15 +154,8 @@ def test_junk_at_full_speed_cannot_fill_the_whole_service_s_count(
     child got 429.) Counted a minute, not a second: Redis drops a window a second after its
     last entry by its own clock, which the test does not stop."""
     site = make_site(RateLimits(all_messages="40/minute"))
-    junk = {"csrf_token": "", "message": "junk junk junk", "danger": "yes"}
-    stored = 0
     with time_machine.travel(NOON, tick=False):
-        for number in range(24):
-            for _ in range(5):  # each address's 5 a minute
-                junk["csrf_token"] = site.token()
-                address = {"REMOTE_ADDR": f"203.0.113.{number + 1}"}
-                sent = site.client.post(site.page, data=junk, environ_base=address)
-                stored += sent.status_code == 200
+        stored = junk_from_24_addresses(site)
         assert stored == 10 + 22  # the repeats' 10 (two addresses' 5), then each one's first
         data = {"csrf_token": site.token(), "message": TEXT, "danger": "no"}
         child = {"REMOTE_ADDR": "198.51.100.77"}
@@ -155,19 +166,12 @@ def test_junk_from_24_addresses_cannot_silence_a_school(site: Site) -> None:
     """bench/flood.py (e), in-process on the default limits: 24 addresses fill the school's
     count with junk; a child at a new address still gets a receipt there, and so does one at
     another school. (Issue 14: 120 junk reports from 24 addresses, then a child's report: 429.)"""
-    junk = {"csrf_token": "", "message": "junk junk junk", "danger": "yes"}
-    stored = 0
     with time_machine.travel(NOON, tick=False) as traveller:
-        for number in range(24):
-            for _ in range(5):  # each address's 5 a minute
-                junk["csrf_token"] = site.token()
-                address = {"REMOTE_ADDR": f"203.0.113.{number + 1}"}
-                sent = site.client.post(site.page, data=junk, environ_base=address)
-                stored += sent.status_code == 200
-            traveller.shift(timedelta(seconds=1))  # under the whole service's 40 a second
+        # A second after each address's 5: under the whole service's 40 a second.
+        stored = junk_from_24_addresses(site, lambda: traveller.shift(timedelta(seconds=1)))
         assert stored == 120  # the school's hour is full
         traveller.shift(timedelta(seconds=61))
-        junk["csrf_token"] = site.token()
+        junk = {"csrf_token": site.token(), "message": JUNK, "danger": "yes"}
         again = site.client.post(site.page, data=junk, environ_base={"REMOTE_ADDR": "203.0.113.1"})
         assert again.status_code == 429, "a sender over the school's count is still refused"
         child = {"REMOTE_ADDR": "198.51.100.77"}

@@ -466,14 +466,15 @@ class PostgresBackend(Backend):
 
     def keep_start(self) -> None:
         """Keep the database as it is now, as a template (no server may be using it)."""
-        self._admin(f"CREATE DATABASE {self.database}_start TEMPLATE {self.database}")
+        self.execute(f"CREATE DATABASE {self.database}_start TEMPLATE {self.database}")
 
     def restore_start(self) -> None:
         """The database made again from the template keep_start made."""
-        self._admin(f"DROP DATABASE {self.database} WITH (FORCE)")
-        self._admin(f"CREATE DATABASE {self.database} TEMPLATE {self.database}_start")
+        self.execute(f"DROP DATABASE {self.database} WITH (FORCE)")
+        self.execute(f"CREATE DATABASE {self.database} TEMPLATE {self.database}_start")
 
-    def _admin(self, statement: str) -> None:
+    def execute(self, statement: str) -> None:
+        """One statement on the server, outside any transaction (as CREATE DATABASE needs)."""
         from sqlalchemy import text
 
         with self.admin.connect() as connection:
@@ -494,15 +495,14 @@ def served_by_postgres_and_redis(
 ) -> Iterator[Backend]:
     """A PostgreSQL database of our own (dropped afterwards) and a Redis database (flushed)."""
     import redis
-    from sqlalchemy import create_engine, make_url, text
+    from sqlalchemy import create_engine, make_url
 
     instance = folder / "postgres"
     instance.mkdir()
     name = f"qr111_flood_{os.getpid()}"
     admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
     backend = PostgresBackend(instance, admin, name)
-    with admin.connect() as connection:
-        connection.execute(text(f"CREATE DATABASE {name}"))
+    backend.execute(f"CREATE DATABASE {name}")
     backend.database_url = (
         make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
     )
@@ -510,9 +510,8 @@ def served_by_postgres_and_redis(
     try:
         yield backend
     finally:
-        with admin.connect() as connection:
-            for database in (name, f"{name}_start"):
-                connection.execute(text(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)"))
+        for database in (name, f"{name}_start"):
+            backend.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
         admin.dispose()
         with redis.Redis.from_url(redis_url) as client:
             client.flushdb()
